@@ -1,0 +1,96 @@
+// The Backend interface: the only thing the engine knows about where numbers live.
+//
+// A backend stores flat, contiguous arrays (Storage) and runs primitives on them. Shapes,
+// broadcasting, autodiff and views belong to the engine; a backend sees sizes and strides.
+// Every primitive returns a fresh Storage; the engine frees storages it no longer needs.
+// A backend may run work lazily (the WebGPU backend records dispatches and submits them
+// when a value is read), so `read` is the only async primitive.
+
+export type DType = 'f32' | 'i32' | 'f16';
+
+export const dtypeBytes: Record<DType, number> = { f32: 4, i32: 4, f16: 2 };
+
+export interface Storage {
+  readonly backend: Backend;
+  readonly size: number; // elements
+  readonly dtype: DType;
+}
+
+export type UnaryOp =
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'sign' | 'sigmoid' | 'tanh' | 'relu'
+  | 'silu' | 'gelu_tanh' | 'gelu_erf' | 'softplus' | 'logsigmoid' | 'square' | 'recip'
+  | 'sin' | 'cos' | 'step' /* x > 0 ? 1 : 0 */ | 'erf' | 'floor' | 'cast_f32' | 'cast_i32';
+
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+
+export type ReduceOp = 'sum' | 'max' | 'min';
+
+/** A strided window onto a storage: element i (multi-index idx) lives at offset + Σ idx[d]·strides[d]. */
+export interface View {
+  storage: Storage;
+  offset: number;
+  strides: number[]; // one per output dimension; 0 broadcasts
+}
+
+export interface MatmulParams {
+  batch: number; // number of independent products
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean; // A stored [k, m] instead of [m, k]
+  transB: boolean; // B stored [n, k] instead of [k, n]
+  aBatchStride: number; // elements between consecutive A matrices (0 broadcasts)
+  bBatchStride: number;
+}
+
+export interface MemoryStats {
+  liveBuffers: number; // storages handed out and not yet freed
+  liveBytes: number;
+  pooledBuffers: number; // freed buffers kept for reuse (GPU)
+  pooledBytes: number;
+}
+
+export interface Backend {
+  readonly name: 'cpu' | 'webgpu';
+  /** Human-readable device description (adapter name, or "cpu (float64)"). */
+  readonly description: string;
+  /** f32 storages hold float64 on the cpu backend in f64 mode (gradient checks). */
+  readonly precision: 'f32' | 'f64';
+
+  upload(data: ArrayLike<number>, dtype: DType): Storage;
+  fill(size: number, value: number, dtype: DType): Storage;
+  read(s: Storage): Promise<Float32Array | Float64Array | Int32Array>;
+  free(s: Storage): void;
+
+  /** out[i] = op(x[i]); cast ops change the dtype. */
+  unary(op: UnaryOp, x: Storage): Storage;
+  /** Elementwise over outShape with strided/broadcast inputs; comparisons give 0/1 in a's dtype. */
+  binary(op: BinaryOp, a: View, b: View, outShape: number[]): Storage;
+  /** out = cond != 0 ? a : b, all three as views over outShape. */
+  where(cond: View, a: View, b: View, outShape: number[]): Storage;
+  /** Materialise a strided view as a contiguous array of outShape (transpose, slice, expand). */
+  copy(src: View, outShape: number[]): Storage;
+  /** Write contiguous src (shape `shape`) into dst through a strided window (concat, pad). Mutates dst. */
+  copyInto(dst: View, src: Storage, shape: number[]): void;
+  /** x viewed as [outer, r, inner]; reduce over r → [outer, inner]. */
+  reduce(op: ReduceOp, x: Storage, outer: number, r: number, inner: number): Storage;
+  /** Index of the max over r for x viewed as [outer, r, inner] → i32 [outer, inner]. */
+  argmax(x: Storage, outer: number, r: number, inner: number): Storage;
+  /** C[b] = op(A[b]) · op(B[b]) → [batch, m, n]. */
+  matmul(a: Storage, b: Storage, p: MatmulParams): Storage;
+  /** out[i, :] = table[idx[i], :] for table [rows, cols] → [n, cols]. Out-of-range indices are an error the engine checks. */
+  gather(table: Storage, idx: Storage, rows: number, cols: number): Storage;
+  /** out[rows, cols] = zeros; out[idx[i], :] += src[i, :] (embedding backward). */
+  scatterAdd(src: Storage, idx: Storage, rows: number, cols: number): Storage;
+  /** x [rows, cols] → softmax (or log-softmax) over cols. */
+  softmax(x: Storage, rows: number, cols: number, log: boolean): Storage;
+  /** logsumexp over cols of x [rows, cols] → [rows]. */
+  logsumexp(x: Storage, rows: number, cols: number): Storage;
+
+  memoryStats(): MemoryStats;
+  /** Wait for queued work (a no-op on cpu). */
+  sync(): Promise<void>;
+  destroy(): void;
+}

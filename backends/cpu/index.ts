@@ -1,0 +1,248 @@
+// The cpu backend: plain TypeScript loops, the reference every GPU kernel is checked against.
+// In f64 mode f32 storages hold Float64Array, which gradient checks use for finite differences.
+import type {
+  Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, Storage, UnaryOp, View,
+} from '../backend.ts';
+import { dtypeBytes } from '../backend.ts';
+import { binaryFn, binaryI32, unaryFn } from './math.ts';
+
+type Data = Float32Array | Float64Array | Int32Array;
+
+class CpuStorage implements Storage {
+  constructor(readonly backend: CpuBackend, readonly data: Data, readonly dtype: DType) {}
+  get size() { return this.data.length; }
+}
+
+/** Walk every multi-index of `shape` in row-major order, calling fn(flatOut, offsets...) with strided offsets. */
+function forEachIndex(shape: number[], views: { offset: number; strides: number[] }[], fn: (i: number, offs: number[]) => void) {
+  const nd = shape.length;
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (size === 0) return;
+  const idx = new Array(nd).fill(0);
+  const offs = views.map((v) => v.offset);
+  for (let i = 0; i < size; i++) {
+    fn(i, offs);
+    // Increment the multi-index from the last axis, adjusting each view's offset incrementally.
+    for (let d = nd - 1; d >= 0; d--) {
+      idx[d]++;
+      for (let v = 0; v < views.length; v++) offs[v] += views[v].strides[d];
+      if (idx[d] < shape[d]) break;
+      for (let v = 0; v < views.length; v++) offs[v] -= views[v].strides[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu' as const;
+  readonly description: string;
+  private live = 0;
+  private liveBytes = 0;
+
+  constructor(readonly precision: 'f32' | 'f64' = 'f32') {
+    this.description = `cpu (${precision === 'f64' ? 'float64' : 'float32'})`;
+  }
+
+  private alloc(size: number, dtype: DType): CpuStorage {
+    let data: Data;
+    if (dtype === 'i32') data = new Int32Array(size);
+    else if (dtype === 'f32') data = this.precision === 'f64' ? new Float64Array(size) : new Float32Array(size);
+    else throw new Error(`cpu backend: dtype ${dtype} is not supported yet (f32 and i32 are)`);
+    this.live++;
+    this.liveBytes += size * dtypeBytes[dtype];
+    return new CpuStorage(this, data, dtype);
+  }
+
+  private d(s: Storage): Data {
+    if (!(s instanceof CpuStorage) || s.backend !== this) throw new Error('cpu backend: storage belongs to another backend');
+    return s.data;
+  }
+
+  upload(data: ArrayLike<number>, dtype: DType): Storage {
+    const s = this.alloc(data.length, dtype);
+    s.data.set(data as ArrayLike<number>);
+    return s;
+  }
+
+  fill(size: number, value: number, dtype: DType): Storage {
+    const s = this.alloc(size, dtype);
+    s.data.fill(value);
+    return s;
+  }
+
+  async read(s: Storage): Promise<Data> {
+    return this.d(s).slice();
+  }
+
+  free(s: Storage): void {
+    this.d(s);
+    this.live--;
+    this.liveBytes -= s.size * dtypeBytes[s.dtype];
+  }
+
+  unary(op: UnaryOp, x: Storage): Storage {
+    const xd = this.d(x);
+    const dtype: DType = op === 'cast_f32' ? 'f32' : op === 'cast_i32' ? 'i32' : x.dtype;
+    const out = this.alloc(xd.length, dtype);
+    const f = unaryFn[op];
+    const o = out.data;
+    for (let i = 0; i < xd.length; i++) o[i] = f(xd[i]);
+    return out;
+  }
+
+  binary(op: BinaryOp, a: View, b: View, outShape: number[]): Storage {
+    const ad = this.d(a.storage), bd = this.d(b.storage);
+    const size = outShape.reduce((p, q) => p * q, 1);
+    const out = this.alloc(size, a.storage.dtype);
+    const f = (a.storage.dtype === 'i32' && binaryI32[op]) || binaryFn[op];
+    const o = out.data;
+    forEachIndex(outShape, [a, b], (i, offs) => { o[i] = f(ad[offs[0]], bd[offs[1]]); });
+    return out;
+  }
+
+  where(cond: View, a: View, b: View, outShape: number[]): Storage {
+    const cd = this.d(cond.storage), ad = this.d(a.storage), bd = this.d(b.storage);
+    const out = this.alloc(outShape.reduce((p, q) => p * q, 1), a.storage.dtype);
+    const o = out.data;
+    forEachIndex(outShape, [cond, a, b], (i, offs) => { o[i] = cd[offs[0]] !== 0 ? ad[offs[1]] : bd[offs[2]]; });
+    return out;
+  }
+
+  copy(src: View, outShape: number[]): Storage {
+    const sd = this.d(src.storage);
+    const out = this.alloc(outShape.reduce((p, q) => p * q, 1), src.storage.dtype);
+    const o = out.data;
+    forEachIndex(outShape, [src], (i, offs) => { o[i] = sd[offs[0]]; });
+    return out;
+  }
+
+  copyInto(dst: View, src: Storage, shape: number[]): void {
+    const dd = this.d(dst.storage), sd = this.d(src);
+    forEachIndex(shape, [dst], (i, offs) => { dd[offs[0]] = sd[i]; });
+  }
+
+  reduce(op: ReduceOp, x: Storage, outer: number, r: number, inner: number): Storage {
+    const xd = this.d(x);
+    const out = this.alloc(outer * inner, x.dtype);
+    const o = out.data;
+    const init = op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity;
+    for (let a = 0; a < outer; a++) {
+      for (let c = 0; c < inner; c++) {
+        let acc = init;
+        let base = a * r * inner + c;
+        for (let j = 0; j < r; j++, base += inner) {
+          const v = xd[base];
+          if (op === 'sum') acc += v;
+          else if (Number.isNaN(v) || Number.isNaN(acc)) acc = NaN;
+          else acc = op === 'max' ? (v > acc ? v : acc) : (v < acc ? v : acc);
+        }
+        o[a * inner + c] = acc;
+      }
+    }
+    return out;
+  }
+
+  argmax(x: Storage, outer: number, r: number, inner: number): Storage {
+    const xd = this.d(x);
+    const out = this.alloc(outer * inner, 'i32');
+    for (let a = 0; a < outer; a++) {
+      for (let c = 0; c < inner; c++) {
+        let best = -Infinity, bi = 0;
+        for (let j = 0; j < r; j++) {
+          const v = xd[(a * r + j) * inner + c];
+          if (v > best) { best = v; bi = j; } // first maximum wins, as torch.argmax
+        }
+        out.data[a * inner + c] = bi;
+      }
+    }
+    return out;
+  }
+
+  matmul(a: Storage, b: Storage, p: MatmulParams): Storage {
+    const ad = this.d(a), bd = this.d(b);
+    const { batch, m, n, k } = p;
+    const out = this.alloc(batch * m * n, 'f32');
+    const o = out.data;
+    // A element (i, l) and B element (l, j) addresses for either storage order.
+    const [aRow, aCol] = p.transA ? [1, m] : [k, 1];
+    const [bRow, bCol] = p.transB ? [1, k] : [n, 1];
+    const acc = new Float64Array(n);
+    for (let t = 0; t < batch; t++) {
+      const ab = t * p.aBatchStride, bb = t * p.bBatchStride, ob = t * m * n;
+      for (let i = 0; i < m; i++) {
+        acc.fill(0);
+        for (let l = 0; l < k; l++) {
+          const av = ad[ab + i * aRow + l * aCol];
+          if (av === 0) continue;
+          const brow = bb + l * bRow;
+          for (let j = 0; j < n; j++) acc[j] += av * bd[brow + j * bCol];
+        }
+        for (let j = 0; j < n; j++) o[ob + i * n + j] = acc[j];
+      }
+    }
+    return out;
+  }
+
+  gather(table: Storage, idx: Storage, rows: number, cols: number): Storage {
+    const td = this.d(table), id = this.d(idx);
+    const out = this.alloc(id.length * cols, table.dtype);
+    for (let i = 0; i < id.length; i++) {
+      const r = id[i];
+      if (r < 0 || r >= rows) throw new Error(`gather: index ${r} at position ${i} is out of range [0, ${rows})`);
+      out.data.set(td.subarray(r * cols, (r + 1) * cols), i * cols);
+    }
+    return out;
+  }
+
+  scatterAdd(src: Storage, idx: Storage, rows: number, cols: number): Storage {
+    const sd = this.d(src), id = this.d(idx);
+    const out = this.alloc(rows * cols, src.dtype);
+    for (let i = 0; i < id.length; i++) {
+      const r = id[i];
+      for (let c = 0; c < cols; c++) out.data[r * cols + c] += sd[i * cols + c];
+    }
+    return out;
+  }
+
+  softmax(x: Storage, rows: number, cols: number, log: boolean): Storage {
+    const xd = this.d(x);
+    const out = this.alloc(rows * cols, 'f32');
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let mx = -Infinity;
+      for (let c = 0; c < cols; c++) mx = Math.max(mx, xd[base + c]);
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += Math.exp(xd[base + c] - mx);
+      const ls = Math.log(s);
+      for (let c = 0; c < cols; c++) {
+        out.data[base + c] = log ? xd[base + c] - mx - ls : Math.exp(xd[base + c] - mx) / s;
+      }
+    }
+    return out;
+  }
+
+  logsumexp(x: Storage, rows: number, cols: number): Storage {
+    const xd = this.d(x);
+    const out = this.alloc(rows, 'f32');
+    for (let r = 0; r < rows; r++) {
+      let mx = -Infinity;
+      for (let c = 0; c < cols; c++) mx = Math.max(mx, xd[r * cols + c]);
+      if (mx === -Infinity) { out.data[r] = -Infinity; continue; }
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += Math.exp(xd[r * cols + c] - mx);
+      out.data[r] = mx + Math.log(s);
+    }
+    return out;
+  }
+
+  memoryStats(): MemoryStats {
+    return { liveBuffers: this.live, liveBytes: this.liveBytes, pooledBuffers: 0, pooledBytes: 0 };
+  }
+
+  async sync(): Promise<void> {}
+  destroy(): void {}
+}
+
+export function createCpuBackend(opts: { precision?: 'f32' | 'f64' } = {}): Backend {
+  return new CpuBackend(opts.precision ?? 'f32');
+}

@@ -1,0 +1,24 @@
+// wgrad's public engine API.
+import type { Backend } from '../backends/backend.ts';
+import { createBackend, type BackendChoice } from '../backends/select.ts';
+import { getBackend, setBackend } from './context.ts';
+
+export { Tensor, shapeSize } from './tensor.ts';
+export { tidy, dispose } from './memory.ts';
+export { valueAndGrad, grad, noGrad, detach, backward, isGradEnabled } from './autodiff.ts';
+export { getBackend, setBackend } from './context.ts';
+export { Generator, manualSeed } from './random.ts';
+export * from './ops/index.ts';
+export type { Backend, DType } from '../backends/backend.ts';
+
+/** Create a backend (explicit choice, then WGRAD_BACKEND, then auto) and make it the default. */
+export async function init(opts: { backend?: BackendChoice; precision?: 'f32' | 'f64' } = {}): Promise<Backend> {
+  const b = await createBackend(opts);
+  setBackend(b);
+  return b;
+}
+
+/** Live and pooled buffers of the default backend (a training loop must keep liveBuffers flat). */
+export function memoryStats() {
+  return getBackend().memoryStats();
+}

@@ -1,0 +1,342 @@
+// Batched f32 matmul: C[b] = op(A[b]) · op(B[b]), C [batch, M, N] row-major, contiguous.
+//   A: [M, K] (or [K, M] when transA), B: [K, N] (or [N, K] when transB).
+//
+// Contract (unchanged from the first version; everything new is an addition):
+//   Bindings: 0 A (read), 1 B (read), 2 C (read_write), 3 uniform MatmulParams (MATMUL_PARAMS_BYTES).
+//   Uniform (8 × u32): M, N, K, aBatchStride, bBatchStride, batchOffset, 0, 0 — see matmulUniform().
+//   Dispatch: (ceil(N / tileN), ceil(M / tileM), batches in this call ≤ 65535) — see matmulDispatch().
+//   The workgroup's batch index is workgroup_id.z + batchOffset; C's batch stride is M·N.
+// Additions:
+//   - matmulKernel() takes the shape (m, n, k, batch strides) and picks a specialisation; without a
+//     shape it returns a kernel that is correct for any shape. A kernel built for a shape is only
+//     valid for shapes with the same `key` — cache pipelines by `key`.
+//   - The result carries workgroupStorageBytes: the device must allow that much workgroup memory
+//     (pass `maxWorkgroupStorage` = device.limits.maxComputeWorkgroupStorageSize; the WebGPU default
+//     is 16384 and every kernel chosen under that default fits it).
+//   - Kernels with vec4 = true bind A, B and C as array<vec4<f32>>; they are only chosen when every
+//     vec4 is 16-byte aligned (the backend binds whole buffers at offset 0).
+//
+// How the fast path works (bench/NOTES.md has the measurements behind each choice):
+//   each workgroup computes a tileM × tileN block of C; each thread a TM × TN register block made of
+//   4 × 4 sub-blocks spread tileM/RM rows apart, so the per-k reads of A and B from workgroup memory
+//   are vec4 loads that hit distinct banks. A and B tiles are stored k-major (As[k][m], Bs[k][n]);
+//   operands whose contiguous axis is k are transposed on the way in. With double buffering the next
+//   K-slice is fetched into registers while the current one is multiplied, one barrier per slice.
+//   The "unchecked" specialisation (M, N, K multiples of the tile) has no bounds tests at all.
+
+export interface MatmulConfig {
+  tileM: number; // rows of C per workgroup
+  tileN: number; // columns of C per workgroup
+  BK: number; // K-slice staged in workgroup memory per step
+  TM: number; // rows of C per thread (multiple of 4)
+  TN: number; // columns of C per thread (multiple of 4)
+  vec4: boolean; // 16-byte global loads/stores (needs the alignment in vec4Aligned)
+  checked: boolean; // bounds tests (false needs M % tileM = N % tileN = K % BK = 0 and vec4)
+  doubleBuffer: boolean; // two workgroup-memory buffers + register prefetch
+  pad: boolean; // +4 floats per k-row of tiles that are transposed on the way in (bank conflicts)
+}
+
+export interface MatmulKernel {
+  code: string;
+  tileM: number;
+  tileN: number;
+  workgroupSize: [number, number, number];
+  workgroupStorageBytes: number;
+  /** Identifies the WGSL exactly: equal keys ⇒ equal code. */
+  key: string;
+  config: MatmulConfig;
+}
+
+export interface MatmulKernelOptions {
+  transA: boolean;
+  transB: boolean;
+  /** Problem shape; when given, the kernel is specialised (tile size, vec4, bounds tests). */
+  m?: number;
+  n?: number;
+  k?: number;
+  batch?: number;
+  aBatchStride?: number;
+  bBatchStride?: number;
+  /** device.limits.maxComputeWorkgroupStorageSize (default: the WebGPU default, 16384). */
+  maxWorkgroupStorage?: number;
+  /** Force parts of the configuration (benchmarks and tests); validated like any other. */
+  config?: Partial<MatmulConfig>;
+}
+
+/** Uniform layout (8 × u32): M, N, K, aBatchStride, bBatchStride, batchOffset, 0, 0. */
+export const MATMUL_PARAMS_BYTES = 32;
+
+export function matmulUniform(p: {
+  m: number; n: number; k: number; aBatchStride: number; bBatchStride: number; batchOffset: number;
+}): Uint32Array {
+  return new Uint32Array([p.m, p.n, p.k, p.aBatchStride, p.bBatchStride, p.batchOffset, 0, 0]);
+}
+
+/** Workgroup counts for `batches` products (≤ 65535; split larger batches with batchOffset). */
+export function matmulDispatch(kernel: MatmulKernel, m: number, n: number, batches: number): [number, number, number] {
+  return [Math.ceil(n / kernel.tileN), Math.ceil(m / kernel.tileM), batches];
+}
+
+export function workgroupStorageBytes(c: MatmulConfig, transA: boolean, transB: boolean): number {
+  const nbuf = c.doubleBuffer ? 2 : 1;
+  return 4 * nbuf * c.BK * (aRow(c, transA) + bRow(c, transB));
+}
+
+/** True when every 4-element group the vec4 kernel touches is 16-byte aligned. */
+export function vec4Aligned(o: {
+  transA: boolean; transB: boolean; m: number; n: number; k: number; aBatchStride: number; bBatchStride: number;
+}): boolean {
+  const aContig = o.transA ? o.m : o.k; // length of A's rows in memory
+  const bContig = o.transB ? o.k : o.n;
+  return aContig % 4 === 0 && bContig % 4 === 0 && o.n % 4 === 0 &&
+    o.aBatchStride % 4 === 0 && o.bBatchStride % 4 === 0;
+}
+
+// Configurations, largest first. Measured on an H100/H200 (bench/NOTES.md).
+const BIG: Omit<MatmulConfig, 'vec4' | 'checked'> = { tileM: 128, tileN: 128, BK: 8, TM: 8, TN: 8, doubleBuffer: true, pad: false };
+const MEDIUM: Omit<MatmulConfig, 'vec4' | 'checked'> = { tileM: 64, tileN: 64, BK: 16, TM: 4, TN: 4, doubleBuffer: true, pad: false };
+const SMALL: Omit<MatmulConfig, 'vec4' | 'checked'> = { tileM: 32, tileN: 32, BK: 16, TM: 4, TN: 4, doubleBuffer: true, pad: false };
+const SKINNY: Omit<MatmulConfig, 'vec4' | 'checked'> = { tileM: 16, tileN: 64, BK: 16, TM: 4, TN: 4, doubleBuffer: true, pad: false };
+
+/** Pick a configuration for a shape: enough workgroups to fill a large GPU, no wasted rows. */
+export function chooseMatmulConfig(o: MatmulKernelOptions): MatmulConfig {
+  const { m, n, k } = o;
+  const limit = o.maxWorkgroupStorage ?? 16384;
+  let base: Omit<MatmulConfig, 'vec4' | 'checked'>;
+  let vec4 = false;
+  if (m === undefined || n === undefined || k === undefined) {
+    base = MEDIUM;
+  } else {
+    const batch = o.batch ?? 1;
+    const groups = (tm: number, tn: number) => Math.ceil(m / tm) * Math.ceil(n / tn) * batch;
+    // ~2 workgroups per SM on a 132-SM GPU: below that, a smaller tile finishes sooner.
+    if (m <= 16) base = SKINNY;
+    else if (groups(128, 128) >= 256) base = BIG;
+    else if (groups(64, 64) >= 128) base = MEDIUM;
+    else base = SMALL;
+    vec4 = vec4Aligned({
+      transA: o.transA, transB: o.transB, m, n, k,
+      aBatchStride: o.aBatchStride ?? (o.batch && o.batch > 1 ? m * k : 0),
+      bBatchStride: o.bBatchStride ?? (o.batch && o.batch > 1 ? k * n : 0),
+    });
+  }
+  let c: MatmulConfig = { ...base, vec4, checked: true, ...o.config };
+  if (o.config?.checked === undefined && m !== undefined && n !== undefined && k !== undefined) {
+    c.checked = !(c.vec4 && m % c.tileM === 0 && n % c.tileN === 0 && k % c.BK === 0);
+  }
+  // Drop padding, then double buffering, until the tiles fit the device's workgroup memory.
+  if (o.config?.pad === undefined && workgroupStorageBytes(c, o.transA, o.transB) > limit) c = { ...c, pad: false };
+  if (o.config?.doubleBuffer === undefined && workgroupStorageBytes(c, o.transA, o.transB) > limit) c = { ...c, doubleBuffer: false };
+  return c;
+}
+
+export function matmulKernel(o: MatmulKernelOptions): MatmulKernel {
+  const c = chooseMatmulConfig(o);
+  validate(c, o);
+  const wx = c.tileN / c.TN, wy = c.tileM / c.TM;
+  const key = `matmul_${o.transA ? 't' : 'n'}${o.transB ? 't' : 'n'}_${c.tileM}x${c.tileN}x${c.BK}_${c.TM}x${c.TN}` +
+    `_${c.vec4 ? 'v4' : 's'}_${c.checked ? 'chk' : 'unchk'}_${c.doubleBuffer ? 'db' : 'sb'}${c.pad ? '_pad' : ''}`;
+  return {
+    code: buildWgsl(c, o.transA, o.transB),
+    tileM: c.tileM,
+    tileN: c.tileN,
+    workgroupSize: [wx, wy, 1],
+    workgroupStorageBytes: workgroupStorageBytes(c, o.transA, o.transB),
+    key,
+    config: c,
+  };
+}
+
+function validate(c: MatmulConfig, o: MatmulKernelOptions): void {
+  const where = `matmulKernel(transA=${o.transA}, transB=${o.transB}, m=${o.m}, n=${o.n}, k=${o.k})`;
+  const cfg = JSON.stringify(c);
+  if (c.TM % 4 || c.TN % 4) throw new Error(`${where}: TM and TN must be multiples of 4, got ${cfg}`);
+  if (c.tileM % c.TM || c.tileN % c.TN) throw new Error(`${where}: tileM/tileN must be multiples of TM/TN, got ${cfg}`);
+  const rm = c.TM / 4, rn = c.TN / 4;
+  if ((c.tileM / rm) % 4 || (c.tileN / rn) % 4) throw new Error(`${where}: tile/(T/4) must be a multiple of 4, got ${cfg}`);
+  if (c.BK % 4) throw new Error(`${where}: BK must be a multiple of 4, got ${cfg}`);
+  const threads = (c.tileM / c.TM) * (c.tileN / c.TN);
+  if (threads > 256) throw new Error(`${where}: ${threads} threads per workgroup exceeds the WebGPU default of 256, got ${cfg}`);
+  const bytes = workgroupStorageBytes(c, o.transA, o.transB);
+  if (bytes > (o.maxWorkgroupStorage ?? 16384)) {
+    throw new Error(`${where}: tiles need ${bytes} bytes of workgroup memory, the device allows ${o.maxWorkgroupStorage ?? 16384}; config ${cfg}`);
+  }
+  if (o.m !== undefined && o.n !== undefined && o.k !== undefined) {
+    const shape = { m: o.m, n: o.n, k: o.k, transA: o.transA, transB: o.transB,
+      aBatchStride: o.aBatchStride ?? 0, bBatchStride: o.bBatchStride ?? 0 };
+    if (c.vec4 && !vec4Aligned(shape)) {
+      throw new Error(`${where}: vec4 kernel needs the contiguous axes of A and B, N and the batch strides to be multiples of 4 (aBatchStride=${shape.aBatchStride}, bBatchStride=${shape.bBatchStride})`);
+    }
+    if (!c.checked && (o.m % c.tileM || o.n % c.tileN || o.k % c.BK)) {
+      throw new Error(`${where}: unchecked kernel needs M % ${c.tileM} = N % ${c.tileN} = K % ${c.BK} = 0`);
+    }
+  }
+  if (!c.checked && !c.vec4) throw new Error(`${where}: an unchecked kernel must also be vec4, got ${cfg}`);
+}
+
+// Floats per k-row of the staged A / B tile (padding only where the tile is transposed on the way in).
+function aRow(c: MatmulConfig, transA: boolean): number { return c.tileM + (c.pad && !transA ? 4 : 0); }
+function bRow(c: MatmulConfig, transB: boolean): number { return c.tileN + (c.pad && transB ? 4 : 0); }
+
+/**
+ * Code that moves one operand's K-slice from global memory into registers (`load`) and from
+ * registers into workgroup memory (`store`). The tile is [rows × BK] of C's rows (A) or columns (B).
+ *   contiguousRows: the operand is stored [K, rows] (transA, or plain B), so rows are contiguous and
+ *   vec4s go straight into the k-major tile; otherwise it is [rows, K] and each vec4 spans 4 k's.
+ */
+function operandCopy(c: MatmulConfig, threads: number, name: 'A' | 'B', contiguousRows: boolean,
+  tileRows: number, rowFloats: number): { decl: string; load: string; store: string } {
+  const W = c.vec4 ? 4 : 1;
+  const T = W === 4 ? 'vec4<f32>' : 'f32';
+  const units = (tileRows * c.BK) / W; // loads per K-slice for the whole workgroup
+  const perThread = Math.ceil(units / threads);
+  const guard = units % threads !== 0; // some threads idle on the last unit
+  const R = name === 'A' ? 'P.M' : 'P.N';
+  const S = `${name}s`, base = `${name.toLowerCase()}Base`, r0 = name === 'A' ? 'm0' : 'n0';
+  const rowVec = rowFloats / 4; // vec4s per k-row of the staged tile
+  let decl = '', load = '', store = '';
+  for (let u = 0; u < perThread; u++) {
+    const v = `p${name}${u}`;
+    decl += `  var ${v}: ${T};\n`;
+    const idx = `(tid + ${u * threads}u)`;
+    let body: string, st: string;
+    if (contiguousRows) {
+      // Global [K, R]: unit i → k = i / (tileRows/W), row = (i % (tileRows/W))·W.
+      const per = tileRows / W;
+      const kk = `${idx} / ${per}u`, rr = `(${idx} % ${per}u) * ${W}u`;
+      const gidx = `${base} + (k0 + ${kk}) * ${R} + ${r0} + ${rr}`;
+      const cond = `k0 + ${kk} < P.K && ${r0} + ${rr} < ${R}`;
+      body = c.checked ? `if (${cond}) { ${v} = ${name}[(${gidx}) / ${W}u]; } else { ${v} = ${T}(); }` : `${v} = ${name}[(${gidx}) / ${W}u];`;
+      if (W === 4) st = `${S}[bufOff${name} + (${kk}) * ${rowVec}u + ${idx} % ${per}u] = ${v};`;
+      else st = `{ let r = ${rr}; ${S}[bufOff${name} + (${kk}) * ${rowVec}u + r / 4u][r % 4u] = ${v}; }`;
+    } else {
+      // Global [R, K]: unit i → row = i / (BK/W), k = (i % (BK/W))·W; transposed into the k-major tile.
+      const per = c.BK / W;
+      const rr = `${idx} / ${per}u`, kk = `(${idx} % ${per}u) * ${W}u`;
+      const gidx = `${base} + (${r0} + ${rr}) * P.K + k0 + ${kk}`;
+      const cond = `${r0} + ${rr} < ${R} && k0 + ${kk} < P.K`;
+      body = c.checked ? `if (${cond}) { ${v} = ${name}[(${gidx}) / ${W}u]; } else { ${v} = ${T}(); }` : `${v} = ${name}[(${gidx}) / ${W}u];`;
+      const comps = W === 4 ? ['x', 'y', 'z', 'w'].map((ch, j) => [j, `${v}.${ch}`] as const) : [[0, v] as const];
+      st = `{ let r = ${rr}; let kq = ${kk};` + comps.map(([j, val]) =>
+        ` ${S}[bufOff${name} + (kq + ${j}u) * ${rowVec}u + r / 4u][r % 4u] = ${val};`).join('') + ' }';
+    }
+    const wrap = (s: string) => guard ? `    if (${idx} < ${units}u) { ${s} }\n` : `    ${s}\n`;
+    load += wrap(body);
+    store += wrap(st);
+  }
+  return { decl, load, store };
+}
+
+function buildWgsl(c: MatmulConfig, transA: boolean, transB: boolean): string {
+  const wx = c.tileN / c.TN, wy = c.tileM / c.TM, threads = wx * wy;
+  const rm = c.TM / 4, rn = c.TN / 4;
+  const nbuf = c.doubleBuffer ? 2 : 1;
+  const aRowF = aRow(c, transA), bRowF = bRow(c, transB);
+  const aSlice = (c.BK * aRowF) / 4, bSlice = (c.BK * bRowF) / 4; // vec4s per buffer
+  const T = c.vec4 ? 'vec4<f32>' : 'f32';
+  const a = operandCopy(c, threads, 'A', transA, c.tileM, aRowF);
+  const b = operandCopy(c, threads, 'B', !transB, c.tileN, bRowF);
+
+  // Accumulators: acc_{row}_{g} is a vec4 of 4 adjacent columns; rows h·(tileM/rm) + ty·4 + i.
+  let accDecl = '';
+  for (let r = 0; r < c.TM; r++) for (let g = 0; g < rn; g++) accDecl += `  var acc_${r}_${g} = vec4<f32>();\n`;
+
+  // One k step: rm + rn vec4 reads from workgroup memory, TM·rn vec4 FMAs. Unrolled over BK.
+  let inner = '';
+  for (let kk = 0; kk < c.BK; kk++) {
+    for (let h = 0; h < rm; h++) inner += `    let a${h}_${kk} = As[aOff + ty + ${kk * (aRowF / 4) + h * (c.tileM / rm / 4)}u];\n`;
+    for (let g = 0; g < rn; g++) inner += `    let b${g}_${kk} = Bs[bOff + tx + ${kk * (bRowF / 4) + g * (c.tileN / rn / 4)}u];\n`;
+    for (let h = 0; h < rm; h++) {
+      for (let i = 0; i < 4; i++) {
+        const comp = 'xyzw'[i];
+        for (let g = 0; g < rn; g++) {
+          const acc = `acc_${h * 4 + i}_${g}`;
+          inner += `    ${acc} = fma(vec4<f32>(a${h}_${kk}.${comp}), b${g}_${kk}, ${acc});\n`;
+        }
+      }
+    }
+  }
+
+  // Epilogue: each accumulator is 4 adjacent columns of one row.
+  let store = '';
+  for (let h = 0; h < rm; h++) {
+    for (let i = 0; i < 4; i++) {
+      const row = `m0 + ${h * (c.tileM / rm)}u + ty * 4u + ${i}u`;
+      for (let g = 0; g < rn; g++) {
+        const acc = `acc_${h * 4 + i}_${g}`;
+        const col = `n0 + ${g * (c.tileN / rn)}u + tx * 4u`;
+        if (c.vec4) {
+          const st = `C[(cBase + (${row}) * P.N + ${col}) / 4u] = ${acc};`;
+          store += c.checked ? `  if (${row} < P.M && ${col} < P.N) { ${st} }\n` : `  ${st}\n`;
+        } else {
+          store += `  if (${row} < P.M) {\n`;
+          for (let j = 0; j < 4; j++) {
+            store += `    if (${col} + ${j}u < P.N) { C[cBase + (${row}) * P.N + ${col} + ${j}u] = ${acc}.${'xyzw'[j]}; }\n`;
+          }
+          store += `  }\n`;
+        }
+      }
+    }
+  }
+
+  const bufSwitch = c.doubleBuffer
+    ? `    let aOff = buf * ${aSlice}u; let bOff = buf * ${bSlice}u;\n`
+    : `    let aOff = 0u; let bOff = 0u;\n`;
+  const mainLoop = c.doubleBuffer ? `
+  // Prologue: slice 0 into buffer 0.
+  var k0 = 0u;
+  { let bufOffA = 0u; let bufOffB = 0u;
+${a.load}${b.load}${a.store}${b.store}  }
+  workgroupBarrier();
+  var buf = 0u;
+  for (var t = 0u; t < numSlices; t = t + 1u) {
+    // Fetch slice t+1 into registers while slice t (in buffer buf) is multiplied.
+    let hasNext = t + 1u < numSlices;
+    k0 = (t + 1u) * ${c.BK}u;
+    if (hasNext) {
+${a.load}${b.load}    }
+${bufSwitch}${inner}
+    if (hasNext) {
+      let bufOffA = (1u - buf) * ${aSlice}u; let bufOffB = (1u - buf) * ${bSlice}u;
+${a.store}${b.store}    }
+    // One barrier per slice: buffer 1-buf was last read before the previous barrier.
+    workgroupBarrier();
+    buf = 1u - buf;
+  }` : `
+  for (var t = 0u; t < numSlices; t = t + 1u) {
+    let k0 = t * ${c.BK}u;
+    let bufOffA = 0u; let bufOffB = 0u;
+${a.load}${b.load}${a.store}${b.store}    workgroupBarrier();
+${bufSwitch}${inner}    workgroupBarrier();
+  }`;
+
+  return /* wgsl */ `// matmul ${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}: tile ${c.tileM}×${c.tileN}, BK ${c.BK}, ${c.TM}×${c.TN} per thread, ${threads} threads,
+// ${c.vec4 ? 'vec4' : 'scalar'} global access, ${c.checked ? 'bounds-checked' : 'unchecked (M, N, K multiples of the tile)'}, ${c.doubleBuffer ? 'double' : 'single'}-buffered.
+// A ${transA ? '[K, M]' : '[M, K]'}, B ${transB ? '[N, K]' : '[K, N]'}, C [M, N] per batch.
+struct MatmulParams { M: u32, N: u32, K: u32, aBatchStride: u32, bBatchStride: u32, batchOffset: u32, p0: u32, p1: u32 }
+@group(0) @binding(0) var<storage, read> A: array<${T}>;
+@group(0) @binding(1) var<storage, read> B: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> C: array<${T}>;
+@group(0) @binding(3) var<uniform> P: MatmulParams;
+
+// k-major tiles: As[k][m] (${aRowF} floats per k), Bs[k][n] (${bRowF} floats per k), ${nbuf} buffer(s), as vec4s.
+var<workgroup> As: array<vec4<f32>, ${nbuf * aSlice}>;
+var<workgroup> Bs: array<vec4<f32>, ${nbuf * bSlice}>;
+
+@compute @workgroup_size(${wx}, ${wy}, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let batch = wg.z + P.batchOffset;
+  let aBase = batch * P.aBatchStride;
+  let bBase = batch * P.bBatchStride;
+  let cBase = batch * P.M * P.N;
+  let m0 = wg.y * ${c.tileM}u;
+  let n0 = wg.x * ${c.tileN}u;
+  let tx = lid.x;
+  let ty = lid.y;
+  let tid = ty * ${wx}u + tx;
+  let numSlices = (P.K + ${c.BK - 1}u) / ${c.BK}u;
+${a.decl}${b.decl}${accDecl}${mainLoop}
+
+${store}}
+`;
+}
