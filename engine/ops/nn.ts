@@ -101,9 +101,10 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
 }
 
 export interface RopeOpts {
-  /** Position of each row along the sequence axis (default 0..T-1, shifted by `offset`). */
+  /** Shift of the default positions 0..T-1 (decoding with a KV cache). */
   offset?: number;
-  positions?: number[];
+  /** Position of each row: [T], or [B][T] per sequence for x [B, H, T, D] (left-padded batches). */
+  positions?: number[] | number[][];
   theta?: number;
   /** 'half': rotate-half (Hugging Face Llama); 'interleaved': pairs (2i, 2i+1) (llama2.c, GPT-J). */
   style?: 'half' | 'interleaved';
@@ -111,18 +112,20 @@ export interface RopeOpts {
   rotaryDim?: number;
 }
 
-/** cos/sin tables [T, D/2] for the given positions: angle = pos · theta^(−2i/D). */
+/** cos/sin tables [...positions shape, D/2]: angle = pos · theta^(−2i/D). */
 export function ropeTables(positions: number[], dim: number, theta: number, like: Tensor): [Tensor, Tensor] {
   const half = dim / 2;
   const c = new Float32Array(positions.length * half), s = new Float32Array(positions.length * half);
+  const inv = Array.from({ length: half }, (_, i) => Math.pow(theta, (-2 * i) / dim));
   positions.forEach((p, t) => {
     for (let i = 0; i < half; i++) {
-      const ang = p * Math.pow(theta, (-2 * i) / dim);
+      const ang = p * inv[i];
       c[t * half + i] = Math.cos(ang);
       s[t * half + i] = Math.sin(ang);
     }
   });
-  return [tensor(c, [positions.length, half], { backend: like.backend }), tensor(s, [positions.length, half], { backend: like.backend })];
+  const shape = [positions.length, half];
+  return [tensor(c, shape, { backend: like.backend }), tensor(s, shape, { backend: like.backend })];
 }
 
 /** Rotary position embedding of x [..., T, D]. */
@@ -132,9 +135,15 @@ export function rope(x: Tensor, opts: RopeOpts = {}): Tensor {
   const T = x.shape[x.ndim - 2], D = x.shape[x.ndim - 1];
   const rd = opts.rotaryDim ?? D;
   if (rd % 2 !== 0 || rd > D) throw new Error(`rope: rotary dimension ${rd} must be even and ≤ ${D}`);
-  const positions = opts.positions ?? Array.from({ length: T }, (_, i) => i + (opts.offset ?? 0));
-  if (positions.length !== T) throw new Error(`rope: ${positions.length} positions for T=${T}`);
-  const [cos, sin] = ropeTables(positions, rd, opts.theta ?? 10000, x);
+  const pos = opts.positions ?? Array.from({ length: T }, (_, i) => i + (opts.offset ?? 0));
+  const perBatch = Array.isArray(pos[0]);
+  const rows = perBatch ? (pos as number[][]) : [pos as number[]];
+  if (rows.some((r) => r.length !== T)) throw new Error(`rope: positions must have length T=${T} for ${x.describe()}`);
+  if (perBatch && (x.ndim !== 4 || x.shape[0] !== rows.length)) {
+    throw new Error(`rope: per-sequence positions need x [B=${rows.length}, H, T, D], got ${x.describe()}`);
+  }
+  let [cos, sin] = ropeTables(rows.flat(), rd, opts.theta ?? 10000, x);
+  if (perBatch) { cos = reshape(cos, [rows.length, 1, T, rd / 2]); sin = reshape(sin, [rows.length, 1, T, rd / 2]); }
   const xr = rd === D ? x : narrow(x, -1, 0, rd);
   let rotated: Tensor;
   if ((opts.style ?? 'half') === 'half') {

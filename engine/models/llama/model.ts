@@ -1,0 +1,140 @@
+// LlamaForCausalLM: pre-norm decoder blocks with RoPE attention (GQA) and a SwiGLU MLP.
+// Parameter names match Hugging Face (model.layers.N.self_attn.q_proj.weight, ...).
+import type { Backend } from '../../../backends/backend.ts';
+import { Tensor } from '../../tensor.ts';
+import {
+  add, matmul, mul, narrow, permute, reshape, rope, silu, softmax, tensor,
+} from '../../ops/index.ts';
+import { Embedding, Linear, RMSNorm } from '../../nn/layers.ts';
+import { Module } from '../../nn/module.ts';
+import { type LlamaConfig, validateConfig } from './config.ts';
+import type { KVCache } from './kv-cache.ts';
+
+export interface ForwardOpts {
+  cache?: KVCache;
+  /** Position of each token [B][T]; default: continues from the cache length. */
+  positions?: number[][];
+  /** Additive attention mask [B, 1, 1, T, S] (0 or a large negative); default causal. */
+  mask?: Tensor;
+  /** Compute logits only at the last position (generation): [B, 1, vocab]. */
+  lastOnly?: boolean;
+}
+
+class Attention extends Module {
+  q_proj: Linear; k_proj: Linear; v_proj: Linear; o_proj: Linear;
+  constructor(private c: LlamaConfig, o: { backend: Backend }) {
+    super();
+    const bias = c.attentionBias;
+    this.q_proj = this.child('q_proj', new Linear(c.hiddenSize, c.numHeads * c.headDim, { ...o, bias }));
+    this.k_proj = this.child('k_proj', new Linear(c.hiddenSize, c.numKvHeads * c.headDim, { ...o, bias }));
+    this.v_proj = this.child('v_proj', new Linear(c.hiddenSize, c.numKvHeads * c.headDim, { ...o, bias }));
+    this.o_proj = this.child('o_proj', new Linear(c.numHeads * c.headDim, c.hiddenSize, o));
+  }
+
+  /** x [B, T, hidden] → [B, T, hidden] */
+  forward(x: Tensor, layer: number, positions: number[][], mask: Tensor, cache?: KVCache): Tensor {
+    const { numHeads: H, numKvHeads: KV, headDim: D, ropeTheta } = this.c;
+    const [B, T] = x.shape;
+    const heads = (t: Tensor, n: number) => permute(reshape(t, [B, T, n, D]), [0, 2, 1, 3]); // [B, n, T, D]
+    const q = rope(heads(this.q_proj.forward(x), H), { positions, theta: ropeTheta });
+    let k = rope(heads(this.k_proj.forward(x), KV), { positions, theta: ropeTheta });
+    let v = heads(this.v_proj.forward(x), KV);
+    if (cache) [k, v] = cache.append(layer, k, v);
+    const S = k.shape[2], G = H / KV;
+    // Grouped-query attention without repeating k/v: the G query heads that share a kv head are
+    // stacked along the row axis, q [B, KV, G·T, D] against k [B, KV, S, D].
+    const scores = matmul(reshape(q, [B, KV, G * T, D]), k, { transB: true }); // [B, KV, G·T, S]
+    const masked = add(mul(reshape(scores, [B, KV, G, T, S]), 1 / Math.sqrt(D)), mask);
+    const p = reshape(softmax(masked, -1), [B, KV, G * T, S]);
+    const o = reshape(matmul(p, v), [B, H, T, D]); // [B, H, T, D]
+    return this.o_proj.forward(reshape(permute(o, [0, 2, 1, 3]), [B, T, H * D]));
+  }
+}
+
+class MLP extends Module {
+  gate_proj: Linear; up_proj: Linear; down_proj: Linear;
+  constructor(c: LlamaConfig, o: { backend: Backend }) {
+    super();
+    this.gate_proj = this.child('gate_proj', new Linear(c.hiddenSize, c.intermediateSize, o));
+    this.up_proj = this.child('up_proj', new Linear(c.hiddenSize, c.intermediateSize, o));
+    this.down_proj = this.child('down_proj', new Linear(c.intermediateSize, c.hiddenSize, o));
+  }
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(mul(silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+  }
+}
+
+class DecoderLayer extends Module {
+  self_attn: Attention; mlp: MLP; input_layernorm: RMSNorm; post_attention_layernorm: RMSNorm;
+  constructor(c: LlamaConfig, o: { backend: Backend }) {
+    super();
+    this.self_attn = this.child('self_attn', new Attention(c, o));
+    this.mlp = this.child('mlp', new MLP(c, o));
+    this.input_layernorm = this.child('input_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps, o));
+    this.post_attention_layernorm = this.child('post_attention_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps, o));
+  }
+  forward(x: Tensor, layer: number, positions: number[][], mask: Tensor, cache?: KVCache): Tensor {
+    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), layer, positions, mask, cache));
+    return add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+  }
+}
+
+class LlamaModel extends Module {
+  embed_tokens: Embedding; layers: DecoderLayer[]; norm: RMSNorm;
+  constructor(c: LlamaConfig, o: { backend: Backend }) {
+    super();
+    this.embed_tokens = this.child('embed_tokens', new Embedding(c.vocabSize, c.hiddenSize, o));
+    const layers = this.child('layers', new LayerList());
+    this.layers = Array.from({ length: c.numLayers }, (_, i) => layers.add(String(i), new DecoderLayer(c, o)));
+    this.norm = this.child('norm', new RMSNorm(c.hiddenSize, c.rmsNormEps, o));
+  }
+}
+
+class LayerList extends Module {
+  add<M extends Module>(name: string, m: M): M { return this.child(name, m); }
+}
+
+export class LlamaForCausalLM extends Module {
+  readonly model: LlamaModel;
+  readonly lm_head: Linear | null;
+
+  constructor(readonly config: LlamaConfig, opts: { backend: Backend }) {
+    super();
+    validateConfig(config);
+    this.model = this.child('model', new LlamaModel(config, opts));
+    this.lm_head = config.tieWordEmbeddings ? null : this.child('lm_head', new Linear(config.hiddenSize, config.vocabSize, opts));
+  }
+
+  get backend(): Backend { return this.model.embed_tokens.weight.backend; }
+
+  /** ids i32 [B, T] → logits [B, T, vocab]. With a cache, positions continue from what it holds. */
+  forward(ids: Tensor, opts: ForwardOpts = {}): Tensor {
+    const [B, T] = ids.shape;
+    if (ids.ndim !== 2 || ids.dtype !== 'i32') throw new Error(`llama forward: ids must be i32 [batch, seq], got ${ids.describe()}`);
+    const past = opts.cache?.length ?? 0;
+    const positions = opts.positions ?? Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => past + t));
+    const mask = opts.mask ?? causalMask(B, T, past, this.backend);
+    let h = this.model.embed_tokens.forward(ids);
+    this.model.layers.forEach((layer, i) => { h = layer.forward(h, i, positions, mask, opts.cache); });
+    if (opts.cache) opts.cache.advance(T);
+    if (opts.lastOnly) h = narrow(h, 1, T - 1, 1);
+    h = this.model.norm.forward(h);
+    const head = this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight;
+    return matmul(h, head, { transB: true });
+  }
+}
+
+/** Additive mask [B, 1, 1, T, S]: query t (absolute position past+t) sees keys 0..past+t. */
+export function causalMask(B: number, T: number, past: number, backend: Backend, keyValid?: boolean[][]): Tensor {
+  const S = past + T;
+  const m = new Float32Array(B * T * S);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      for (let s = 0; s < S; s++) {
+        const ok = s <= past + t && (!keyValid || keyValid[b][s]);
+        m[(b * T + t) * S + s] = ok ? 0 : -1e9;
+      }
+    }
+  }
+  return tensor(m, [B, 1, 1, T, S], { backend });
+}

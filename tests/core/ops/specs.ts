@@ -1,0 +1,119 @@
+// Every op with its inputs: odd sizes (1, 3, 17, 129) and broadcasting, positive domains where needed.
+import * as w from '../../../engine/ops/index.ts';
+import type { OpSpec } from './check.ts';
+
+const pos = { lo: 0.2, hi: 3 };
+
+const unaryOps: [string, (x: w.Tensor) => w.Tensor, object?][] = [
+  ['neg', w.neg], ['exp', w.exp], ['log', w.log, pos], ['sqrt', w.sqrt, pos], ['rsqrt', w.rsqrt, pos],
+  ['abs', w.abs], ['sigmoid', w.sigmoid], ['tanh', w.tanh], ['relu', w.relu], ['silu', w.silu],
+  ['gelu_erf', (x) => w.gelu(x)], ['gelu_tanh', (x) => w.gelu(x, 'tanh')], ['softplus', w.softplus],
+  ['logsigmoid', w.logsigmoid], ['square', w.square], ['reciprocal', w.reciprocal, pos],
+  ['sin', w.sin], ['cos', w.cos], ['erf', w.erf],
+];
+
+export const unarySpecs: OpSpec[] = unaryOps.flatMap(([name, f, dom]) => [
+  { name: `${name} [129]`, inputs: [{ shape: [129], ...(dom ?? { lo: -4, hi: 4 }) }], fn: ([x]) => f(x) },
+  { name: `${name} [1]`, inputs: [{ shape: [1], ...(dom ?? {}) }], fn: ([x]) => f(x) },
+]);
+
+const binaryOps: [string, (a: w.Tensor, b: w.Tensor) => w.Tensor, object?, object?][] = [
+  ['add', w.add], ['sub', w.sub], ['mul', w.mul], ['div', w.div, {}, { lo: 0.5, hi: 2 }],
+  ['pow', w.pow, pos, { lo: -1.5, hi: 1.5 }], ['maximum', w.maximum], ['minimum', w.minimum],
+];
+
+const shapes: [number[], number[]][] = [[[3, 17], [3, 17]], [[3, 1], [1, 17]], [[2, 3, 4], [4]], [[1], [129]]];
+
+export const binarySpecs: OpSpec[] = binaryOps.flatMap(([name, f, da, db]) =>
+  shapes.map(([sa, sb]) => ({
+    name: `${name} [${sa}]·[${sb}]`,
+    inputs: [{ shape: sa, ...(da ?? {}) }, { shape: sb, ...(db ?? {}) }],
+    fn: ([a, b]: w.Tensor[]) => f(a, b),
+  })),
+);
+
+const ints = { kind: 'int' as const, lo: -2, hi: 3 };
+export const compareSpecs: OpSpec[] = (['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const).flatMap((op) => [
+  { name: `${op} i32 broadcast`, inputs: [{ shape: [3, 17], ...ints }, { shape: [17], ...ints }], grad: false,
+    fn: ([a, b]: w.Tensor[]) => w[op](a, b) },
+  { name: `${op} f32 with ties`, inputs: [{ shape: [17], ...ints }, { shape: [17], ...ints }], grad: false,
+    fn: ([a, b]: w.Tensor[]) => w[op](w.cast(a, 'f32'), w.cast(b, 'f32')) },
+]);
+
+export const miscElementwiseSpecs: OpSpec[] = [
+  { name: 'where broadcast', inputs: [{ shape: [3, 1], kind: 'mask' }, { shape: [3, 17] }, { shape: [17] }],
+    fn: ([c, a, b]) => w.where(c, a, b) },
+  { name: 'i32 arithmetic', inputs: [{ shape: [17], kind: 'int', lo: -50, hi: 50 }, { shape: [17], kind: 'int', lo: 1, hi: 9 }],
+    grad: false, fn: ([a, b]) => w.cast(w.add(w.mul(a, b), w.sub(a, w.div(a, b))), 'f32') },
+  { name: 'cast f32→i32→f32', inputs: [{ shape: [17], lo: -5, hi: 5 }], grad: false, fn: ([x]) => w.cast(w.cast(x, 'i32'), 'f32') },
+  { name: 'scalar operands', inputs: [{ shape: [3, 17] }], fn: ([x]) => w.div(w.sub(w.mul(x, 3), 1), 2) },
+];
+
+export const reduceSpecs: OpSpec[] = [
+  { name: 'sum all [3,17]', inputs: [{ shape: [3, 17] }], fn: ([x]) => w.sum(x) },
+  { name: 'sum axis 0', inputs: [{ shape: [3, 17] }], fn: ([x]) => w.sum(x, 0) },
+  { name: 'sum axes [0,2] (non-contiguous)', inputs: [{ shape: [2, 3, 5] }], fn: ([x]) => w.sum(x, [0, 2]) },
+  { name: 'sum -1 keepdim [129]', inputs: [{ shape: [2, 129] }], fn: ([x]) => w.sum(x, -1, true) },
+  { name: 'mean axis 1', inputs: [{ shape: [3, 17, 2] }], fn: ([x]) => w.mean(x, 1) },
+  { name: 'max axis -1', inputs: [{ shape: [3, 17] }], fn: ([x]) => w.max(x, -1) },
+  { name: 'max all [1]', inputs: [{ shape: [1] }], fn: ([x]) => w.max(x) },
+  { name: 'min axis 0 keepdim', inputs: [{ shape: [17, 3] }], fn: ([x]) => w.min(x, 0, true) },
+  { name: 'logsumexp -1', inputs: [{ shape: [3, 17], lo: -20, hi: 20 }], fn: ([x]) => w.logsumexp(x, -1) },
+  { name: 'logsumexp axis 0 keepdim', inputs: [{ shape: [17, 3] }], fn: ([x]) => w.logsumexp(x, 0, true) },
+  { name: 'argmax -1', inputs: [{ shape: [3, 17] }], grad: false, fn: ([x]) => w.cast(w.argmax(x, -1), 'f32') },
+  { name: 'argmax 0', inputs: [{ shape: [17, 3] }], grad: false, fn: ([x]) => w.cast(w.argmax(x, 0), 'f32') },
+];
+
+export const shapeSpecs: OpSpec[] = [
+  { name: 'reshape', inputs: [{ shape: [3, 4] }], fn: ([x]) => w.mul(w.reshape(x, [2, -1, 3]), w.reshape(x, [2, 2, 3])) },
+  { name: 'transpose', inputs: [{ shape: [3, 17] }], fn: ([x]) => w.transpose(x) },
+  { name: 'permute 3-d', inputs: [{ shape: [2, 3, 5] }], fn: ([x]) => w.permute(x, [2, 0, 1]) },
+  { name: 'slice with step', inputs: [{ shape: [5, 17] }], fn: ([x]) => w.slice(x, [[1, 4], [-15, 17, 3]]) },
+  { name: 'concat axis 1', inputs: [{ shape: [3, 2] }, { shape: [3, 5] }], fn: ([a, b]) => w.concat([a, b, a], 1) },
+  { name: 'stack axis 0', inputs: [{ shape: [3, 4] }, { shape: [3, 4] }], fn: ([a, b]) => w.stack([a, b], 0) },
+  { name: 'stack axis -1', inputs: [{ shape: [3] }, { shape: [3] }], fn: ([a, b]) => w.stack([a, b], -1) },
+  { name: 'broadcastTo', inputs: [{ shape: [3, 1] }], fn: ([x]) => w.broadcastTo(x, [2, 3, 17]) },
+  { name: 'split + narrow', inputs: [{ shape: [4, 6] }], fn: ([x]) => { const [a, b] = w.split(x, [2, 4], 1); return w.add(w.narrow(b, 1, 1, 2), a); } },
+  { name: 'squeeze/unsqueeze', inputs: [{ shape: [3, 1, 4] }], fn: ([x]) => w.unsqueeze(w.squeeze(x, 1), 0) },
+];
+
+export const matmulSpecs: OpSpec[] = [
+  { name: 'matmul [3,17]·[17,5]', inputs: [{ shape: [3, 17] }, { shape: [17, 5] }], fn: ([a, b]) => w.matmul(a, b) },
+  { name: 'matmul transA', inputs: [{ shape: [17, 3] }, { shape: [17, 5] }], fn: ([a, b]) => w.matmul(a, b, { transA: true }) },
+  { name: 'matmul transB', inputs: [{ shape: [3, 17] }, { shape: [5, 17] }], fn: ([a, b]) => w.matmul(a, b, { transB: true }) },
+  { name: 'matmul transA transB', inputs: [{ shape: [17, 3] }, { shape: [5, 17] }], fn: ([a, b]) => w.matmul(a, b, { transA: true, transB: true }) },
+  { name: 'matmul [1,1]·[1,1]', inputs: [{ shape: [1, 1] }, { shape: [1, 1] }], fn: ([a, b]) => w.matmul(a, b) },
+  { name: 'matmul batched [2,3,4]·[2,4,5]', inputs: [{ shape: [2, 3, 4] }, { shape: [2, 4, 5] }], fn: ([a, b]) => w.matmul(a, b) },
+  { name: 'matmul batch broadcast [2,1,3,4]·[3,4,2]', inputs: [{ shape: [2, 1, 3, 4] }, { shape: [3, 4, 2] }], fn: ([a, b]) => w.matmul(a, b) },
+  { name: 'matmul shared weight [2,3,4]·[4,5]ᵀ', inputs: [{ shape: [2, 3, 4] }, { shape: [5, 4] }], fn: ([a, b]) => w.matmul(a, b, { transB: true }) },
+  { name: 'matmul vector', inputs: [{ shape: [3, 17] }, { shape: [17] }], fn: ([a, b]) => w.matmul(a, b) },
+  { name: 'matmul [129,3]·[3,17]', inputs: [{ shape: [129, 3] }, { shape: [3, 17] }], fn: ([a, b]) => w.matmul(a, b) },
+];
+
+export const indexSpecs: OpSpec[] = [
+  { name: 'embedding [17,5] at [2,3]', inputs: [{ shape: [17, 5] }, { shape: [2, 3], kind: 'int', lo: 0, hi: 17 }], fn: ([t, i]) => w.embedding(t, i) },
+  { name: 'embedding repeated ids', inputs: [{ shape: [3, 4] }, { shape: [9], kind: 'int', lo: 0, hi: 3 }], fn: ([t, i]) => w.embedding(t, i) },
+  { name: 'gatherLast', inputs: [{ shape: [3, 17] }, { shape: [3, 1], kind: 'int', lo: 0, hi: 17 }], fn: ([x, i]) => w.gatherLast(x, i) },
+];
+
+export const nnSpecs: OpSpec[] = [
+  { name: 'softmax -1', inputs: [{ shape: [3, 17], lo: -5, hi: 5 }], fn: ([x]) => w.softmax(x) },
+  { name: 'softmax axis 0 [129,3]', inputs: [{ shape: [129, 3] }], fn: ([x]) => w.softmax(x, 0) },
+  { name: 'log_softmax -1', inputs: [{ shape: [3, 17], lo: -30, hi: 30 }], fn: ([x]) => w.logSoftmax(x) },
+  { name: 'log_softmax [1,1]', inputs: [{ shape: [1, 1] }], fn: ([x]) => w.logSoftmax(x) },
+  { name: 'cross_entropy mean', inputs: [{ shape: [4, 17], lo: -4, hi: 4 }, { shape: [4], kind: 'int', lo: 0, hi: 17 }], fn: ([x, t]) => w.crossEntropy(x, t) },
+  { name: 'cross_entropy ignore_index', inputs: [{ shape: [2, 3, 17] }, { shape: [2, 3], kind: 'int', lo: -1, hi: 17 }],
+    fn: ([x, t]) => w.crossEntropy(x, t, { ignoreIndex: -1 }) },
+  { name: 'cross_entropy mask none', inputs: [{ shape: [5, 3] }, { shape: [5], kind: 'int', lo: 0, hi: 3 }, { shape: [5], kind: 'mask' }],
+    fn: ([x, t, m]) => w.crossEntropy(x, t, { mask: m, reduction: 'none' }) },
+  { name: 'rms_norm', inputs: [{ shape: [3, 17] }, { shape: [17] }], fn: ([x, g]) => w.rmsNorm(x, g, 1e-5) },
+  { name: 'layer_norm', inputs: [{ shape: [3, 17] }, { shape: [17] }, { shape: [17] }], fn: ([x, g, b]) => w.layerNorm(x, g, b) },
+  { name: 'rope half', inputs: [{ shape: [2, 3, 5, 8] }], fn: ([x]) => w.rope(x, { offset: 3 }) },
+  { name: 'rope interleaved', inputs: [{ shape: [3, 5, 8] }], fn: ([x]) => w.rope(x, { style: 'interleaved', theta: 500 }) },
+  { name: 'rope partial rotary dim', inputs: [{ shape: [3, 6] }], fn: ([x]) => w.rope(x, { rotaryDim: 4 }) },
+];
+
+export const allSpecs: OpSpec[] = [
+  ...unarySpecs, ...binarySpecs, ...compareSpecs, ...miscElementwiseSpecs, ...reduceSpecs,
+  ...shapeSpecs, ...matmulSpecs, ...indexSpecs, ...nnSpecs,
+];
