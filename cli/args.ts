@@ -1,0 +1,24 @@
+// Flag parsing on node:util's parseArgs, with errors that name the flag and what was expected.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse(command: string, argv: string[], options: Options) {
+  try {
+    return parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`wgrad ${command}: ${(e as Error).message}`);
+  }
+}
+
+export class UsageError extends Error {}
+
+export function numberFlag(command: string, name: string, v: string | undefined, fallback: number, check?: (n: number) => boolean): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (check && !check(n))) throw new UsageError(`wgrad ${command}: --${name} expects a valid number, got "${v}"`);
+  return n;
+}
+
+/** Logs go to stderr so stdout carries only a command's real output. */
+export const log = (...a: unknown[]) => console.error(...a);
