@@ -185,7 +185,7 @@ export class ShardedSafetensors implements WeightSource {
     return this.shard(name).info(name);
   }
 
-  tensor(name: string): Promise<TensorData> {
+  async tensor(name: string): Promise<TensorData> {
     return this.shard(name).tensor(name);
   }
 
