@@ -104,9 +104,7 @@ export class HfTokenizer implements Tokenizer {
       unk_token: tokenContent(config.unk_token),
       pad_token: tokenContent(config.pad_token),
     };
-    const stops = new Set<number>(options.extraStopIds ?? []);
-    if (this.eosId !== null) stops.add(this.eosId);
-    this.stopIds = [...stops];
+    this.stopIds = [...new Set([...(this.eosId === null ? [] : [this.eosId]), ...(options.extraStopIds ?? [])])];
 
     if (typeof config.add_bos_token === 'boolean') {
       this.addBosByDefault = config.add_bos_token && this.bosId !== null;

@@ -14,7 +14,7 @@
 // across tokens, so byte-fallback characters come out whole.
 import { FormatError } from '../io/format-error.ts';
 import { readF32, readI32 } from '../io/little-endian.ts';
-import { pickChatTemplate, renderChatTemplate } from './chat-template.ts';
+import { renderChatTemplate } from './chat-template.ts';
 import {
   checkTokenId,
   type ChatMessage,
@@ -58,6 +58,11 @@ export class Llama2cTokenizer implements Tokenizer {
   readonly bosId = LLAMA2C_BOS_ID;
   readonly eosId = LLAMA2C_EOS_ID;
   readonly addBosByDefault = true;
+  /**
+   * run.c stops at BOS: llama2.c training data delimits stories with BOS and has no EOS. EOS is
+   * included too, for Llama 2 chat models exported to this format (run.c would print past it).
+   */
+  readonly stopIds = [LLAMA2C_BOS_ID, LLAMA2C_EOS_ID];
   readonly chatTemplate: string | null;
   readonly specialTokens: readonly SpecialToken[];
 
@@ -297,5 +302,3 @@ export class Llama2cTokenizer implements Tokenizer {
     return ids;
   }
 }
-
-export { pickChatTemplate };

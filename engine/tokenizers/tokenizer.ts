@@ -47,6 +47,8 @@ export interface Tokenizer {
   readonly vocabSize: number;
   readonly bosId: number | null;
   readonly eosId: number | null;
+  /** Ids that end generation (EOS, plus e.g. generation_config.json's extra eos ids). */
+  readonly stopIds: readonly number[];
   /** Whether encode() prepends BOS when not told otherwise. */
   readonly addBosByDefault: boolean;
   readonly specialTokens: readonly SpecialToken[];
@@ -57,6 +59,7 @@ export interface Tokenizer {
   decode(ids: readonly number[], options?: DecodeOptions): string;
   /** A streaming decoder; `previousId` is the token before the first one pushed (e.g. the prompt's last). */
   streamDecoder(options?: DecodeOptions & { previousId?: number }): StreamingDecoder;
+  /** The vocabulary entry as the file stores it (HF: '▁the' / 'Ġthe'; llama2.c: ' the'). */
   idToToken(id: number): string | undefined;
   tokenToId(token: string): number | undefined;
   /** Renders `chatTemplate` (throws if there is none). The result already contains BOS if the template adds it. */

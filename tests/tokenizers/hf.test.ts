@@ -173,6 +173,49 @@ describe.skipIf(!haveStories)(`HF tokenizer.json (stories260K-hf)${skipNote(have
   });
 });
 
+const GPT2 = 'tokenizers/gpt2';
+const haveGpt2 = haveAssets(`${GPT2}/vocab.json`, `${GPT2}/merges.txt`);
+
+describe.skipIf(!haveGpt2)(`HF byte-level BPE (GPT-2 vocab.json + merges.txt)${skipNote(haveGpt2)}`, () => {
+  // The standard GPT-2 tokenizer.json, assembled in the test from the two vocabulary files.
+  const tokenizerJson = haveGpt2
+    ? {
+        version: '1.0',
+        added_tokens: [{ id: 50256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
+        normalizer: null,
+        pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+        post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+        decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+        model: {
+          type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false,
+          vocab: JSON.parse(readFileSync(asset(`${GPT2}/vocab.json`), 'utf8')),
+          merges: readFileSync(asset(`${GPT2}/merges.txt`), 'utf8').split('\n').filter((l) => l && !l.startsWith('#version')),
+        },
+      }
+    : {};
+  const tok = haveGpt2 ? new HfTokenizer(tokenizerJson, { bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', add_bos_token: false }, { source: 'gpt2' }) : null!;
+
+  it('encodes with the well-known GPT-2 ids and no BOS by default', () => {
+    expect({ vocab: tok.vocabSize, bos: tok.bosId, eos: tok.eosId, addBos: tok.addBosByDefault }).toEqual({ vocab: 50257, bos: 50256, eos: 50256, addBos: false });
+    expect(tok.encode('Hello world')).toEqual([15496, 995]);
+    expect(tok.encode('Hello world', { addEos: true })).toEqual([15496, 995, 50256]);
+    expect(tok.idToToken(995)).toBe('Ġworld');
+    expect(tok.decode([15496, 995])).toBe('Hello world');
+  });
+
+  it('streams byte-level tokens, holding back split characters', () => {
+    const text = 'naïve 🦙 text';
+    const ids = tok.encode(text);
+    expect(tok.decode(ids)).toBe(text);
+    expect(streamAll(tok, ids).join('')).toBe(text);
+    const d = tok.streamDecoder();
+    const outs = ids.map((id) => d.push(id));
+    // The llama emoji spans several byte-level tokens; no partial character is ever emitted.
+    expect(outs.some((o) => o.includes('\ufffd'))).toBe(false);
+    expect(outs.filter((o) => o === '').length).toBeGreaterThan(0);
+  });
+});
+
 describe('loadTokenizer errors', () => {
   it('names the path and what was expected', async () => {
     const dir = tempDir();
