@@ -99,7 +99,8 @@ export function parseSafetensorsHeader(
   const tensors: SafetensorsTensorInfo[] = [];
   for (const [name, entry] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      metadata = parseMetadata(entry, fileName);
+      // The reference writer omits it when absent; a null one reads as absent, as in the reference reader.
+      metadata = entry === null ? null : parseMetadata(entry, fileName);
       continue;
     }
     tensors.push(parseTensorEntry(name, entry, dataLength, fileName));

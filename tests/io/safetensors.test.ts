@@ -182,6 +182,8 @@ describe('safetensors reader on hand-built files', () => {
   it('rejects non-string metadata values', () => {
     const h = { __metadata__: { step: 3 }, a: header.a };
     expectFormatError(() => new SafetensorsReader(build(h, data.slice(0, 8)), NAME), /__metadata__\.step: value must be a string, got 3/);
+    expectFormatError(() => new SafetensorsReader(build({ __metadata__: ['x'], a: header.a }, data.slice(0, 8)), NAME), /__metadata__: must be an object of string -> string/);
+    expect(new SafetensorsReader(build({ __metadata__: null, a: header.a }, data.slice(0, 8)), NAME).metadata).toBeNull();
   });
 
   it('names the tensor and what exists when a missing tensor is requested', () => {
