@@ -13,10 +13,11 @@ export function parse(command: string, argv: string[], options: Options) {
 
 export class UsageError extends Error {}
 
-export function numberFlag(command: string, name: string, v: string | undefined, fallback: number, check?: (n: number) => boolean): number {
+/** A numeric flag; `expected` describes the valid range for the error message. */
+export function numberFlag(command: string, name: string, v: string | undefined, fallback: number, expected = 'a number', check?: (n: number) => boolean): number {
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isFinite(n) || (check && !check(n))) throw new UsageError(`wgrad ${command}: --${name} expects a valid number, got "${v}"`);
+  if (v.trim() === '' || !Number.isFinite(n) || (check && !check(n))) throw new UsageError(`wgrad ${command}: --${name} expects ${expected}, got "${v}"`);
   return n;
 }
 

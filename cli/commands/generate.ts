@@ -28,14 +28,15 @@ export async function generateCommand(argv: string[]): Promise<void> {
   if (values.help) { console.log(generateHelp); return; }
   if (!values.model) throw new UsageError(`wgrad generate: --model is required\n\n${generateHelp}`);
   const modelPath = values.model;
+  if (!existsSync(modelPath)) throw new UsageError(`wgrad generate: --model ${modelPath} does not exist (expected a Hugging Face folder or a llama2.c .bin)`);
   const isDir = existsSync(modelPath) && statSync(modelPath).isDirectory();
   const tokPath = values.tokenizer ?? (isDir ? join(modelPath, 'tokenizer.json') : join(dirname(modelPath), 'tokenizer.bin'));
   if (!existsSync(tokPath)) throw new UsageError(`wgrad generate: no tokenizer at ${tokPath}; pass --tokenizer PATH`);
-  const maxTokens = numberFlag('generate', 'max-tokens', values['max-tokens'], 256, (n) => Number.isInteger(n) && n > 0);
-  const temperature = numberFlag('generate', 'temperature', values.temperature, 0, (n) => n >= 0);
-  const topK = numberFlag('generate', 'top-k', values['top-k'], 0, (n) => Number.isInteger(n) && n >= 0);
-  const topP = numberFlag('generate', 'top-p', values['top-p'], 1, (n) => n > 0 && n <= 1);
-  const seed = numberFlag('generate', 'seed', values.seed, 0, Number.isInteger);
+  const maxTokens = numberFlag('generate', 'max-tokens', values['max-tokens'], 256, 'a positive integer', (n) => Number.isInteger(n) && n > 0);
+  const temperature = numberFlag('generate', 'temperature', values.temperature, 0, 'a number ≥ 0', (n) => n >= 0);
+  const topK = numberFlag('generate', 'top-k', values['top-k'], 0, 'an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0);
+  const topP = numberFlag('generate', 'top-p', values['top-p'], 1, 'a number in (0, 1]', (n) => n > 0 && n <= 1);
+  const seed = numberFlag('generate', 'seed', values.seed, 0, 'an integer', Number.isInteger);
 
   const backend = await createBackend({ backend: values.backend as BackendChoice | undefined });
   try {
@@ -47,7 +48,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
     const ids = values.chat
       ? tokenizer.encodeChat([{ role: 'user', content: text }])
       : tokenizer.encode(text, { addBos: true });
-    const stops = [...new Set([...model.config.eosTokenIds, ...(tokenizer.eosId !== null ? [tokenizer.eosId] : [])])];
+    const stops = [...new Set([...model.config.eosTokenIds, ...tokenizer.stopIds])];
     const decoder = tokenizer.streamDecoder({ skipSpecialTokens: true, previousId: ids[ids.length - 1] });
     const t0 = performance.now();
     const [out] = await generate(model, [ids], {
