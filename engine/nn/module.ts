@@ -18,7 +18,7 @@ export abstract class Module {
   }
 
   /** Replace a child (LoRA wraps a Linear in place). */
-  protected setChild(name: string, m: Module): void {
+  setChild(name: string, m: Module): void {
     if (!this._children.has(name)) throw new Error(`${this.constructor.name}: no child module named ${name}`);
     this._children.set(name, m);
   }

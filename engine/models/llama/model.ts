@@ -20,8 +20,11 @@ export interface ForwardOpts {
   lastOnly?: boolean;
 }
 
+/** A Linear, or a LoRALinear wrapped around one (applyLoRA swaps them in place). */
+export interface Projection { forward(x: Tensor): Tensor }
+
 class Attention extends Module {
-  q_proj: Linear; k_proj: Linear; v_proj: Linear; o_proj: Linear;
+  q_proj: Projection; k_proj: Projection; v_proj: Projection; o_proj: Projection;
   constructor(private c: LlamaConfig, o: { backend: Backend }) {
     super();
     const bias = c.attentionBias;
@@ -52,7 +55,7 @@ class Attention extends Module {
 }
 
 class MLP extends Module {
-  gate_proj: Linear; up_proj: Linear; down_proj: Linear;
+  gate_proj: Projection; up_proj: Projection; down_proj: Projection;
   constructor(c: LlamaConfig, o: { backend: Backend }) {
     super();
     this.gate_proj = this.child('gate_proj', new Linear(c.hiddenSize, c.intermediateSize, o));
