@@ -1,0 +1,149 @@
+// A seeded, shuffling, resumable batch iterator over tokenized examples.
+//
+// Each epoch visits every example once in an order drawn from the generator; batches never span
+// epochs (the last one of an epoch may be smaller, or dropped with dropLast). The position is
+// { epoch, index, rngState }: index counts the examples of this epoch's order already consumed, and
+// rngState is the generator's state before it drew this epoch's order, so the order can be drawn
+// again. A checkpoint saves state() after a step; an iterator constructed with it yields exactly
+// the batches that were still to come.
+import { Generator } from '../random.ts';
+import { packable, packedBatch, padBatch, PackedRow, type Batch, type PackingOptions, type PaddingOptions } from './collate.ts';
+import type { TokenizedExample } from './labels.ts';
+import { permutation } from './shuffle.ts';
+
+export interface IteratorState {
+  epoch: number;
+  index: number;
+  rngState: number[];
+  /** Number of examples the state was taken over (a resume on other data is refused). */
+  examples: number;
+}
+
+export type Collate = ({ kind: 'padding' } & PaddingOptions) | ({ kind: 'packing' } & PackingOptions);
+
+export interface BatchIteratorOptions {
+  /** Examples per batch (padding) or packed rows per batch (packing). */
+  batchSize: number;
+  collate: Collate;
+  /** Seed of the shuffling generator. Default 0. */
+  seed?: number;
+  /** Shuffle each epoch (default true); false keeps file order. */
+  shuffle?: boolean;
+  /** Number of passes over the data (default 1; Infinity for an endless stream). */
+  epochs?: number;
+  /** Drop an epoch's last batch when it is smaller than batchSize. Default false. */
+  dropLast?: boolean;
+}
+
+export interface EpochBatch extends Batch {
+  /** Epoch this batch belongs to (0-based). */
+  epoch: number;
+}
+
+export class BatchIterator implements Iterable<EpochBatch> {
+  private readonly examples: readonly TokenizedExample[];
+  private readonly options: BatchIteratorOptions;
+  private readonly epochs: number;
+  private readonly rng: Generator;
+  private epoch = 0;
+  private index = 0;
+  private epochStart: number[] = [];
+  private order: number[] = [];
+
+  constructor(examples: readonly TokenizedExample[], options: BatchIteratorOptions, state?: IteratorState) {
+    if (!(Number.isInteger(options.batchSize) && options.batchSize > 0)) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
+    const epochs = options.epochs ?? 1;
+    if (!(epochs === Infinity || (Number.isInteger(epochs) && epochs >= 0))) throw new RangeError(`epochs must be a non-negative integer or Infinity, got ${epochs}`);
+    if (options.collate.kind === 'packing') {
+      const T = options.collate.seqLength;
+      if (!(Number.isInteger(T) && T > 0)) throw new RangeError(`packing seqLength must be a positive integer, got ${T}`);
+    }
+    if (examples.length === 0) throw new Error('BatchIterator: no examples');
+    this.examples = examples;
+    this.options = options;
+    this.epochs = epochs;
+    this.rng = new Generator(options.seed ?? 0);
+    if (state) this.restore(state);
+    else this.startEpoch();
+  }
+
+  /** The position after the last batch returned, as plain JSON. */
+  state(): IteratorState {
+    return { epoch: this.epoch, index: this.index, rngState: [...this.epochStart], examples: this.examples.length };
+  }
+
+  /** Batches per epoch for padding (for schedules); null for packing, where it depends on the order. */
+  get batchesPerEpoch(): number | null {
+    if (this.options.collate.kind === 'packing') return null;
+    const n = this.examples.length;
+    const b = this.options.batchSize;
+    return this.options.dropLast ? Math.floor(n / b) : Math.ceil(n / b);
+  }
+
+  next(): EpochBatch | null {
+    while (this.epoch < this.epochs) {
+      const batch = this.options.collate.kind === 'padding' ? this.nextPadded(this.options.collate) : this.nextPacked(this.options.collate);
+      if (batch) return batch;
+      this.epoch++;
+      this.index = 0;
+      this.startEpoch();
+    }
+    return null;
+  }
+
+  *[Symbol.iterator](): Iterator<EpochBatch> {
+    for (let b = this.next(); b !== null; b = this.next()) yield b;
+  }
+
+  private startEpoch(): void {
+    this.epochStart = this.rng.getState();
+    const n = this.examples.length;
+    this.order = (this.options.shuffle ?? true) ? permutation(n, this.rng) : Array.from({ length: n }, (_, i) => i);
+  }
+
+  private restore(state: IteratorState): void {
+    const bad = (why: string): never => {
+      throw new Error(`cannot resume the data iterator: ${why}`);
+    };
+    if (state.examples !== this.examples.length) bad(`the state was saved over ${state.examples} examples, this dataset has ${this.examples.length}`);
+    if (!Array.isArray(state.rngState) || state.rngState.length !== 4 || !state.rngState.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)) bad('rngState must be 4 unsigned 32-bit integers');
+    if (!Number.isInteger(state.epoch) || state.epoch < 0) bad(`bad epoch ${state.epoch}`);
+    if (!Number.isInteger(state.index) || state.index < 0 || state.index > this.examples.length) bad(`bad index ${state.index}`);
+    this.rng.setState(state.rngState);
+    this.epoch = state.epoch;
+    this.startEpoch();
+    this.index = state.index;
+  }
+
+  private nextPadded(collate: PaddingOptions): EpochBatch | null {
+    const n = this.examples.length;
+    const size = Math.min(this.options.batchSize, n - this.index);
+    if (size <= 0 || (this.options.dropLast && size < this.options.batchSize)) return null;
+    const picked = this.order.slice(this.index, this.index + size).map((i) => this.examples[i]);
+    this.index += size;
+    return { ...padBatch(picked, collate), epoch: this.epoch };
+  }
+
+  private nextPacked(collate: PackingOptions): EpochBatch | null {
+    const n = this.examples.length;
+    const rows: PackedRow[] = [];
+    let row: PackedRow | null = null;
+    let index = this.index;
+    while (index < n) {
+      const ex = packable(this.examples[this.order[index]], collate);
+      if (row !== null && ex.inputIds.length > row.free) {
+        // The row is full; the example that did not fit opens the next batch if this one is full.
+        rows.push(row);
+        row = null;
+        if (rows.length === this.options.batchSize) break;
+      }
+      row ??= new PackedRow(collate.seqLength);
+      row.add(ex);
+      index++;
+    }
+    if (row !== null) rows.push(row);
+    if (rows.length === 0 || (this.options.dropLast && rows.length < this.options.batchSize)) return null;
+    this.index = index;
+    return { ...packedBatch(rows, collate), epoch: this.epoch };
+  }
+}
