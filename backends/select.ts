@@ -1,0 +1,57 @@
+// Backend selection: the explicit option, then $WGRAD_BACKEND, then auto (a GPU adapter if one
+// exists, else cpu). Works in Node, Deno and browsers; only the webgpu path touches a GPU.
+import type { Backend } from './backend.ts';
+import { createCpuBackend } from './cpu/index.ts';
+
+export const BACKEND_CHOICES = ['cpu', 'webgpu', 'auto'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+export interface CreateBackendOptions {
+  backend?: BackendChoice;
+  /** f64 is cpu-only (gradient checks); auto picks cpu for it. */
+  precision?: 'f32' | 'f64';
+}
+
+/** $WGRAD_BACKEND in Node or Deno; undefined in browsers or when Deno has no env permission. */
+export function backendFromEnv(): string | undefined {
+  const g = globalThis as {
+    Deno?: { env: { get(k: string): string | undefined } };
+    process?: { env?: Record<string, string | undefined> };
+  };
+  try {
+    if (g.Deno) return g.Deno.env.get('WGRAD_BACKEND') || undefined;
+    return g.process?.env?.WGRAD_BACKEND || undefined;
+  } catch {
+    return undefined; // Deno without --allow-env throws NotCapable
+  }
+}
+
+function parseChoice(name: string, from: string): BackendChoice {
+  const v = name.trim().toLowerCase();
+  if ((BACKEND_CHOICES as readonly string[]).includes(v)) return v as BackendChoice;
+  throw new Error(`unknown backend '${name}' (from ${from}); valid backends: ${BACKEND_CHOICES.join(', ')}`);
+}
+
+/** The backend that will be used, and where the choice came from. */
+export function resolveBackendChoice(opts: CreateBackendOptions = {}): { choice: BackendChoice; from: string } {
+  if (opts.backend !== undefined) return { choice: parseChoice(String(opts.backend), 'the backend option'), from: 'option' };
+  const env = backendFromEnv();
+  if (env !== undefined) return { choice: parseChoice(env, 'WGRAD_BACKEND'), from: 'WGRAD_BACKEND' };
+  return { choice: 'auto', from: 'default' };
+}
+
+export async function createBackend(opts: CreateBackendOptions = {}): Promise<Backend> {
+  const { choice } = resolveBackendChoice(opts);
+  const precision = opts.precision ?? 'f32';
+  if (choice === 'cpu') return createCpuBackend({ precision });
+  // Loaded on demand so cpu-only users never load GPU code (or Dawn in Node).
+  const { createWebGPUBackend, WebGPUUnavailableError } = await import('./webgpu/index.ts');
+  if (choice === 'webgpu') return createWebGPUBackend({ precision });
+  if (precision === 'f64') return createCpuBackend({ precision });
+  try {
+    return await createWebGPUBackend();
+  } catch (e) {
+    if (e instanceof WebGPUUnavailableError) return createCpuBackend({ precision });
+    throw e;
+  }
+}

@@ -1,0 +1,522 @@
+// The WebGPU backend: Backend primitives as WGSL dispatches recorded into batched command buffers.
+// Storage = one pooled GPUBuffer holding `size` 32-bit elements. Everything except read() returns
+// at once; work reaches the GPU when a value is read, on sync(), or every `maxPendingDispatches`.
+import type {
+  Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, Storage, UnaryOp, View,
+} from '../backend.ts';
+import { argmaxKernel } from '../../kernels/argmax.ts';
+import { BINARY_F32, binaryKernel } from '../../kernels/binary.ts';
+import { copyIntoKernel, copyKernel, fillKernel } from '../../kernels/copy.ts';
+import { gatherKernel, scatterAddKernel } from '../../kernels/gather.ts';
+import { logsumexpKernel } from '../../kernels/logsumexp.ts';
+import { MATMUL_PARAMS_BYTES, matmulKernel, type MatmulKernel } from '../../kernels/matmul.ts';
+import { REDUCE_THREADS, reduceKernel, reduceTileX } from '../../kernels/reduce.ts';
+import { rowWorkgroupSize } from '../../kernels/rowstats.ts';
+import { softmaxKernel } from '../../kernels/softmax.ts';
+import { UNARY_F32, unaryKernel, unaryOutDType } from '../../kernels/unary.ts';
+import { whereKernel } from '../../kernels/where.ts';
+import { type Kernel, stridedValues } from '../../kernels/wgsl.ts';
+import type { AcquiredDevice } from './device.ts';
+import { foldGrid, MAX_WORKGROUPS_PER_DIM } from './grid.ts';
+import { PipelineCache } from './pipelines.ts';
+import { BufferPool, type PooledBuffer } from './pool.ts';
+import { Recorder, type StorageBinding } from './recorder.ts';
+import { checkShape, checkView, collapseDims, isContiguous, numel, type StridedView } from './views.ts';
+
+// Compile-time proof that the kernels cover every op of the Backend contract.
+const _unaryCovered: Record<UnaryOp, string> = UNARY_F32;
+const _binaryCovered: Record<BinaryOp, string> = BINARY_F32;
+void _unaryCovered, void _binaryCovered;
+
+export interface WebGPUBackendOptions {
+  /** Submit after this many recorded commands even if nothing is read (default 512). */
+  maxPendingDispatches?: number;
+  /** Freed bytes kept in the pool for reuse (default 4 GiB, capped at maxBufferSize · 4). */
+  poolLimitBytes?: number;
+  /**
+   * Workgroups per grid dimension (default and maximum: 65535, the WebGPU limit). Smaller values
+   * only serve tests of grid folding and batch splitting at sizes a software GPU can run.
+   */
+  maxWorkgroupsPerDimension?: number;
+}
+
+class GPUStorage implements Storage {
+  constructor(
+    readonly backend: WebGPUBackend,
+    readonly size: number,
+    readonly dtype: DType,
+    public buf: PooledBuffer | null,
+  ) {}
+}
+
+type Scalar32 = 'f32' | 'i32';
+
+/** Elements of r each workgroup covers per pass: ≤ 64 per thread while the GPU still has idle cores. */
+function reduceChunk(r: number, ty: number, parallelWorkgroups: number): number {
+  const perThread = parallelWorkgroups < 2048 ? 64 : 512;
+  return Math.min(r, ty * perThread);
+}
+
+export class WebGPUBackend implements Backend {
+  readonly name = 'webgpu' as const;
+  readonly precision = 'f32' as const;
+  readonly description: string;
+  readonly device: GPUDevice;
+  readonly features: ReadonlySet<string>;
+  readonly runtime: AcquiredDevice['runtime'];
+
+  private readonly pool: BufferPool;
+  private readonly recorder: Recorder;
+  private readonly pipelines: PipelineCache;
+  private readonly maxDim: number;
+  private readonly matmulKernels = new Map<string, MatmulKernel>();
+  private readonly readbacks = new Map<number, GPUBuffer[]>();
+  private readonly deviceErrors: Error[] = [];
+  private lost: string | null = null;
+  private destroyed = false;
+  private readonly ownsDevice: boolean;
+  private live = 0;
+  private liveBytes = 0;
+
+  constructor(acq: AcquiredDevice, opts: WebGPUBackendOptions = {}) {
+    this.device = acq.device;
+    this.features = acq.features;
+    this.runtime = acq.runtime;
+    this.ownsDevice = acq.ownsDevice;
+    this.description = `webgpu (${acq.adapterName}; ${acq.runtime})`;
+    this.maxDim = Math.min(
+      opts.maxWorkgroupsPerDimension ?? MAX_WORKGROUPS_PER_DIM, MAX_WORKGROUPS_PER_DIM,
+      this.device.limits.maxComputeWorkgroupsPerDimension,
+    );
+    this.recorder = new Recorder(this.device, opts.maxPendingDispatches ?? 512);
+    this.pipelines = new PipelineCache(this.device);
+    const poolLimit = opts.poolLimitBytes ?? Math.min(4 * 2 ** 30, 4 * this.device.limits.maxBufferSize);
+    this.pool = new BufferPool(this.device, poolLimit, (b) => this.recorder.destroyWhenIdle(b));
+    this.device.addEventListener('uncapturederror', (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.deviceErrors.push(new Error(`webgpu backend: device error: ${e.message}`));
+    });
+    void this.device.lost.then((info) => {
+      if (!this.destroyed) this.lost = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  /** Commands recorded, submits made, uploads by path; for tests and benchmarks. */
+  get counters(): Readonly<Recorder['counters']> & { pipelines: number } {
+    return { ...this.recorder.counters, pipelines: this.pipelines.size };
+  }
+
+  // ---- storage -------------------------------------------------------------------------------
+
+  private alloc(size: number, dtype: DType, op: string): GPUStorage {
+    this.alive(op);
+    if (dtype !== 'f32' && dtype !== 'i32') {
+      throw new Error(`webgpu ${op}: dtype ${dtype} is not supported yet (f32 and i32 are)`);
+    }
+    if (!Number.isInteger(size) || size < 0) throw new Error(`webgpu ${op}: size ${size} must be a non-negative integer`);
+    const buf = this.pool.acquire(size * 4);
+    this.live++;
+    this.liveBytes += buf.bytes;
+    return new GPUStorage(this, size, dtype, buf);
+  }
+
+  private buf(op: string, field: string, s: Storage): PooledBuffer {
+    if (!(s instanceof GPUStorage) || s.backend !== this) {
+      throw new Error(`webgpu ${op}: ${field} belongs to another backend (${s?.backend?.name ?? typeof s})`);
+    }
+    if (!s.buf) throw new Error(`webgpu ${op}: ${field} was already freed`);
+    return s.buf;
+  }
+
+  private binding(op: string, field: string, s: Storage): StorageBinding {
+    const buffer = this.buf(op, field, s);
+    const size = Math.max(4, s.size * 4);
+    const max = this.device.limits.maxStorageBufferBindingSize;
+    if (size > max) {
+      throw new Error(`webgpu ${op}: ${field} is ${size} bytes, over this device's maxStorageBufferBindingSize (${max})`);
+    }
+    return { buffer, size };
+  }
+
+  private scalar(op: string, field: string, s: Storage): Scalar32 {
+    if (s.dtype !== 'f32' && s.dtype !== 'i32') throw new Error(`webgpu ${op}: ${field} dtype ${s.dtype} is not supported yet`);
+    return s.dtype;
+  }
+
+  private alive(op: string): void {
+    if (this.destroyed) throw new Error(`webgpu ${op}: the backend was destroyed`);
+    if (this.lost) throw new Error(`webgpu ${op}: the GPU device was lost (${this.lost})`);
+  }
+
+  upload(data: ArrayLike<number>, dtype: DType): Storage {
+    const out = this.alloc(data.length, dtype, 'upload');
+    const typed = dtype === 'f32'
+      ? (data instanceof Float32Array ? data : Float32Array.from(data))
+      : (data instanceof Int32Array ? data : Int32Array.from(data));
+    this.recorder.upload(out.buf!, typed);
+    return out;
+  }
+
+  fill(size: number, value: number, dtype: DType): Storage {
+    const out = this.alloc(size, dtype, 'fill');
+    if (size === 0) return out;
+    const bits = dtype === 'f32'
+      ? new Uint32Array(new Float32Array([value]).buffer)[0]
+      : (value | 0) >>> 0; // ToInt32, as an Int32Array store does
+    if (bits === 0) this.recorder.clear(out.buf!, size * 4);
+    else this.run1d('fill', fillKernel(), [this.binding('fill', 'out', out)], { n: size, bits });
+    return out;
+  }
+
+  async read(s: Storage): Promise<Float32Array | Int32Array> {
+    const buf = this.buf('read', 'storage', s);
+    this.alive('read');
+    const bytes = s.size * 4;
+    let data: ArrayBuffer;
+    if (bytes === 0) {
+      this.recorder.flush();
+      data = new ArrayBuffer(0);
+    } else {
+      const rb = this.readbacks.get(buf.bytes)?.pop() ??
+        this.device.createBuffer({ size: buf.bytes, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
+      this.recorder.copy(buf, 0, rb, 0, bytes);
+      this.recorder.flush();
+      try {
+        await rb.mapAsync(0x01 /* GPUMapMode.READ */, 0, bytes);
+      } catch (e) {
+        await this.throwPending();
+        throw new Error(`webgpu read: mapping the readback buffer failed: ${(e as Error).message}`);
+      }
+      data = rb.getMappedRange(0, bytes).slice(0);
+      rb.unmap();
+      this.recycleReadback(buf.bytes, rb);
+    }
+    await this.throwPending();
+    return s.dtype === 'i32' ? new Int32Array(data) : new Float32Array(data);
+  }
+
+  private recycleReadback(bytes: number, rb: GPUBuffer): void {
+    let list = this.readbacks.get(bytes);
+    if (!list) this.readbacks.set(bytes, (list = []));
+    if (list.length < 4) list.push(rb);
+    else rb.destroy();
+  }
+
+  free(s: Storage): void {
+    const buf = this.buf('free', 'storage', s);
+    (s as GPUStorage).buf = null;
+    this.live--;
+    this.liveBytes -= buf.bytes;
+    if (!this.destroyed) this.pool.release(buf);
+  }
+
+  // ---- elementwise ---------------------------------------------------------------------------
+
+  unary(op: UnaryOp, x: Storage): Storage {
+    if (!(op in UNARY_F32)) throw new Error(`webgpu unary: unknown op '${op}' (one of ${Object.keys(UNARY_F32).join(', ')})`);
+    const dt = this.scalar(`unary ${op}`, 'x', x);
+    const xb = this.binding(`unary ${op}`, 'x', x);
+    const out = this.alloc(x.size, unaryOutDType(op, dt), `unary ${op}`);
+    if (x.size === 0) return out;
+    this.run1d(`unary ${op}`, unaryKernel(op, dt), [xb, this.binding('unary', 'out', out)], { n: x.size });
+    return out;
+  }
+
+  binary(op: BinaryOp, a: View, b: View, outShape: number[]): Storage {
+    const name = `binary ${op}`;
+    if (!(op in BINARY_F32)) throw new Error(`webgpu binary: unknown op '${op}' (one of ${Object.keys(BINARY_F32).join(', ')})`);
+    const dt = this.scalar(name, 'a', a.storage);
+    if (b.storage.dtype !== dt) {
+      throw new Error(`webgpu ${name}: a is ${dt} but b is ${b.storage.dtype}; cast one first`);
+    }
+    const [ab, bb] = [this.binding(name, 'a', a.storage), this.binding(name, 'b', b.storage)];
+    const c = this.strided(name, outShape, [['a', a], ['b', b]]);
+    const out = this.alloc(numel(outShape), dt, name);
+    if (c === null) return out;
+    this.run1d(name, binaryKernel(op, dt, c.rank), [ab, bb, this.binding(name, 'out', out)], c.values);
+    return out;
+  }
+
+  where(cond: View, a: View, b: View, outShape: number[]): Storage {
+    const cdt = this.scalar('where', 'cond', cond.storage);
+    const dt = this.scalar('where', 'a', a.storage);
+    if (b.storage.dtype !== dt) throw new Error(`webgpu where: a is ${dt} but b is ${b.storage.dtype}`);
+    const bindings = [
+      this.binding('where', 'cond', cond.storage), this.binding('where', 'a', a.storage), this.binding('where', 'b', b.storage),
+    ];
+    const c = this.strided('where', outShape, [['c', cond], ['a', a], ['b', b]]);
+    const out = this.alloc(numel(outShape), dt, 'where');
+    if (c === null) return out;
+    this.run1d('where', whereKernel(cdt, c.rank), [...bindings, this.binding('where', 'out', out)], c.values);
+    return out;
+  }
+
+  copy(src: View, outShape: number[]): Storage {
+    const dt = this.scalar('copy', 'src', src.storage);
+    const sb = this.binding('copy', 'src', src.storage);
+    const c = this.strided('copy', outShape, [['s', src]]);
+    const out = this.alloc(numel(outShape), dt, 'copy');
+    if (c === null) return out;
+    if (isContiguous(c.shape, c.views[0])) {
+      this.recorder.copy(sb.buffer, src.offset * 4, out.buf!, 0, out.size * 4);
+    } else {
+      this.run1d('copy', copyKernel(c.rank), [sb, this.binding('copy', 'out', out)], c.values);
+    }
+    return out;
+  }
+
+  copyInto(dst: View, src: Storage, shape: number[]): void {
+    const dt = this.scalar('copyInto', 'dst', dst.storage);
+    if (src.dtype !== dt) throw new Error(`webgpu copyInto: dst is ${dt} but src is ${src.dtype}`);
+    if (src.size !== numel(shape)) {
+      throw new Error(`webgpu copyInto: src holds ${src.size} elements but shape [${shape.join(', ')}] has ${numel(shape)}`);
+    }
+    const db = this.binding('copyInto', 'dst', dst.storage);
+    let sb = this.binding('copyInto', 'src', src);
+    const c = this.strided('copyInto', shape, [['d', dst]]);
+    if (c === null) return;
+    let temp: GPUStorage | null = null;
+    if (sb.buffer === db.buffer) {
+      // A dispatch may not bind one buffer as both writable and readable: read from a snapshot.
+      temp = this.alloc(src.size, dt, 'copyInto');
+      this.recorder.copy(sb.buffer, 0, temp.buf!, 0, src.size * 4);
+      sb = this.binding('copyInto', 'src', temp);
+    }
+    if (isContiguous(c.shape, c.views[0])) {
+      this.recorder.copy(sb.buffer, 0, db.buffer, dst.offset * 4, src.size * 4);
+    } else {
+      this.run1d('copyInto', copyIntoKernel(c.rank), [db, sb], c.values);
+    }
+    if (temp) this.free(temp);
+  }
+
+  /** Validate views over outShape, collapse dims; null when there is nothing to compute. */
+  private strided(op: string, outShape: number[], views: [string, View][]) {
+    checkShape(op, 'outShape', outShape);
+    for (const [name, v] of views) checkView(op, name, v, outShape, v.storage.size);
+    if (numel(outShape) === 0) return null;
+    const { shape, views: cv } = collapseDims(outShape, views.map(([, v]) => v as StridedView));
+    const values = stridedValues(shape, cv.map((v, i) => ({ name: views[i][0], offset: v.offset, strides: v.strides })));
+    return { rank: shape.length, shape, views: cv, values };
+  }
+
+  // ---- reductions ----------------------------------------------------------------------------
+
+  private checkOuterRInner(op: string, x: Storage, outer: number, r: number, inner: number): void {
+    checkShape(op, '[outer, r, inner]', [outer, r, inner]);
+    if (outer * r * inner !== x.size) {
+      throw new Error(`webgpu ${op}: x holds ${x.size} elements but [outer, r, inner] = [${outer}, ${r}, ${inner}] needs ${outer * r * inner}`);
+    }
+  }
+
+  reduce(op: ReduceOp, x: Storage, outer: number, r: number, inner: number): Storage {
+    const name = `reduce ${op}`;
+    if (op !== 'sum' && op !== 'max' && op !== 'min') throw new Error(`webgpu reduce: unknown op '${op}' (sum, max, min)`);
+    const dt = this.scalar(name, 'x', x);
+    this.buf(name, 'x', x);
+    this.checkOuterRInner(name, x, outer, r, inner);
+    if (outer * inner === 0) return this.alloc(0, dt, name);
+    if (r === 0) {
+      // The cpu backend's empty reductions: 0, -inf, +inf (i32 storage turns ±inf into 0).
+      const v = op === 'sum' || dt === 'i32' ? 0 : op === 'max' ? -Infinity : Infinity;
+      return this.fill(outer * inner, v, dt);
+    }
+    const tx = reduceTileX(inner), ty = REDUCE_THREADS / tx;
+    const colBlocks = Math.ceil(inner / tx);
+    let cur = x as GPUStorage, curR = r;
+    for (;;) {
+      const chunk = reduceChunk(curR, ty, outer * colBlocks);
+      const groups = Math.ceil(curR / chunk);
+      const out = this.alloc(outer * groups * inner, dt, name);
+      this.runGrid(name, reduceKernel(op, dt, tx), [this.binding(name, 'x', cur), this.binding(name, 'out', out)],
+        { outer, r: curR, inner, chunk, groups, colBlocks }, outer * groups * colBlocks);
+      if (cur !== x) this.free(cur);
+      if (groups === 1) return out;
+      cur = out;
+      curR = groups;
+    }
+  }
+
+  argmax(x: Storage, outer: number, r: number, inner: number): Storage {
+    const dt = this.scalar('argmax', 'x', x);
+    this.buf('argmax', 'x', x);
+    this.checkOuterRInner('argmax', x, outer, r, inner);
+    if (outer * inner === 0 || r === 0) return this.fill(outer * inner, 0, 'i32');
+    const tx = reduceTileX(inner), ty = REDUCE_THREADS / tx;
+    const colBlocks = Math.ceil(inner / tx);
+    let vals = x as GPUStorage, idx: GPUStorage | null = null, curR = r;
+    for (;;) {
+      const chunk = reduceChunk(curR, ty, outer * colBlocks);
+      const groups = Math.ceil(curR / chunk);
+      const partial = groups > 1;
+      const outIdx = this.alloc(outer * groups * inner, 'i32', 'argmax');
+      const outVal = partial ? this.alloc(outer * groups * inner, dt, 'argmax') : null;
+      const bindings = [this.binding('argmax', 'x', vals)];
+      if (idx) bindings.push(this.binding('argmax', 'idx', idx));
+      bindings.push(this.binding('argmax', 'out', outIdx));
+      if (outVal) bindings.push(this.binding('argmax', 'vals', outVal));
+      this.runGrid('argmax', argmaxKernel(dt, tx, { pairs: idx !== null, partial }), bindings,
+        { outer, r: curR, inner, chunk, groups, colBlocks }, outer * groups * colBlocks);
+      if (vals !== x) this.free(vals);
+      if (idx) this.free(idx);
+      if (!outVal) return outIdx;
+      vals = outVal;
+      idx = outIdx;
+      curR = groups;
+    }
+  }
+
+  softmax(x: Storage, rows: number, cols: number, log: boolean): Storage {
+    const name = log ? 'logSoftmax' : 'softmax';
+    this.checkRows(name, x, rows, cols);
+    const xb = this.binding(name, 'x', x);
+    const out = this.alloc(rows * cols, 'f32', name);
+    if (rows * cols === 0) return out;
+    const wg = rowWorkgroupSize(cols);
+    this.runGrid(name, softmaxKernel(log, wg), [xb, this.binding(name, 'out', out)], { rows, cols }, rows);
+    return out;
+  }
+
+  logsumexp(x: Storage, rows: number, cols: number): Storage {
+    this.checkRows('logsumexp', x, rows, cols);
+    const xb = this.binding('logsumexp', 'x', x);
+    if (cols === 0) return this.fill(rows, -Infinity, 'f32');
+    const out = this.alloc(rows, 'f32', 'logsumexp');
+    if (rows === 0) return out;
+    this.runGrid('logsumexp', logsumexpKernel(rowWorkgroupSize(cols)), [xb, this.binding('logsumexp', 'out', out)], { rows, cols }, rows);
+    return out;
+  }
+
+  private checkRows(op: string, x: Storage, rows: number, cols: number): void {
+    if (x.dtype !== 'f32') throw new Error(`webgpu ${op}: x must be f32, got ${x.dtype}`);
+    checkShape(op, '[rows, cols]', [rows, cols]);
+    if (rows * cols !== x.size) {
+      throw new Error(`webgpu ${op}: x holds ${x.size} elements but [rows, cols] = [${rows}, ${cols}] needs ${rows * cols}`);
+    }
+  }
+
+  // ---- matmul, gather, scatter ----------------------------------------------------------------
+
+  matmul(a: Storage, b: Storage, p: MatmulParams): Storage {
+    const { batch, m, n, k } = p;
+    checkShape('matmul', '[batch, m, n, k]', [batch, m, n, k]);
+    checkShape('matmul', '[aBatchStride, bBatchStride]', [p.aBatchStride, p.bBatchStride]);
+    if (a.dtype !== 'f32' || b.dtype !== 'f32') throw new Error(`webgpu matmul: f32 only, got a ${a.dtype}, b ${b.dtype}`);
+    const need = (stride: number, rows: number, cols: number) => (batch === 0 ? 0 : (batch - 1) * stride + rows * cols);
+    const aNeed = need(p.aBatchStride, m, k), bNeed = need(p.bBatchStride, k, n);
+    if (a.size < aNeed || b.size < bNeed) {
+      throw new Error(
+        `webgpu matmul: batch ${batch} of [${m}, ${k}]·[${k}, ${n}] (transA ${p.transA}, transB ${p.transB}, batch strides ` +
+          `${p.aBatchStride}/${p.bBatchStride}) needs a ≥ ${aNeed} and b ≥ ${bNeed} elements, got ${a.size} and ${b.size}`,
+      );
+    }
+    const ab = this.binding('matmul', 'a', a), bb = this.binding('matmul', 'b', b);
+    const out = this.alloc(batch * m * n, 'f32', 'matmul');
+    if (out.size === 0) return out;
+    const mk = this.matmulKernelFor(p.transA, p.transB);
+    const gx = Math.ceil(n / mk.tileN), gy = Math.ceil(m / mk.tileM);
+    if (gx > this.maxDim || gy > this.maxDim) {
+      throw new Error(`webgpu matmul: [${m}, ${n}] output needs ${gy}×${gx} tiles, over the ${this.maxDim} workgroups per dimension limit`);
+    }
+    const entry = this.pipelines.get(`matmul:${mk.code}`, mk.code);
+    const cb = this.binding('matmul', 'out', out);
+    for (let b0 = 0; b0 < batch; b0 += this.maxDim) {
+      const count = Math.min(this.maxDim, batch - b0);
+      const u = new Uint32Array(MATMUL_PARAMS_BYTES / 4);
+      u.set([m, n, k, p.aBatchStride, p.bBatchStride, b0]);
+      this.recorder.dispatch(entry.pipeline, entry.layout, [ab, bb, cb], u, [gx, gy, count]);
+    }
+    return out;
+  }
+
+  private matmulKernelFor(transA: boolean, transB: boolean): MatmulKernel {
+    const key = `${transA}:${transB}`;
+    let mk = this.matmulKernels.get(key);
+    if (!mk) this.matmulKernels.set(key, (mk = matmulKernel({ transA, transB })));
+    return mk;
+  }
+
+  gather(table: Storage, idx: Storage, rows: number, cols: number): Storage {
+    const dt = this.scalar('gather', 'table', table);
+    if (idx.dtype !== 'i32') throw new Error(`webgpu gather: idx must be i32, got ${idx.dtype}`);
+    checkShape('gather', '[rows, cols]', [rows, cols]);
+    if (table.size !== rows * cols) {
+      throw new Error(`webgpu gather: table holds ${table.size} elements but [rows, cols] = [${rows}, ${cols}] needs ${rows * cols}`);
+    }
+    const tb = this.binding('gather', 'table', table), ib = this.binding('gather', 'idx', idx);
+    const out = this.alloc(idx.size * cols, dt, 'gather');
+    if (out.size === 0) return out;
+    this.run1d('gather', gatherKernel(), [tb, ib, this.binding('gather', 'out', out)], { n: out.size, rows, cols });
+    return out;
+  }
+
+  scatterAdd(src: Storage, idx: Storage, rows: number, cols: number): Storage {
+    const dt = this.scalar('scatterAdd', 'src', src);
+    if (idx.dtype !== 'i32') throw new Error(`webgpu scatterAdd: idx must be i32, got ${idx.dtype}`);
+    checkShape('scatterAdd', '[rows, cols]', [rows, cols]);
+    if (src.size !== idx.size * cols) {
+      throw new Error(`webgpu scatterAdd: src holds ${src.size} elements but idx [${idx.size}] × cols ${cols} needs ${idx.size * cols}`);
+    }
+    const sb = this.binding('scatterAdd', 'src', src), ib = this.binding('scatterAdd', 'idx', idx);
+    const out = this.alloc(rows * cols, dt, 'scatterAdd');
+    if (out.size === 0) return out;
+    this.recorder.clear(out.buf!, out.size * 4);
+    if (src.size === 0) return out;
+    this.run1d('scatterAdd', scatterAddKernel(dt), [sb, ib, this.binding('scatterAdd', 'out', out)], { n: src.size, rows, cols });
+    return out;
+  }
+
+  // ---- dispatch ------------------------------------------------------------------------------
+
+  /** One thread per element: ceil(n / workgroupSize) workgroups. */
+  private run1d(op: string, kernel: Kernel, bindings: StorageBinding[], values: Record<string, number>): void {
+    this.runGrid(op, kernel, bindings, values, Math.ceil(values.n / kernel.workgroupSize));
+  }
+
+  private runGrid(op: string, kernel: Kernel, bindings: StorageBinding[], values: Record<string, number>, workgroups: number): void {
+    this.alive(op);
+    const u = new Uint32Array(kernel.params.length);
+    kernel.params.forEach((p, i) => {
+      const v = values[p];
+      if (v === undefined) throw new Error(`webgpu ${op}: kernel ${kernel.key} needs parameter '${p}'`);
+      u[i] = v >>> 0;
+    });
+    const entry = this.pipelines.get(kernel.key, kernel.code);
+    const [x, y] = foldGrid(workgroups, this.maxDim);
+    this.recorder.dispatch(entry.pipeline, entry.layout, bindings, u, [x, y, 1]);
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  memoryStats(): MemoryStats {
+    return { liveBuffers: this.live, liveBytes: this.liveBytes, pooledBuffers: this.pool.pooledBuffers, pooledBytes: this.pool.pooledBytes };
+  }
+
+  /** Destroy the pooled (freed) buffers now, e.g. before a phase that needs the memory. */
+  emptyPool(): void {
+    this.pool.clear();
+  }
+
+  async sync(): Promise<void> {
+    this.alive('sync');
+    this.recorder.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.throwPending();
+  }
+
+  private async throwPending(): Promise<void> {
+    await this.pipelines.check();
+    if (this.deviceErrors.length > 0) throw this.deviceErrors.shift()!;
+    if (this.lost) throw new Error(`webgpu backend: the GPU device was lost (${this.lost})`);
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.pool.clear();
+    for (const list of this.readbacks.values()) for (const rb of list) rb.destroy();
+    this.readbacks.clear();
+    this.recorder.dispose();
+    if (this.ownsDevice) this.device.destroy();
+  }
+}

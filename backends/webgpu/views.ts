@@ -1,0 +1,73 @@
+// Shape/stride bookkeeping for strided kernels: validation with errors that name the op and field,
+// and dimension collapsing so kernels see the smallest rank that describes the same walk.
+
+export interface StridedView {
+  offset: number;
+  strides: number[];
+}
+
+export function numel(shape: number[]): number {
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
+}
+
+export function checkShape(op: string, field: string, shape: number[]): void {
+  for (const s of shape) {
+    if (!Number.isInteger(s) || s < 0) {
+      throw new Error(`webgpu ${op}: ${field} [${shape.join(', ')}] must hold non-negative integers`);
+    }
+  }
+}
+
+/** Every element the view reaches over `shape` must lie inside a storage of `size` elements. */
+export function checkView(op: string, field: string, v: StridedView, shape: number[], size: number): void {
+  if (v.strides.length !== shape.length) {
+    throw new Error(
+      `webgpu ${op}: ${field} has ${v.strides.length} strides [${v.strides.join(', ')}] but the shape ` +
+        `[${shape.join(', ')}] has ${shape.length} dims`,
+    );
+  }
+  if (!Number.isInteger(v.offset) || v.strides.some((s) => !Number.isInteger(s))) {
+    throw new Error(`webgpu ${op}: ${field} offset ${v.offset} and strides [${v.strides.join(', ')}] must be integers`);
+  }
+  if (numel(shape) === 0) return;
+  let lo = v.offset, hi = v.offset;
+  shape.forEach((s, d) => {
+    const reach = (s - 1) * v.strides[d];
+    if (reach < 0) lo += reach;
+    else hi += reach;
+  });
+  if (lo < 0 || hi >= size) {
+    throw new Error(
+      `webgpu ${op}: ${field} (offset ${v.offset}, strides [${v.strides.join(', ')}]) over shape ` +
+        `[${shape.join(', ')}] reaches elements ${lo}..${hi}, but its storage holds ${size}`,
+    );
+  }
+}
+
+/**
+ * Drop size-1 dims and merge neighbours that every view walks contiguously
+ * (stride[d-1] = stride[d] · shape[d]). The walk order, and so the output layout, is unchanged.
+ */
+export function collapseDims(shape: number[], views: StridedView[]): { shape: number[]; views: StridedView[] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = views.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && views.every((v, i) => outStrides[i][last] === v.strides[d] * shape[d])) {
+      outShape[last] *= shape[d];
+      views.forEach((v, i) => (outStrides[i][last] = v.strides[d]));
+    } else {
+      outShape.push(shape[d]);
+      views.forEach((v, i) => outStrides[i].push(v.strides[d]));
+    }
+  }
+  return { shape: outShape, views: views.map((v, i) => ({ offset: v.offset, strides: outStrides[i] })) };
+}
+
+/** A view that walks its storage contiguously (after collapsing): a plain buffer copy will do. */
+export function isContiguous(shape: number[], v: StridedView): boolean {
+  return shape.length === 0 || (shape.length === 1 && v.strides[0] === 1);
+}
