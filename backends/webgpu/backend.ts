@@ -9,7 +9,7 @@ import { BINARY_F32, binaryKernel } from '../../kernels/binary.ts';
 import { copyIntoKernel, copyKernel, fillKernel } from '../../kernels/copy.ts';
 import { gatherKernel, scatterAddKernel } from '../../kernels/gather.ts';
 import { logsumexpKernel } from '../../kernels/logsumexp.ts';
-import { MATMUL_PARAMS_BYTES, matmulKernel, type MatmulKernel } from '../../kernels/matmul.ts';
+import { matmulDispatch, matmulKernel, type MatmulKernel, matmulUniform } from '../../kernels/matmul.ts';
 import { REDUCE_THREADS, reduceKernel, reduceTileX } from '../../kernels/reduce.ts';
 import { rowWorkgroupSize } from '../../kernels/rowstats.ts';
 import { softmaxKernel } from '../../kernels/softmax.ts';
@@ -130,7 +130,9 @@ export class WebGPUBackend implements Backend {
 
   private binding(op: string, field: string, s: Storage): StorageBinding {
     const buffer = this.buf(op, field, s);
-    const size = Math.max(4, s.size * 4);
+    // Whole 16-byte units (kernels may view a buffer as array<vec4<f32>>); pool buffers are ≥ 256
+    // bytes and multiples of 16, so this never reaches past the allocation.
+    const size = Math.min(buffer.bytes, Math.max(16, Math.ceil(s.size / 4) * 16));
     const max = this.device.limits.maxStorageBufferBindingSize;
     if (size > max) {
       throw new Error(`webgpu ${op}: ${field} is ${size} bytes, over this device's maxStorageBufferBindingSize (${max})`);
@@ -413,26 +415,31 @@ export class WebGPUBackend implements Backend {
     const ab = this.binding('matmul', 'a', a), bb = this.binding('matmul', 'b', b);
     const out = this.alloc(batch * m * n, 'f32', 'matmul');
     if (out.size === 0) return out;
-    const mk = this.matmulKernelFor(p.transA, p.transB);
-    const gx = Math.ceil(n / mk.tileN), gy = Math.ceil(m / mk.tileM);
+    const mk = this.matmulKernelFor(p);
+    const [gx, gy] = matmulDispatch(mk, m, n, 1);
     if (gx > this.maxDim || gy > this.maxDim) {
       throw new Error(`webgpu matmul: [${m}, ${n}] output needs ${gy}×${gx} tiles, over the ${this.maxDim} workgroups per dimension limit`);
     }
-    const entry = this.pipelines.get(`matmul:${mk.code}`, mk.code);
+    const entry = this.pipelines.get(mk.key, mk.code);
     const cb = this.binding('matmul', 'out', out);
+    // The z dimension counts batches: more than maxDim of them go in several dispatches.
     for (let b0 = 0; b0 < batch; b0 += this.maxDim) {
       const count = Math.min(this.maxDim, batch - b0);
-      const u = new Uint32Array(MATMUL_PARAMS_BYTES / 4);
-      u.set([m, n, k, p.aBatchStride, p.bBatchStride, b0]);
-      this.recorder.dispatch(entry.pipeline, entry.layout, [ab, bb, cb], u, [gx, gy, count]);
+      const u = matmulUniform({ m, n, k, aBatchStride: p.aBatchStride, bBatchStride: p.bBatchStride, batchOffset: b0 });
+      this.recorder.dispatch(entry.pipeline, entry.layout, [ab, bb, cb], u, matmulDispatch(mk, m, n, count));
     }
     return out;
   }
 
-  private matmulKernelFor(transA: boolean, transB: boolean): MatmulKernel {
-    const key = `${transA}:${transB}`;
-    let mk = this.matmulKernels.get(key);
-    if (!mk) this.matmulKernels.set(key, (mk = matmulKernel({ transA, transB })));
+  /** The shape-specialised kernel (kernels/matmul.ts picks tiles, vec4, bounds tests), memoised per shape. */
+  private matmulKernelFor(p: MatmulParams): MatmulKernel {
+    const sig = `${+p.transA}${+p.transB}:${p.batch}:${p.m}:${p.n}:${p.k}:${p.aBatchStride}:${p.bBatchStride}`;
+    let mk = this.matmulKernels.get(sig);
+    if (!mk) {
+      if (this.matmulKernels.size >= 4096) this.matmulKernels.clear(); // many shapes (growing sequences)
+      mk = matmulKernel({ ...p, maxWorkgroupStorage: this.device.limits.maxComputeWorkgroupStorageSize });
+      this.matmulKernels.set(sig, mk);
+    }
     return mk;
   }
 

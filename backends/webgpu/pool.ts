@@ -44,7 +44,7 @@ export class BufferPool {
       throw new Error(`webgpu backend: a buffer of ${bytes} bytes exceeds this device's maxBufferSize (${maxBuffer})`);
     }
     let size = bucketBytes(bytes);
-    if (size > maxBuffer) size = Math.max(MIN_BUCKET_BYTES, Math.ceil(bytes / 4) * 4);
+    if (size > maxBuffer) size = Math.max(MIN_BUCKET_BYTES, Math.ceil(bytes / 16) * 16);
     const list = this.free.get(size);
     const hit = list?.pop();
     if (hit) {

@@ -24,7 +24,7 @@ interface UniformChunk {
 
 export interface StorageBinding {
   buffer: PooledBuffer;
-  /** Bytes bound from offset 0 (≥ 4). */
+  /** Bytes bound from offset 0 (a multiple of 16, ≥ 16). */
   size: number;
 }
 

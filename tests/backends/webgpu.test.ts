@@ -269,6 +269,8 @@ describe('webgpu backend vs cpu', () => {
     // [batch, m, n, k, A batch-broadcast, B batch-broadcast]
     const dims: [number, number, number, number, boolean, boolean][] = [
       [1, 1, 1, 1, false, false], [1, 17, 33, 5, false, false], [2, 65, 3, 129, true, false], [3, 67, 70, 19, false, true],
+      // 16-byte aligned shapes: kernels/matmul.ts picks its vec4 (and, at tile multiples, unchecked) variants.
+      [1, 64, 64, 64, false, false], [2, 36, 8, 12, false, false],
     ];
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
