@@ -9,9 +9,17 @@ import { countLossTokens, type TokenizedExample } from './labels.ts';
 import { formatLocation, type RawRecord, type RecordLocation } from './records.ts';
 import { tokenizeRow } from './tokenize.ts';
 
+/** The fields the formats read, which `columns` can map from other column names. */
+export type SftField = 'messages' | 'conversations' | 'prompt' | 'completion' | 'instruction' | 'input' | 'output' | 'text' | 'tools';
+
 export interface SftDatasetOptions {
   /** Treat every row as this format instead of detecting it per row. */
   format?: SftFormat;
+  /**
+   * Read a format's field from another column, e.g. { prompt: 'question', completion: 'answer' }
+   * for GSM8K (mlx-lm's prompt_feature / completion_feature, TRL's dataset_text_field).
+   */
+  columns?: Partial<Record<SftField, string>>;
   /** Loss on completions / assistant turns only (default true), or on every token. */
   completionOnly?: boolean;
   /** Assistant turns trained in a conversation: 'all' (TRL, default) or 'last' (mlx-lm). */
@@ -76,6 +84,24 @@ export interface SftDataset {
 
 const CONVERSATIONAL = (row: SftRow): boolean => row.format === 'messages' || row.format === 'sharegpt' || (row.format === 'prompt-completion' && typeof row.prompt !== 'string');
 
+/** The row with mapped columns under the names the formats read. */
+function renameColumns(value: unknown, columns: Partial<Record<SftField, string>>): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const row = value as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...row };
+  for (const theirs of Object.values(columns)) delete out[theirs as string];
+  for (const [ours, theirs] of Object.entries(columns)) if ((theirs as string) in row) out[ours] = row[theirs as string];
+  return out;
+}
+
+/** An error about a mapped field names the column as it is in the file. */
+function fileField(field: string | undefined, columns: Partial<Record<SftField, string>> | undefined): string | undefined {
+  if (field === undefined || !columns) return field;
+  const root = /^[a-z]+/.exec(field)?.[0] as SftField | undefined;
+  const theirs = root === undefined ? undefined : columns[root];
+  return theirs === undefined ? field : theirs + field.slice(root!.length);
+}
+
 function truncate(ex: TokenizedExample, maxLength: number, mode: 'keep_start' | 'keep_end'): TokenizedExample {
   const cut = <T>(a: T[]): T[] => (mode === 'keep_start' ? a.slice(0, maxLength) : a.slice(a.length - maxLength));
   return { inputIds: cut(ex.inputIds), labels: cut(ex.labels) };
@@ -121,7 +147,8 @@ export function buildSftDataset(records: readonly RawRecord[], tokenizer: Tokeni
     try {
       if (record.parseError !== undefined) throw new DataError(at, record.parseError);
       try {
-        row = validateRow(record.value, { format: options.format, roles: options.roles });
+        const value = options.columns ? renameColumns(record.value, options.columns) : record.value;
+        row = validateRow(value, { format: options.format, roles: options.roles });
         if (CONVERSATIONAL(row) && chatTokenizer.chatTemplate === null) {
           // A configuration problem, not a bad row: never skipped.
           throw new Error(
@@ -131,7 +158,7 @@ export function buildSftDataset(records: readonly RawRecord[], tokenizer: Tokeni
         }
         tokenized = tokenizeRow(row, chatTokenizer, tokenizeOptions);
       } catch (e) {
-        if (e instanceof RowError) throw new DataError(at, e.message, e.field);
+        if (e instanceof RowError) throw new DataError(at, e.message, fileField(e.field, options.columns));
         throw e;
       }
     } catch (e) {

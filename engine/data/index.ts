@@ -9,7 +9,7 @@ export type { Batch, PackingOptions, PaddingOptions } from './collate.ts';
 export { parseCsv, parseCsvRecords } from './csv.ts';
 export type { CsvOptions } from './csv.ts';
 export { buildSftDataset } from './dataset.ts';
-export type { SftDataset, SftDatasetOptions, SftDatasetStats, SftExample } from './dataset.ts';
+export type { SftDataset, SftDatasetOptions, SftDatasetStats, SftExample, SftField } from './dataset.ts';
 export { DataError } from './errors.ts';
 export { readDataFile, readDataFiles } from './files.ts';
 export { DEFAULT_ROLES, detectFormat, FORMAT_SHAPES, RowError, SFT_FORMATS, SHAREGPT_ROLES, validateRow } from './formats.ts';
