@@ -98,7 +98,7 @@ export function storageBuffer(device: GPUDevice, bytes: number): GPUBuffer {
 
 export function uniformBuffer(device: GPUDevice, data: Uint32Array): GPUBuffer {
   const buf = device.createBuffer({ size: Math.max(16, data.byteLength), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(buf, 0, data);
+  device.queue.writeBuffer(buf, 0, new Uint32Array(data)); // a copy typed over a plain ArrayBuffer
   return buf;
 }
 
