@@ -1,5 +1,6 @@
 // Chat templates for tokenizers that have none (llama2.c's tokenizer.bin, stories260K's
 // tokenizer.json), chosen explicitly by the user, never guessed.
+import { Template } from '@huggingface/jinja';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 
 /**
@@ -19,9 +20,18 @@ export const CHATML_TEMPLATE =
 /** Named templates a user can select by name instead of pasting Jinja. */
 export const NAMED_CHAT_TEMPLATES: Readonly<Record<string, string>> = { chatml: CHATML_TEMPLATE };
 
-/** A name from NAMED_CHAT_TEMPLATES, or Jinja source. */
+/**
+ * A name from NAMED_CHAT_TEMPLATES, or Jinja source, checked to parse here so a broken template is
+ * one configuration error rather than a failure on every row.
+ */
 export function resolveChatTemplate(nameOrJinja: string): string {
-  return NAMED_CHAT_TEMPLATES[nameOrJinja] ?? nameOrJinja;
+  const template = NAMED_CHAT_TEMPLATES[nameOrJinja] ?? nameOrJinja;
+  try {
+    new Template(template);
+  } catch (e) {
+    throw new Error(`chatTemplate does not parse as Jinja (${(e as Error).message}); named templates: ${Object.keys(NAMED_CHAT_TEMPLATES).join(', ')}`);
+  }
+  return template;
 }
 
 /**

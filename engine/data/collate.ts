@@ -28,8 +28,8 @@ export interface Batch {
 }
 
 export interface PaddingOptions {
-  /** Id written into padding positions (masked out of attention and loss, so any valid id works). */
-  padId: number;
+  /** Id written into padding positions (masked out of attention and loss, so any valid id works). Default 0. */
+  padId?: number;
   /** Round the padded length up to a multiple of this (e.g. 8 or 32 for kernel tiles). */
   padToMultipleOf?: number;
 }
@@ -48,7 +48,7 @@ export function padBatch(examples: readonly TokenizedExample[], options: Padding
   const batch: Batch = { kind: 'padded', shape: [examples.length, width], inputIds: [], labels: [], attentionMask: [], positionIds: [], lossTokens: 0, examples: examples.length };
   for (const ex of examples) {
     const pad = width - ex.inputIds.length;
-    batch.inputIds.push([...ex.inputIds, ...new Array<number>(pad).fill(options.padId)]);
+    batch.inputIds.push([...ex.inputIds, ...new Array<number>(pad).fill(options.padId ?? 0)]);
     batch.labels.push([...ex.labels, ...new Array<number>(pad).fill(IGNORE_INDEX)]);
     batch.attentionMask.push([...new Array<number>(ex.inputIds.length).fill(1), ...new Array<number>(pad).fill(0)]);
     batch.positionIds.push([...range(ex.inputIds.length), ...new Array<number>(pad).fill(0)]);
@@ -60,7 +60,8 @@ export function padBatch(examples: readonly TokenizedExample[], options: Padding
 export interface PackingOptions {
   /** Tokens per packed row. */
   seqLength: number;
-  padId: number;
+  /** Id in the unused tail of a row. Default 0. */
+  padId?: number;
   /** Separator put after an example that does not already end in it (null: none). */
   eosId: number | null;
 }
@@ -131,7 +132,7 @@ export function packedBatch(rows: readonly PackedRow[], options: PackingOptions)
   };
   for (const r of rows) {
     const pad = T - r.inputIds.length;
-    batch.inputIds.push([...r.inputIds, ...new Array<number>(pad).fill(options.padId)]);
+    batch.inputIds.push([...r.inputIds, ...new Array<number>(pad).fill(options.padId ?? 0)]);
     batch.labels.push([...r.labels, ...new Array<number>(pad).fill(IGNORE_INDEX)]);
     batch.attentionMask.push([...new Array<number>(r.inputIds.length).fill(1), ...new Array<number>(pad).fill(0)]);
     batch.positionIds.push([...r.positionIds, ...new Array<number>(pad).fill(0)]);

@@ -7,6 +7,7 @@
 // again. A checkpoint saves state() after a step; an iterator constructed with it yields exactly
 // the batches that were still to come.
 import { Generator } from '../random.ts';
+import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { packable, packedBatch, padBatch, PackedRow, type Batch, type PackingOptions, type PaddingOptions } from './collate.ts';
 import type { TokenizedExample } from './labels.ts';
 import { permutation } from './shuffle.ts';
@@ -146,4 +147,39 @@ export class BatchIterator implements Iterable<EpochBatch> {
     this.index = index;
     return { ...packedBatch(rows, collate), epoch: this.epoch };
   }
+}
+
+export interface SftBatchOptions {
+  batchSize: number;
+  /** Pack examples into rows of `seqLength` tokens instead of padding one example per row. */
+  packing?: boolean;
+  /** Row length when packing (usually the dataset's maxLength). */
+  seqLength?: number;
+  padToMultipleOf?: number;
+  /** Padding id; default the tokenizer's pad id when it exposes one, else 0. */
+  padId?: number;
+  seed?: number;
+  shuffle?: boolean;
+  epochs?: number;
+  dropLast?: boolean;
+}
+
+/** The tokenizer's pad id when it has one; 0 otherwise (padding is masked, so 0 is safe). */
+export function padIdOf(tokenizer: Tokenizer): number {
+  const padId = (tokenizer as Tokenizer & { padId?: number | null }).padId;
+  return typeof padId === 'number' ? padId : 0;
+}
+
+/** A BatchIterator set up from a tokenizer: its pad id, and its EOS as the packing separator. */
+export function sftBatchIterator(examples: readonly TokenizedExample[], tokenizer: Tokenizer, options: SftBatchOptions, state?: IteratorState): BatchIterator {
+  const padId = options.padId ?? padIdOf(tokenizer);
+  let collate: Collate;
+  if (options.packing) {
+    if (options.seqLength === undefined) throw new Error('packing needs seqLength (the length of a packed row)');
+    collate = { kind: 'packing', seqLength: options.seqLength, padId, eosId: tokenizer.eosId };
+  } else {
+    collate = { kind: 'padding', padId, padToMultipleOf: options.padToMultipleOf };
+  }
+  const { batchSize, seed, shuffle, epochs, dropLast } = options;
+  return new BatchIterator(examples, { batchSize, collate, seed, shuffle, epochs, dropLast }, state);
 }

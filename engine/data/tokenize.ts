@@ -99,7 +99,13 @@ interface Rendered {
 
 function render(tokenizer: Tokenizer, messages: ChatMessage[], generationPrompt: boolean, tools: unknown[] | undefined): Rendered {
   const options = { addGenerationPrompt: generationPrompt, variables: tools ? { tools } : undefined };
-  return { text: tokenizer.applyChatTemplate(messages, options), ids: tokenizer.encodeChat(messages, options) };
+  try {
+    return { text: tokenizer.applyChatTemplate(messages, options), ids: tokenizer.encodeChat(messages, options) };
+  } catch (e) {
+    // Templates reject conversations they cannot format (raise_exception('roles must alternate'),
+    // a system message where none is allowed): a problem with this row, which skipInvalid may skip.
+    throw new RowError(undefined, `chat template rejected the conversation: ${(e as Error).message}`);
+  }
 }
 
 /** Token position in `full` where the rendering `part` ends; its text must be a prefix of full's. */

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { alpacaPrompt } from '../../engine/data/alpaca.ts';
 import { buildSftDataset } from '../../engine/data/dataset.ts';
 import { readDataFile } from '../../engine/data/files.ts';
+import { sftBatchIterator } from '../../engine/data/iterator.ts';
 import { IGNORE_INDEX } from '../../engine/data/labels.ts';
 import { loadSftDataset, loadSftSplits } from '../../engine/data/load.ts';
 import { loadTokenizer } from '../../engine/tokenizers/load.ts';
@@ -44,6 +45,30 @@ describe.skipIf(!ok)(`real datasets${skipNote(ok)}`, async () => {
       expect(ex.labels.slice(0, promptLength).every((l) => l === IGNORE_INDEX)).toBe(true);
       expect(ex.labels.slice(promptLength)).toEqual(ex.inputIds.slice(promptLength));
     });
+  });
+
+  it('alpaca_tiny through sftBatchIterator: packed rows of 256 and padded batches', async () => {
+    const ds = await loadSftDataset(asset(ALPACA), llama, { maxLength: 256 });
+    const packed = [...sftBatchIterator(ds.examples, llama, { batchSize: 4, packing: true, seqLength: 256, seed: 1 })];
+    expect(packed.reduce((n, b) => n + b.examples, 0)).toBe(100);
+    for (const b of packed) {
+      expect(b.shape[1]).toBe(256);
+      for (let r = 0; r < b.shape[0]; r++) {
+        const seg = b.segmentIds![r];
+        for (let t = 0; t < 256; t++) {
+          expect(b.attentionMask[r][t]).toBe(seg[t] > 0 ? 1 : 0);
+          // Positions restart exactly where a new example starts.
+          if (seg[t] > 0) expect(b.positionIds[r][t]).toBe(t === 0 || seg[t] !== seg[t - 1] ? 0 : b.positionIds[r][t - 1] + 1);
+        }
+      }
+    }
+    // Every token trained when packed is one trained in its own example, minus each example's first.
+    const lossTokens = ds.examples.reduce((n, e) => n + e.labels.slice(1).filter((l) => l !== IGNORE_INDEX).length, 0);
+    expect(packed.reduce((n, b) => n + b.lossTokens, 0)).toBe(lossTokens);
+    const padded = [...sftBatchIterator(ds.examples, llama, { batchSize: 8, padToMultipleOf: 8 })];
+    expect(padded).toHaveLength(13);
+    for (const b of padded) expect(b.shape[1] % 8).toBe(0);
+    expect(padded.reduce((n, b) => n + b.lossTokens, 0)).toBe(lossTokens);
   });
 
   it('a validation split of alpaca_tiny by fraction is deterministic and disjoint', async () => {

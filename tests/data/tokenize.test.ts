@@ -184,6 +184,15 @@ describe.skipIf(!ok)(`loss masks with real tokenizers${skipNote(ok)}`, async () 
     expect(() => one(stories, conversation, { chatTemplate: counting })).toThrow(/row\.jsonl:1: the chat template renders messages\[0:2\] with the generation prompt differently/);
   });
 
+  it('a template that rejects a conversation is a row error (skippable); a template that does not parse is not', () => {
+    const noSystem = '{% for m in messages %}{% if m.role == "system" %}{{ raise_exception("System role not supported") }}{% endif %}{{ m.content }}\n{% endfor %}';
+    const rows = parseJsonl([JSON.stringify(conversation), JSON.stringify({ messages: conversation.messages.slice(1) })].join('\n'), 'c.jsonl');
+    expect(() => buildSftDataset(rows, stories, { chatTemplate: noSystem })).toThrow(/^c\.jsonl:1: chat template rejected the conversation/);
+    const ds = buildSftDataset(rows, stories, { chatTemplate: noSystem, skipInvalid: true });
+    expect([ds.stats.invalid, ds.stats.examples]).toEqual([1, 1]);
+    expect(() => buildSftDataset(rows, stories, { chatTemplate: '{% for m in messages %}' })).toThrow(/chatTemplate does not parse as Jinja/);
+  });
+
   it('BOS/EOS options', () => {
     const ex = one(llama, { prompt: 'a', completion: ' b' }, { addBos: false, addEos: false });
     expect(ex.inputIds).toEqual(llama.encode('a b', { addBos: false }));
