@@ -1,7 +1,9 @@
 // The Chromium test page: WebGPU smoke check, then every core case on cpu and webgpu.
 // Results go to window.__wgrad (read by tests/browser/run.ts) and to the page for humans.
+import { createBackend } from '../../backends/select.ts';
+import { coreCases } from '../core/cases.ts';
+import { runCases, type CaseResult } from '../core/harness.ts';
 import { webgpuSmoke } from '../core/smoke.ts';
-import type { CaseResult } from '../core/harness.ts';
 import type { PageReport } from './report.ts';
 
 const report: PageReport = { done: false, results: [] };
@@ -33,7 +35,26 @@ async function main(): Promise<void> {
     report.smokeError = message(e);
     show(`FAIL webgpu smoke: ${report.smokeError}`, false);
   }
-  void showResult;
+  for (const name of ['cpu', 'webgpu'] as const) {
+    let backend;
+    try {
+      backend = await createBackend({ backend: name });
+    } catch (e) {
+      // Recorded as a failed case so the runner names the backend that did not start.
+      const r: CaseResult = { name: 'create backend', backend: name, ok: false, ms: 0, error: message(e) };
+      report.results.push(r);
+      showResult(r);
+      continue;
+    }
+    try {
+      await runCases(coreCases, backend, (r) => {
+        report.results.push(r);
+        showResult(r);
+      });
+    } finally {
+      backend.destroy();
+    }
+  }
 }
 
 main()

@@ -18,8 +18,18 @@ const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/
 
 export function findChromium(): string | undefined {
   const override = process.env.WGRAD_CHROMIUM;
-  if (override) return override;
+  if (override) return existsSync(override) ? override : undefined;
   return CANDIDATES.find((p) => existsSync(p));
+}
+
+/** What to tell someone whose machine has no Chromium. */
+export function chromiumMissingMessage(): string {
+  const override = process.env.WGRAD_CHROMIUM;
+  const looked = override ? `WGRAD_CHROMIUM=${override} does not exist` : `looked at ${CANDIDATES.join(', ')}`;
+  return (
+    `Chromium not found (${looked}). Install it: apt-get install -y chromium libvulkan1 mesa-vulkan-drivers ` +
+    `(or point WGRAD_CHROMIUM at a Chromium/Chrome binary), or set WGRAD_SKIP_BROWSER=1 to skip the browser suite.`
+  );
 }
 
 // A throwaway, quiet browser: no sandbox (CI runs as root in a container), WebGPU on, nothing
@@ -56,12 +66,7 @@ async function bundlePage(): Promise<Map<string, string | Uint8Array>> {
 
 export async function runBrowserSuite(opts: { timeoutMs: number; extraArgs?: string[] }): Promise<BrowserRun> {
   const executablePath = findChromium();
-  if (!executablePath) {
-    throw new Error(
-      `no Chromium found (looked at ${CANDIDATES.join(', ')}; set WGRAD_CHROMIUM to another path). ` +
-        `Install it: apt-get install -y chromium libvulkan1 mesa-vulkan-drivers — or set WGRAD_SKIP_BROWSER=1.`,
-    );
-  }
+  if (!executablePath) throw new Error(chromiumMissingMessage());
   const server = await serveFiles(await bundlePage());
   const profile = mkdtempSync(join(tmpdir(), 'wgrad-chromium-'));
   const consoleLines: string[] = [];

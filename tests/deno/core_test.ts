@@ -1,5 +1,8 @@
 // `deno test` entry: the WebGPU smoke check, then every core case on cpu and webgpu, using Deno's
 // built-in navigator.gpu (wgpu). Run through `deno task test` or tests/deno/deno.test.ts.
+import type { Backend } from '../../backends/backend.ts';
+import { createBackend } from '../../backends/select.ts';
+import { coreCases } from '../core/cases.ts';
 import { webgpuSmoke } from '../core/smoke.ts';
 
 // Typed access to the Deno global without `declare`, so Node's tsc (which has no Deno types)
@@ -12,13 +15,29 @@ interface DenoLike {
 }
 const Deno = (globalThis as unknown as { Deno: DenoLike }).Deno;
 
+// wgpu keeps internal resources and ops alive past device.destroy(); they are not ours to leak-check.
+const gpuSanitizers = { sanitizeResources: false, sanitizeOps: false };
+
 Deno.test({
   name: 'webgpu smoke (Deno)',
-  // wgpu keeps internal resources alive past device.destroy(); they are not ours to leak-check.
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...gpuSanitizers,
   fn: async () => {
     const info = await webgpuSmoke(navigator.gpu);
     console.log(`adapter: ${info.adapter}`);
   },
 });
+
+for (const name of ['cpu', 'webgpu'] as const) {
+  Deno.test({
+    name: `core on ${name}`,
+    ...gpuSanitizers,
+    fn: async (t) => {
+      const backend: Backend = await createBackend({ backend: name });
+      try {
+        for (const c of coreCases) await t.step(c.name, () => c.run({ backend }));
+      } finally {
+        backend.destroy();
+      }
+    },
+  });
+}
