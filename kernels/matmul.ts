@@ -34,6 +34,7 @@ export interface MatmulConfig {
   checked: boolean; // bounds tests (false needs M % tileM = N % tileN = K % BK = 0 and vec4)
   doubleBuffer: boolean; // two workgroup-memory buffers + register prefetch
   pad: boolean; // +4 floats per k-row of tiles that are transposed on the way in (bank conflicts)
+  rowStage: boolean; // stage [rows, K] operands row-major instead of transposing them (vec4 only)
 }
 
 export interface MatmulKernel {
@@ -79,7 +80,8 @@ export function matmulDispatch(kernel: MatmulKernel, m: number, n: number, batch
 
 export function workgroupStorageBytes(c: MatmulConfig, transA: boolean, transB: boolean): number {
   const nbuf = c.doubleBuffer ? 2 : 1;
-  return 4 * nbuf * c.BK * (aRow(c, transA) + bRow(c, transB));
+  const a = staging(c, 'A', transA, transB), b = staging(c, 'B', transA, transB);
+  return 16 * nbuf * (a.vecs * a.outer + b.vecs * b.outer);
 }
 
 /** True when every 4-element group the vec4 kernel touches is 16-byte aligned. */
@@ -92,26 +94,27 @@ export function vec4Aligned(o: {
     o.aBatchStride % 4 === 0 && o.bBatchStride % 4 === 0;
 }
 
-// Configurations, largest first. Measured on an H100/H200 (bench/NOTES.md).
-const BIG: Omit<MatmulConfig, 'vec4' | 'checked'> = { tileM: 128, tileN: 128, BK: 8, TM: 8, TN: 8, doubleBuffer: true, pad: false };
-const MEDIUM: Omit<MatmulConfig, 'vec4' | 'checked'> = { tileM: 64, tileN: 64, BK: 16, TM: 4, TN: 4, doubleBuffer: true, pad: false };
+type Preset = Omit<MatmulConfig, 'vec4' | 'checked'>;
+// Configurations, largest first. Measured on an H200 (bench/NOTES.md).
+const BIG: Preset = { tileM: 128, tileN: 128, BK: 16, TM: 8, TN: 8, doubleBuffer: false, pad: false, rowStage: false };
+const MEDIUM: Preset = { tileM: 64, tileN: 64, BK: 16, TM: 8, TN: 8, doubleBuffer: true, pad: false, rowStage: false };
 // Small problems are launch-bound: short unrolled bodies (BK 8, one buffer) also keep software
 // Vulkan's shader compile time (SwiftShader: ~0.5 s vs ~4 s for BIG) down in tests.
-const SMALL: Omit<MatmulConfig, 'vec4' | 'checked'> = { tileM: 32, tileN: 32, BK: 8, TM: 4, TN: 4, doubleBuffer: false, pad: false };
-const SKINNY: Omit<MatmulConfig, 'vec4' | 'checked'> = { tileM: 16, tileN: 64, BK: 8, TM: 4, TN: 4, doubleBuffer: false, pad: false };
+const SMALL: Preset = { tileM: 32, tileN: 32, BK: 8, TM: 4, TN: 4, doubleBuffer: false, pad: false, rowStage: false };
+const SKINNY: Preset = { tileM: 16, tileN: 64, BK: 8, TM: 4, TN: 4, doubleBuffer: false, pad: false, rowStage: false };
 
 /** Pick a configuration for a shape: enough workgroups to fill a large GPU, no wasted rows. */
 export function chooseMatmulConfig(o: MatmulKernelOptions): MatmulConfig {
   const { m, n, k } = o;
   const limit = o.maxWorkgroupStorage ?? 16384;
-  let base: Omit<MatmulConfig, 'vec4' | 'checked'>;
+  let base: Preset;
   let vec4 = false;
   if (m === undefined || n === undefined || k === undefined) {
-    base = MEDIUM;
+    base = SMALL;
   } else {
     const batch = o.batch ?? 1;
     const groups = (tm: number, tn: number) => Math.ceil(m / tm) * Math.ceil(n / tn) * batch;
-    // ~2 workgroups per SM on a 132-SM GPU: below that, a smaller tile finishes sooner.
+    // Enough workgroups for ~2 waves on a 132-SM GPU; below that, a smaller tile finishes sooner.
     if (m <= 16) base = SKINNY;
     else if (groups(128, 128) >= 256) base = BIG;
     else if (groups(64, 64) >= 128) base = MEDIUM;
@@ -126,9 +129,15 @@ export function chooseMatmulConfig(o: MatmulKernelOptions): MatmulConfig {
   if (o.config?.checked === undefined && m !== undefined && n !== undefined && k !== undefined) {
     c.checked = !(c.vec4 && m % c.tileM === 0 && n % c.tileN === 0 && k % c.BK === 0);
   }
-  // Drop padding, then double buffering, until the tiles fit the device's workgroup memory.
-  if (o.config?.pad === undefined && workgroupStorageBytes(c, o.transA, o.transB) > limit) c = { ...c, pad: false };
-  if (o.config?.doubleBuffer === undefined && workgroupStorageBytes(c, o.transA, o.transB) > limit) c = { ...c, doubleBuffer: false };
+  // Until the tiles fit the device's workgroup memory, drop what was not asked for explicitly:
+  // padding, row-major staging, double buffering, then halve BK (down to 4).
+  const fits = () => workgroupStorageBytes(c, o.transA, o.transB) <= limit;
+  for (const f of ['pad', 'rowStage', 'doubleBuffer'] as const) {
+    if (!fits() && o.config?.[f] === undefined) c = { ...c, [f]: false };
+  }
+  while (!fits() && o.config?.BK === undefined && c.BK > 4) {
+    c = { ...c, BK: c.BK / 2 }; // K % BK = 0 stays true, so an unchecked kernel stays valid
+  }
   return c;
 }
 
@@ -137,7 +146,8 @@ export function matmulKernel(o: MatmulKernelOptions): MatmulKernel {
   validate(c, o);
   const wx = c.tileN / c.TN, wy = c.tileM / c.TM;
   const key = `matmul_${o.transA ? 't' : 'n'}${o.transB ? 't' : 'n'}_${c.tileM}x${c.tileN}x${c.BK}_${c.TM}x${c.TN}` +
-    `_${c.vec4 ? 'v4' : 's'}_${c.checked ? 'chk' : 'unchk'}_${c.doubleBuffer ? 'db' : 'sb'}${c.pad ? '_pad' : ''}`;
+    `_${c.vec4 ? 'v4' : 's'}_${c.checked ? 'chk' : 'unchk'}_${c.doubleBuffer ? 'db' : 'sb'}${c.pad ? '_pad' : ''}` +
+    `${c.rowStage && c.vec4 && (!o.transA || o.transB) ? '_rows' : ''}`;
   return {
     code: buildWgsl(c, o.transA, o.transB),
     tileM: c.tileM,
@@ -176,32 +186,42 @@ function validate(c: MatmulConfig, o: MatmulKernelOptions): void {
   if (!c.checked && !c.vec4) throw new Error(`${where}: an unchecked kernel must also be vec4, got ${cfg}`);
 }
 
-// Floats per k-row of the staged A / B tile (padding only where the tile is transposed on the way in).
-function aRow(c: MatmulConfig, transA: boolean): number { return c.tileM + (c.pad && !transA ? 4 : 0); }
-function bRow(c: MatmulConfig, transB: boolean): number { return c.tileN + (c.pad && transB ? 4 : 0); }
+// How each operand's K-slice is staged in workgroup memory.
+//   k-major  [k][rows] (vec4 over 4 rows): operands stored [K, rows] copy straight in; operands stored
+//            [rows, K] are transposed on the way in (4 scalar stores per vec4 loaded).
+//   row-major [rows][k] (vec4 over 4 k's, +1 vec4 per row against bank conflicts): only for operands
+//            stored [rows, K] (A without transA, B with transB) when c.rowStage and vec4; no transpose.
+interface Staging { rowMajor: boolean; rows: number; vecs: number; outer: number } // array<array<vec4, vecs>, outer>
+
+function staging(c: MatmulConfig, name: 'A' | 'B', transA: boolean, transB: boolean): Staging {
+  const kContiguous = name === 'A' ? !transA : transB;
+  const rows = name === 'A' ? c.tileM : c.tileN;
+  if (kContiguous && c.rowStage && c.vec4) return { rowMajor: true, rows, vecs: c.BK / 4 + 1, outer: rows };
+  return { rowMajor: false, rows, vecs: (rows + (c.pad && kContiguous ? 4 : 0)) / 4, outer: c.BK };
+}
 
 /**
  * Code that moves one operand's K-slice from global memory into registers (`load`) and from
- * registers into workgroup memory (`store`). The tile is [rows × BK] of C's rows (A) or columns (B).
- *   contiguousRows: the operand is stored [K, rows] (transA, or plain B), so rows are contiguous and
- *   vec4s go straight into the k-major tile; otherwise it is [rows, K] and each vec4 spans 4 k's.
+ * registers into workgroup memory (`store`, into buffer \`sbuf\`). The tile is [rows × BK].
+ *   contiguousRows: the operand is stored [K, rows] (transA, or plain B), so rows are contiguous;
+ *   otherwise it is [rows, K] and each vec4 spans 4 k's.
  */
 function operandCopy(c: MatmulConfig, threads: number, name: 'A' | 'B', contiguousRows: boolean,
-  tileRows: number, rowFloats: number): { decl: string; load: string; store: string } {
+  st: Staging): { decl: string; load: string; store: string } {
   const W = c.vec4 ? 4 : 1;
   const T = W === 4 ? 'vec4<f32>' : 'f32';
+  const tileRows = st.rows;
   const units = (tileRows * c.BK) / W; // loads per K-slice for the whole workgroup
   const perThread = Math.ceil(units / threads);
   const guard = units % threads !== 0; // some threads idle on the last unit
   const R = name === 'A' ? 'P.M' : 'P.N';
   const S = `${name}s`, base = `${name.toLowerCase()}Base`, r0 = name === 'A' ? 'm0' : 'n0';
-  const rowVec = rowFloats / 4; // vec4s per k-row of the staged tile
   let decl = '', load = '', store = '';
   for (let u = 0; u < perThread; u++) {
     const v = `p${name}${u}`;
     decl += `  var ${v}: ${T};\n`;
     const idx = `(tid + ${u * threads}u)`;
-    let body: string, st: string;
+    let body: string, sst: string;
     if (contiguousRows) {
       // Global [K, R]: unit i → k = i / (tileRows/W), row = (i % (tileRows/W))·W.
       const per = tileRows / W;
@@ -209,22 +229,27 @@ function operandCopy(c: MatmulConfig, threads: number, name: 'A' | 'B', contiguo
       const gidx = `${base} + (k0 + ${kk}) * ${R} + ${r0} + ${rr}`;
       const cond = `k0 + ${kk} < P.K && ${r0} + ${rr} < ${R}`;
       body = loadStmt(c.checked, v, name, T, `(${gidx}) / ${W}u`, cond);
-      if (W === 4) st = `${S}[bufOff${name} + (${kk}) * ${rowVec}u + ${idx} % ${per}u] = ${v};`;
-      else st = `{ let r = ${rr}; ${S}[bufOff${name} + (${kk}) * ${rowVec}u + r / 4u][r % 4u] = ${v}; }`;
+      if (W === 4) sst = `${S}[sbuf][${kk}][${idx} % ${per}u] = ${v};`;
+      else sst = `{ let r = ${rr}; ${S}[sbuf][${kk}][r / 4u][r % 4u] = ${v}; }`;
     } else {
-      // Global [R, K]: unit i → row = i / (BK/W), k = (i % (BK/W))·W; transposed into the k-major tile.
+      // Global [R, K]: unit i → row = i / (BK/W), k = (i % (BK/W))·W.
       const per = c.BK / W;
       const rr = `${idx} / ${per}u`, kk = `(${idx} % ${per}u) * ${W}u`;
       const gidx = `${base} + (${r0} + ${rr}) * P.K + k0 + ${kk}`;
       const cond = `${r0} + ${rr} < ${R} && k0 + ${kk} < P.K`;
       body = loadStmt(c.checked, v, name, T, `(${gidx}) / ${W}u`, cond);
-      const comps = W === 4 ? ['x', 'y', 'z', 'w'].map((ch, j) => [j, `${v}.${ch}`] as const) : [[0, v] as const];
-      st = `{ let r = ${rr}; let kq = ${kk};` + comps.map(([j, val]) =>
-        ` ${S}[bufOff${name} + (kq + ${j}u) * ${rowVec}u + r / 4u][r % 4u] = ${val};`).join('') + ' }';
+      if (st.rowMajor) {
+        sst = `${S}[sbuf][${rr}][${idx} % ${per}u] = ${v};`;
+      } else {
+        // Transposed into the k-major tile.
+        const comps = W === 4 ? ['x', 'y', 'z', 'w'].map((ch, j) => [j, `${v}.${ch}`] as const) : [[0, v] as const];
+        sst = `{ let r = ${rr}; let kq = ${kk};` + comps.map(([j, val]) =>
+          ` ${S}[sbuf][kq + ${j}u][r / 4u][r % 4u] = ${val};`).join('') + ' }';
+      }
     }
-    const wrap = (s: string) => guard ? `    if (${idx} < ${units}u) { ${s} }\n` : `    ${s}\n`;
+    const wrap = (x: string) => guard ? `    if (${idx} < ${units}u) { ${x} }\n` : `    ${x}\n`;
     load += wrap(body);
-    store += wrap(st);
+    store += wrap(sst);
   }
   return { decl, load, store };
 }
@@ -240,58 +265,72 @@ function buildWgsl(c: MatmulConfig, transA: boolean, transB: boolean): string {
   const wx = c.tileN / c.TN, wy = c.tileM / c.TM, threads = wx * wy;
   const rm = c.TM / 4, rn = c.TN / 4;
   const nbuf = c.doubleBuffer ? 2 : 1;
-  const aRowF = aRow(c, transA), bRowF = bRow(c, transB);
-  const aSlice = (c.BK * aRowF) / 4, bSlice = (c.BK * bRowF) / 4; // vec4s per buffer
+  const sa = staging(c, 'A', transA, transB), sb = staging(c, 'B', transA, transB);
   const T = c.vec4 ? 'vec4<f32>' : 'f32';
-  const a = operandCopy(c, threads, 'A', transA, c.tileM, aRowF);
-  const b = operandCopy(c, threads, 'B', !transB, c.tileN, bRowF);
+  // C is written as vec4s of 4 adjacent columns, except when B is staged row-major: then a thread's
+  // columns are tx + wx·q (so the row-major B reads hit distinct banks) and C is written by scalars.
+  const TC = c.vec4 && !sb.rowMajor ? 'vec4<f32>' : 'f32';
+  const cbuf = c.doubleBuffer ? 'buf' : '0';
+  const a = operandCopy(c, threads, 'A', transA, sa);
+  const b = operandCopy(c, threads, 'B', !transB, sb);
 
-  // Accumulators: acc_{row}_{g} is a vec4 of 4 adjacent columns; rows h·(tileM/rm) + ty·4 + i.
+  // Thread (tx, ty) owns rows h·(tileM/rm) + ty·4 + i (i < 4) and columns g·(tileN/rn) + tx·4 + j,
+  // or tx + wx·(4g + j) when B is row-major. acc_{h·4+i}_{g} holds 4 of those columns of one row.
+  const rowOf = (r: number) => `ty * 4u + ${Math.floor(r / 4) * (c.tileM / rm) + (r % 4)}u`;
   let accDecl = '';
   for (let r = 0; r < c.TM; r++) for (let g = 0; g < rn; g++) accDecl += `  var acc_${r}_${g} = vec4<f32>();\n`;
 
-  // One k step: rm + rn vec4 reads from workgroup memory, TM·rn vec4 FMAs. Unrolled over BK.
+  // Per k: rm (or TM/4 amortised) + rn vec4 reads from workgroup memory, TM·rn vec4 FMAs; unrolled
+  // over BK with constant inner indices, so under Dawn's robustness transform only the loop-invariant
+  // lane index is clamped and the compiler folds k into the loads' immediate offsets.
   let inner = '';
-  for (let kk = 0; kk < c.BK; kk++) {
-    for (let h = 0; h < rm; h++) inner += `    let a${h}_${kk} = As[aOff + ty + ${kk * (aRowF / 4) + h * (c.tileM / rm / 4)}u];\n`;
-    for (let g = 0; g < rn; g++) inner += `    let b${g}_${kk} = Bs[bOff + tx + ${kk * (bRowF / 4) + g * (c.tileN / rn / 4)}u];\n`;
-    for (let h = 0; h < rm; h++) {
-      for (let i = 0; i < 4; i++) {
-        const comp = 'xyzw'[i];
-        for (let g = 0; g < rn; g++) {
-          const acc = `acc_${h * 4 + i}_${g}`;
-          inner += `    ${acc} = fma(vec4<f32>(a${h}_${kk}.${comp}), b${g}_${kk}, ${acc});\n`;
-        }
-      }
-    }
-  }
-
-  // Epilogue: each accumulator is 4 adjacent columns of one row.
-  let store = '';
-  for (let h = 0; h < rm; h++) {
-    for (let i = 0; i < 4; i++) {
-      const row = `m0 + ${h * (c.tileM / rm)}u + ty * 4u + ${i}u`;
+  for (let kq = 0; kq < c.BK / 4; kq++) {
+    if (sa.rowMajor) for (let r = 0; r < c.TM; r++) inner += `    let ar${r}_${kq} = As[${cbuf}][${rowOf(r)}][${kq}];\n`;
+    if (sb.rowMajor) for (let q = 0; q < c.TN; q++) inner += `    let br${q}_${kq} = Bs[${cbuf}][tx + ${q * wx}u][${kq}];\n`;
+    for (let kk = 0; kk < 4; kk++) {
+      const k = kq * 4 + kk, kc = 'xyzw'[kk];
+      if (!sa.rowMajor) for (let h = 0; h < rm; h++) inner += `    let a${h}_${k} = As[${cbuf}][${k}][ty + ${h * (c.tileM / rm / 4)}u];\n`;
       for (let g = 0; g < rn; g++) {
-        const acc = `acc_${h * 4 + i}_${g}`;
-        const col = `n0 + ${g * (c.tileN / rn)}u + tx * 4u`;
-        if (c.vec4) {
-          const st = `C[(cBase + (${row}) * P.N + ${col}) / 4u] = ${acc};`;
-          store += c.checked ? `  if (${row} < P.M && ${col} < P.N) { ${st} }\n` : `  ${st}\n`;
-        } else {
-          // A loop rather than 4 unrolled branches keeps SwiftShader's compile time down.
-          store += `  if (${row} < P.M) { for (var j = 0u; j < 4u; j = j + 1u) { if (${col} + j < P.N) { C[cBase + (${row}) * P.N + ${col} + j] = ${acc}[j]; } } }\n`;
-        }
+        inner += sb.rowMajor
+          ? `    let b${g}_${k} = vec4<f32>(${[0, 1, 2, 3].map((j) => `br${4 * g + j}_${kq}.${kc}`).join(', ')});\n`
+          : `    let b${g}_${k} = Bs[${cbuf}][${k}][tx + ${g * (c.tileN / rn / 4)}u];\n`;
+      }
+      for (let r = 0; r < c.TM; r++) {
+        const av = sa.rowMajor ? `ar${r}_${kq}.${kc}` : `a${Math.floor(r / 4)}_${k}.${'xyzw'[r % 4]}`;
+        for (let g = 0; g < rn; g++) inner += `    acc_${r}_${g} = fma(vec4<f32>(${av}), b${g}_${k}, acc_${r}_${g});\n`;
       }
     }
   }
 
-  const bufSwitch = c.doubleBuffer
-    ? `    let aOff = buf * ${aSlice}u; let bOff = buf * ${bSlice}u;\n`
-    : `    let aOff = 0u; let bOff = 0u;\n`;
+  // Epilogue.
+  let store = '';
+  for (let r = 0; r < c.TM; r++) {
+    const row = `m0 + ${rowOf(r)}`;
+    for (let g = 0; g < rn; g++) {
+      const acc = `acc_${r}_${g}`;
+      if (sb.rowMajor) {
+        for (let j = 0; j < 4; j++) {
+          const col = `n0 + tx + ${(4 * g + j) * wx}u`;
+          const stc = `C[cBase + (${row}) * P.N + ${col}] = ${acc}.${'xyzw'[j]};`;
+          store += c.checked ? `  if (${row} < P.M && ${col} < P.N) { ${stc} }\n` : `  ${stc}\n`;
+        }
+        continue;
+      }
+      const col = `n0 + ${g * (c.tileN / rn)}u + tx * 4u`;
+      if (c.vec4) {
+        const stc = `C[(cBase + (${row}) * P.N + ${col}) / 4u] = ${acc};`;
+        store += c.checked ? `  if (${row} < P.M && ${col} < P.N) { ${stc} }\n` : `  ${stc}\n`;
+      } else {
+        // A loop rather than 4 unrolled branches keeps SwiftShader's compile time down.
+        store += `  if (${row} < P.M) { for (var j = 0u; j < 4u; j = j + 1u) { if (${col} + j < P.N) { C[cBase + (${row}) * P.N + ${col} + j] = ${acc}[j]; } } }\n`;
+      }
+    }
+  }
+
   const mainLoop = c.doubleBuffer ? `
   // Prologue: slice 0 into buffer 0.
   var k0 = 0u;
-  { let bufOffA = 0u; let bufOffB = 0u;
+  { let sbuf = 0u;
 ${a.load}${b.load}${a.store}${b.store}  }
   workgroupBarrier();
   var buf = 0u;
@@ -301,9 +340,9 @@ ${a.load}${b.load}${a.store}${b.store}  }
     k0 = (t + 1u) * ${c.BK}u;
     if (hasNext) {
 ${a.load}${b.load}    }
-${bufSwitch}${inner}
+${inner}
     if (hasNext) {
-      let bufOffA = (1u - buf) * ${aSlice}u; let bufOffB = (1u - buf) * ${bSlice}u;
+      let sbuf = 1u - buf;
 ${a.store}${b.store}    }
     // One barrier per slice: buffer 1-buf was last read before the previous barrier.
     workgroupBarrier();
@@ -311,9 +350,9 @@ ${a.store}${b.store}    }
   }` : `
   for (var t = 0u; t < numSlices; t = t + 1u) {
     let k0 = t * ${c.BK}u;
-    let bufOffA = 0u; let bufOffB = 0u;
+    let sbuf = 0u;
 ${a.load}${b.load}${a.store}${b.store}    workgroupBarrier();
-${bufSwitch}${inner}    workgroupBarrier();
+${inner}    workgroupBarrier();
   }`;
 
   return /* wgsl */ `// matmul ${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}: tile ${c.tileM}×${c.tileN}, BK ${c.BK}, ${c.TM}×${c.TN} per thread, ${threads} threads,
@@ -322,12 +361,12 @@ ${bufSwitch}${inner}    workgroupBarrier();
 struct MatmulParams { M: u32, N: u32, K: u32, aBatchStride: u32, bBatchStride: u32, batchOffset: u32, p0: u32, p1: u32 }
 @group(0) @binding(0) var<storage, read> A: array<${T}>;
 @group(0) @binding(1) var<storage, read> B: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> C: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> C: array<${TC}>;
 @group(0) @binding(3) var<uniform> P: MatmulParams;
 
-// k-major tiles: As[k][m] (${aRowF} floats per k), Bs[k][n] (${bRowF} floats per k), ${nbuf} buffer(s), as vec4s.
-var<workgroup> As: array<vec4<f32>, ${nbuf * aSlice}>;
-var<workgroup> Bs: array<vec4<f32>, ${nbuf * bSlice}>;
+// Tiles, ${nbuf} buffer(s): As ${sa.rowMajor ? '[m][k]' : '[k][m]'}, Bs ${sb.rowMajor ? '[n][k]' : '[k][n]'} (innermost as vec4s).
+var<workgroup> As: array<array<array<vec4<f32>, ${sa.vecs}>, ${sa.outer}>, ${nbuf}>;
+var<workgroup> Bs: array<array<array<vec4<f32>, ${sb.vecs}>, ${sb.outer}>, ${nbuf}>;
 
 @compute @workgroup_size(${wx}, ${wy}, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

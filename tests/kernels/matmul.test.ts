@@ -82,15 +82,22 @@ describe('matmul kernel (WebGPU) vs float64 reference', () => {
       await check(prob(1, 131, 133, 19, tA, tB), big4, /128x128x4_8x8_s_chk_db$/);
       await check(prob(2, 132, 136, 20, tA, tB), { ...big4, pad: true }, /128x128x4_8x8_v4_chk_db_pad$/);
       await check(prob(1, 68, 36, 24, tA, tB), { tileM: 64, tileN: 32, BK: 4, TM: 8, TN: 4, doubleBuffer: false, pad: false }, /_v4_chk_sb$/);
+      // Row-major staging of the k-contiguous operand (A in NN, B in TT).
+      await check(prob(2, 132, 136, 20, tA, tB, false, true), { ...big4, rowStage: true }, /128x128x4_8x8_v4_chk_db_rows$/);
     });
 
     it(`${tag}: aligned fast path (the kernel chosen for large aligned shapes, unchecked vec4)`, async () => {
       // The chooser picks BIG only when there are enough tiles; force it on a small aligned problem.
       const big = matmulKernel({ transA: tA, transB: tB, m: 4096, n: 4096, k: 4096, maxWorkgroupStorage: 16384 }).config;
       expect(big).toMatchObject({ tileM: 128, tileN: 128, vec4: true, checked: false });
-      await check(prob(2, 128, 256, 24, tA, tB, true, false), big, /128x128x.*_v4_unchk_/);
+      await check(prob(2, 128, 256, 32, tA, tB, true, false), big, /128x128x.*_v4_unchk_/);
     });
   }
+
+  it('NT (x·Wᵀ) with both operands staged row-major: ragged and aligned', async () => {
+    await check(prob(1, 132, 72, 28, false, true), { tileM: 128, tileN: 64, BK: 4, TM: 8, TN: 4, rowStage: true, doubleBuffer: false }, /128x64x4_8x4_v4_chk_sb_rows$/);
+    await check(prob(2, 128, 64, 24, false, true, true, false), { tileM: 128, tileN: 64, BK: 8, TM: 8, TN: 4, rowStage: true, doubleBuffer: true }, /128x64x8_8x4_v4_unchk_db_rows$/);
+  });
 
   it('medium tiles on an aligned shape, skinny M (matrix-vector), a batch split over dispatches', async () => {
     await check(prob(1, 64, 64, 48, false, true), { tileM: 64, tileN: 64, BK: 16, TM: 4, TN: 4, doubleBuffer: true }, /64x64x16_4x4_v4_unchk_db/);
