@@ -13,17 +13,27 @@ class CpuStorage implements Storage {
   get size() { return this.data.length; }
 }
 
-/** Walk every multi-index of `shape` in row-major order, calling fn(flatOut, offsets...) with strided offsets. */
-function forEachIndex(shape: number[], views: { offset: number; strides: number[] }[], fn: (i: number, offs: number[]) => void) {
+/**
+ * Walk every multi-index of `shape` in row-major order. For each run along the last axis, fn gets
+ * the flat output index, the run length and each view's starting offset and last-axis stride, so
+ * callers loop over the innermost axis without a call per element.
+ */
+function forEachRun(
+  shape: number[],
+  views: { offset: number; strides: number[] }[],
+  fn: (out: number, len: number, offs: number[], inner: number[]) => void,
+) {
   const nd = shape.length;
   const size = shape.reduce((a, b) => a * b, 1);
   if (size === 0) return;
-  const idx = new Array(nd).fill(0);
+  if (nd === 0) { fn(0, 1, views.map((v) => v.offset), views.map(() => 0)); return; }
+  const len = shape[nd - 1];
+  const inner = views.map((v) => v.strides[nd - 1]);
+  const idx = new Array(nd - 1).fill(0);
   const offs = views.map((v) => v.offset);
-  for (let i = 0; i < size; i++) {
-    fn(i, offs);
-    // Increment the multi-index from the last axis, adjusting each view's offset incrementally.
-    for (let d = nd - 1; d >= 0; d--) {
+  for (let out = 0; out < size; out += len) {
+    fn(out, len, offs, inner);
+    for (let d = nd - 2; d >= 0; d--) {
       idx[d]++;
       for (let v = 0; v < views.length; v++) offs[v] += views[v].strides[d];
       if (idx[d] < shape[d]) break;
@@ -96,7 +106,9 @@ export class CpuBackend implements Backend {
     const out = this.alloc(size, a.storage.dtype);
     const f = (a.storage.dtype === 'i32' && binaryI32[op]) || binaryFn[op];
     const o = out.data;
-    forEachIndex(outShape, [a, b], (i, offs) => { o[i] = f(ad[offs[0]], bd[offs[1]]); });
+    forEachRun(outShape, [a, b], (i, n, [pa, pb], [sa, sb]) => {
+      for (let j = 0; j < n; j++, pa += sa, pb += sb) o[i + j] = f(ad[pa], bd[pb]);
+    });
     return out;
   }
 
@@ -104,7 +116,9 @@ export class CpuBackend implements Backend {
     const cd = this.d(cond.storage), ad = this.d(a.storage), bd = this.d(b.storage);
     const out = this.alloc(outShape.reduce((p, q) => p * q, 1), a.storage.dtype);
     const o = out.data;
-    forEachIndex(outShape, [cond, a, b], (i, offs) => { o[i] = cd[offs[0]] !== 0 ? ad[offs[1]] : bd[offs[2]]; });
+    forEachRun(outShape, [cond, a, b], (i, n, [pc, pa, pb], [sc, sa, sb]) => {
+      for (let j = 0; j < n; j++, pc += sc, pa += sa, pb += sb) o[i + j] = cd[pc] !== 0 ? ad[pa] : bd[pb];
+    });
     return out;
   }
 
@@ -112,13 +126,17 @@ export class CpuBackend implements Backend {
     const sd = this.d(src.storage);
     const out = this.alloc(outShape.reduce((p, q) => p * q, 1), src.storage.dtype);
     const o = out.data;
-    forEachIndex(outShape, [src], (i, offs) => { o[i] = sd[offs[0]]; });
+    forEachRun(outShape, [src], (i, n, [p], [st]) => {
+      for (let j = 0; j < n; j++, p += st) o[i + j] = sd[p];
+    });
     return out;
   }
 
   copyInto(dst: View, src: Storage, shape: number[]): void {
     const dd = this.d(dst.storage), sd = this.d(src);
-    forEachIndex(shape, [dst], (i, offs) => { dd[offs[0]] = sd[i]; });
+    forEachRun(shape, [dst], (i, n, [p], [st]) => {
+      for (let j = 0; j < n; j++, p += st) dd[p] = sd[i + j];
+    });
   }
 
   reduce(op: ReduceOp, x: Storage, outer: number, r: number, inner: number): Storage {
@@ -167,6 +185,22 @@ export class CpuBackend implements Backend {
     const [aRow, aCol] = p.transA ? [1, m] : [k, 1];
     const [bRow, bCol] = p.transB ? [1, k] : [n, 1];
     const acc = new Float64Array(n);
+    if (!p.transA && p.transB) {
+      // A rows and B rows are both contiguous along k: plain dot products.
+      for (let t = 0; t < batch; t++) {
+        const ab = t * p.aBatchStride, bb = t * p.bBatchStride, ob = t * m * n;
+        for (let i = 0; i < m; i++) {
+          const ar = ab + i * k;
+          for (let j = 0; j < n; j++) {
+            const br = bb + j * k;
+            let s = 0;
+            for (let l = 0; l < k; l++) s += ad[ar + l] * bd[br + l];
+            o[ob + i * n + j] = s;
+          }
+        }
+      }
+      return out;
+    }
     for (let t = 0; t < batch; t++) {
       const ab = t * p.aBatchStride, bb = t * p.bBatchStride, ob = t * m * n;
       for (let i = 0; i < m; i++) {

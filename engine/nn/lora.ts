@@ -26,7 +26,7 @@ export class LoRALinear extends Module {
   scale: number;
   /** Off: behaves exactly as the base layer (the DPO reference model). */
   enabled = true;
-  private dropoutRng: Generator;
+  readonly dropoutRng: Generator;
   training = true;
 
   constructor(readonly base: Linear, readonly config: LoRAConfig, opts: { generator: Generator; backend?: Backend }) {

@@ -1,0 +1,170 @@
+// The one training loop every method uses: gradient accumulation, LR schedule, global-norm
+// clipping, periodic eval, metrics as JSONL, atomic checkpoints and exact resume.
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Batch } from '../data/collate.ts';
+import type { BatchIterator, IteratorState } from '../data/iterator.ts';
+import { noGrad } from '../autodiff.ts';
+import { tidy } from '../memory.ts';
+import { mul } from '../ops/index.ts';
+import type { LlamaForCausalLM } from '../models/llama/model.ts';
+import type { Optimizer } from '../optim/optimizer.ts';
+import { clipGradNorm } from '../optim/clip.ts';
+import { lrAt, type ScheduleKind } from '../optim/schedule.ts';
+import type { Generator } from '../random.ts';
+import type { Tensor } from '../tensor.ts';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import type { MethodOutput } from './sft.ts';
+
+export interface StepRecord {
+  step: number;
+  loss: number;
+  lr: number;
+  grad_norm: number | null;
+  tokens: number;
+  tokens_per_second: number;
+  epoch: number;
+  [metric: string]: number | null;
+}
+
+export interface TrainerOptions {
+  model: LlamaForCausalLM;
+  /** Trainable parameters by name (LoRA weights, or all of them for full fine-tuning). */
+  params: [string, Tensor][];
+  method: (model: LlamaForCausalLM, batch: Batch) => MethodOutput;
+  optimizer: Optimizer;
+  baseLr: number;
+  schedule?: ScheduleKind;
+  warmupSteps?: number;
+  maxSteps: number;
+  gradAccum?: number;
+  /** Global-norm clip; Infinity measures the norm without clipping. */
+  maxGradNorm?: number;
+  train: (state?: IteratorState) => BatchIterator;
+  eval?: { batches: () => Iterable<Batch>; every: number };
+  checkpoints?: { dir: string; every: number };
+  metricsPath?: string;
+  /** Generators whose state belongs in checkpoints (LoRA dropout, ...). */
+  rngs?: Record<string, Generator>;
+  onStep?: (r: StepRecord) => void;
+  onEval?: (r: { step: number; eval_loss: number }) => void;
+}
+
+export class Trainer {
+  step = 0;
+  private data!: BatchIterator;
+
+  constructor(readonly o: TrainerOptions) {
+    const bad = o.params.filter(([, p]) => !p.requiresGrad);
+    if (bad.length) throw new Error(`trainer: parameters ${bad.slice(0, 3).map(([n]) => n).join(', ')} do not require grad`);
+  }
+
+  /** Resume from the newest checkpoint in checkpoints.dir when `resume` is set and one exists. */
+  async run(opts: { resume?: boolean } = {}): Promise<StepRecord[]> {
+    const o = this.o;
+    let dataState: IteratorState | undefined;
+    if (opts.resume && o.checkpoints) {
+      const latest = await latestCheckpoint(o.checkpoints.dir);
+      if (latest) dataState = await this.restore(latest);
+    }
+    this.data = o.train(dataState);
+    const records: StepRecord[] = [];
+    const accum = o.gradAccum ?? 1;
+    while (this.step < o.maxSteps) {
+      const t0 = performance.now();
+      const window: (Batch & { epoch?: number })[] = [];
+      for (let i = 0; i < accum; i++) {
+        const b = this.data.next();
+        if (b) window.push(b);
+      }
+      if (!window.length) break; // data exhausted
+      const rec = await this.trainStep(window, t0);
+      records.push(rec);
+      await this.log(rec);
+      o.onStep?.(rec);
+      if (o.eval && this.step % o.eval.every === 0) await this.evaluate();
+      if (o.checkpoints && (this.step % o.checkpoints.every === 0 || this.step === o.maxSteps)) await this.save();
+    }
+    return records;
+  }
+
+  private async trainStep(window: (Batch & { epoch?: number })[], t0: number): Promise<StepRecord> {
+    const o = this.o;
+    // Normalise by every counted token in the accumulation window (TRL's num_items_in_batch).
+    const total = window.reduce((s, b) => s + b.lossTokens, 0);
+    const losses: Tensor[] = [];
+    for (const b of window) {
+      losses.push(tidy(() => {
+        const { lossSum } = o.method(o.model, b);
+        mul(lossSum, 1 / Math.max(total, 1)).backward();
+        return noGrad(() => mul(lossSum, 1));
+      }));
+    }
+    const norm = clipGradNorm(o.params.map(([, p]) => p), o.maxGradNorm ?? Infinity);
+    const lr = lrAt(this.step, { kind: o.schedule ?? 'constant', baseLr: o.baseLr, warmupSteps: o.warmupSteps, totalSteps: o.maxSteps });
+    o.optimizer.lr = lr;
+    o.optimizer.step();
+    o.optimizer.zeroGrad();
+    let lossSum = 0;
+    for (const l of losses) { lossSum += await l.item(); l.dispose(); }
+    const gradNorm = await norm.item();
+    norm.dispose();
+    this.step++;
+    const loss = lossSum / Math.max(total, 1);
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      throw new Error(`trainer: loss is ${loss} (grad norm ${gradNorm}) at step ${this.step}; lower the learning rate or check the data` +
+        (o.checkpoints ? `; the last checkpoint in ${o.checkpoints.dir} is intact` : ''));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const tokens = window.reduce((s, b) => s + b.shape[0] * b.shape[1], 0);
+    return { step: this.step, loss, lr, grad_norm: gradNorm, tokens, tokens_per_second: tokens / seconds, epoch: window[window.length - 1].epoch ?? 0 };
+  }
+
+  /** Mean token loss over the eval batches (default: the configured eval data). */
+  async evaluate(batches?: Iterable<Batch>): Promise<number> {
+    const o = this.o;
+    const data = batches ?? o.eval?.batches();
+    if (!data) throw new Error('trainer: no eval data');
+    let sum = 0, tokens = 0;
+    for (const b of data) {
+      const l = noGrad(() => tidy(() => o.method(o.model, b).lossSum));
+      sum += await l.item();
+      l.dispose();
+      tokens += b.lossTokens;
+    }
+    const r = { step: this.step, eval_loss: sum / Math.max(tokens, 1) };
+    await this.log(r);
+    o.onEval?.(r);
+    return r.eval_loss;
+  }
+
+  private async log(r: object): Promise<void> {
+    if (!this.o.metricsPath) return;
+    await mkdir(dirname(this.o.metricsPath), { recursive: true });
+    await appendFile(this.o.metricsPath, JSON.stringify(r) + '\n');
+  }
+
+  private async save(): Promise<void> {
+    const o = this.o;
+    const rng = Object.fromEntries(Object.entries(o.rngs ?? {}).map(([k, g]) => [k, g.getState()]));
+    await saveCheckpoint(o.checkpoints!.dir, o.params, o.optimizer.stateEntries(), { step: this.step, data: this.data.state(), rng });
+  }
+
+  private async restore(path: string): Promise<IteratorState> {
+    const o = this.o;
+    const ck = await loadCheckpoint(path, o.model.backend);
+    for (const [name, p] of o.params) {
+      const v = ck.weights.get(name);
+      if (!v) throw new Error(`resume: ${path} has no weights for ${name}`);
+      p.assign(v);
+    }
+    o.optimizer.loadStateEntries(ck.optimizer, ck.state.step);
+    for (const [k, g] of Object.entries(o.rngs ?? {})) {
+      if (!ck.state.rng[k]) throw new Error(`resume: ${path} has no RNG state for ${k}`);
+      g.setState(ck.state.rng[k]);
+    }
+    for (const t of [...ck.weights.values(), ...ck.optimizer.values()]) t.dispose();
+    this.step = ck.state.step;
+    return ck.state.data as IteratorState;
+  }
+}
