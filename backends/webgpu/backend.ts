@@ -426,7 +426,7 @@ export class WebGPUBackend implements Backend {
     for (let b0 = 0; b0 < batch; b0 += this.maxDim) {
       const count = Math.min(this.maxDim, batch - b0);
       const u = matmulUniform({ m, n, k, aBatchStride: p.aBatchStride, bBatchStride: p.bBatchStride, batchOffset: b0 });
-      this.recorder.dispatch(entry.pipeline, entry.layout, [ab, bb, cb], u, matmulDispatch(mk, m, n, count));
+      this.recorder.dispatch(entry, [ab, bb, cb], u, matmulDispatch(mk, m, n, count));
     }
     return out;
   }
@@ -490,7 +490,7 @@ export class WebGPUBackend implements Backend {
     });
     const entry = this.pipelines.get(kernel.key, kernel.code);
     const [x, y] = foldGrid(workgroups, this.maxDim);
-    this.recorder.dispatch(entry.pipeline, entry.layout, bindings, u, [x, y, 1]);
+    this.recorder.dispatch(entry, bindings, u, [x, y, 1]);
   }
 
   // ---- lifecycle -----------------------------------------------------------------------------

@@ -19,6 +19,8 @@ export function bucketBytes(bytes: number): number {
 }
 
 export interface PooledBuffer {
+  /** Unique per GPUBuffer (bind group cache keys). */
+  readonly id: number;
   readonly buffer: GPUBuffer;
   readonly bytes: number; // allocated size
   /** Recorder epoch of the last recorded command that used this buffer (see recorder.ts). */
@@ -29,6 +31,7 @@ export class BufferPool {
   private readonly free = new Map<number, PooledBuffer[]>();
   pooledBuffers = 0;
   pooledBytes = 0;
+  private nextId = 0;
 
   constructor(
     private readonly device: GPUDevice,
@@ -53,7 +56,7 @@ export class BufferPool {
       return hit;
     }
     const buffer = this.device.createBuffer({ size, usage: STORAGE_USAGE });
-    return { buffer, bytes: size, epoch: 0 };
+    return { id: this.nextId++, buffer, bytes: size, epoch: 0 };
   }
 
   release(b: PooledBuffer): void {

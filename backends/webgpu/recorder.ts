@@ -10,11 +10,15 @@
 //     encoder, in order with the dispatches around it;
 //   - buffers that pending commands use are destroyed only after the submit.
 // Dispatches share one compute pass (WebGPU orders dispatches that touch the same buffer); copies
-// and clears end it.
+// and clears end it. Bind groups are cached by (pipeline, buffers, sizes, arena chunk): the uniform
+// slot is a dynamic offset, so a loop over the same buffers creates no new bind groups.
+import type { PipelineEntry } from './pipelines.ts';
 import type { PooledBuffer } from './pool.ts';
 
 /** Bytes per uniform arena chunk; slots are minUniformBufferOffsetAlignment (256) apart. */
 const UNIFORM_CHUNK_BYTES = 64 * 1024;
+/** Cached bind groups before the cache starts over (a training step reuses far fewer). */
+const MAX_BIND_GROUPS = 16384;
 
 interface UniformChunk {
   buffer: GPUBuffer;
@@ -39,6 +43,7 @@ export class Recorder {
   private chunkIndex = 0;
   private doomed: GPUBuffer[] = [];
   private readonly align: number;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
 
   constructor(private readonly device: GPUDevice, private readonly maxPending: number) {
     this.align = device.limits.minUniformBufferOffsetAlignment;
@@ -48,19 +53,30 @@ export class Recorder {
     return this.pending;
   }
 
-  dispatch(
-    pipeline: GPUComputePipeline, layout: GPUBindGroupLayout, storages: StorageBinding[],
-    uniform: Uint32Array | null, grid: [number, number, number],
-  ): void {
-    const entries: GPUBindGroupEntry[] = storages.map((s, i) => {
+  dispatch(entry: PipelineEntry, storages: StorageBinding[], uniform: Uint32Array | null, grid: [number, number, number]): void {
+    const expected = entry.bindings.length - (uniform ? 1 : 0);
+    if (storages.length !== expected || (uniform !== null) !== (entry.bindings[expected] === 'uniform')) {
+      throw new Error(`webgpu backend: kernel '${entry.key}' declares ${entry.bindings.length} bindings, got ${storages.length} buffers${uniform ? ' and a uniform block' : ''}`);
+    }
+    let key = `${entry.id}`;
+    for (const s of storages) {
       s.buffer.epoch = this.epoch;
-      return { binding: i, resource: { buffer: s.buffer.buffer, offset: 0, size: s.size } };
-    });
-    if (uniform) entries.push({ binding: storages.length, resource: this.stageUniform(uniform) });
-    const bindGroup = this.device.createBindGroup({ layout, entries });
+      key += `|${s.buffer.id}:${s.size}`;
+    }
+    const u = uniform ? this.stageUniform(uniform) : null;
+    if (u) key += `|u${u.chunk}:${u.size}`;
+    let bindGroup = this.bindGroups.get(key);
+    if (!bindGroup) {
+      const entries: GPUBindGroupEntry[] = storages.map((s, i) => ({ binding: i, resource: { buffer: s.buffer.buffer, offset: 0, size: s.size } }));
+      if (u) entries.push({ binding: storages.length, resource: { buffer: u.buffer, offset: 0, size: u.size } });
+      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+      bindGroup = this.device.createBindGroup({ layout: entry.layout, entries });
+      this.bindGroups.set(key, bindGroup);
+    }
     const pass = this.computePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    pass.setPipeline(entry.pipeline);
+    if (u) pass.setBindGroup(0, bindGroup, [u.offset]);
+    else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     this.counters.dispatches++;
     this.bump();
@@ -104,6 +120,7 @@ export class Recorder {
 
   /** Destroy now, or after the next submit if a pending command may use it. */
   destroyWhenIdle(b: PooledBuffer): void {
+    this.bindGroups.clear(); // some may name b; rare (pool overflow, teardown), so drop them all
     if (b.epoch === this.epoch && this.encoder) this.doomed.push(b.buffer);
     else b.buffer.destroy();
   }
@@ -135,6 +152,7 @@ export class Recorder {
     this.chunks.length = 0;
     for (const b of this.doomed) b.destroy();
     this.doomed = [];
+    this.bindGroups.clear();
   }
 
   private gpuBuffer(b: PooledBuffer | GPUBuffer): GPUBuffer {
@@ -145,7 +163,7 @@ export class Recorder {
     return b;
   }
 
-  private stageUniform(words: Uint32Array): GPUBufferBinding {
+  private stageUniform(words: Uint32Array): { buffer: GPUBuffer; chunk: number; offset: number; size: number } {
     const bytes = words.byteLength;
     const slot = Math.ceil(bytes / this.align) * this.align;
     if (slot > UNIFORM_CHUNK_BYTES) throw new Error(`webgpu backend: ${bytes} bytes of kernel parameters exceed a uniform chunk`);
@@ -162,7 +180,7 @@ export class Recorder {
     const offset = c.used;
     c.mirror.set(new Uint8Array(words.buffer, words.byteOffset, bytes), offset);
     c.used += slot;
-    return { buffer: c.buffer, offset, size: Math.ceil(bytes / 16) * 16 };
+    return { buffer: c.buffer, chunk: this.chunkIndex, offset, size: Math.ceil(bytes / 16) * 16 };
   }
 
   private commandEncoder(): GPUCommandEncoder {
