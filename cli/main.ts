@@ -3,8 +3,10 @@ import { UsageError } from './args.ts';
 import { benchCommand, benchHelp } from './commands/bench.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { generateCommand, generateHelp } from './commands/generate.ts';
+import { trainCommand, trainHelp } from './commands/train.ts';
 
 const commands: Record<string, [(argv: string[]) => Promise<void>, string]> = {
+  train: [trainCommand, trainHelp],
   generate: [generateCommand, generateHelp],
   bench: [benchCommand, benchHelp],
   doctor: [doctorCommand, 'wgrad doctor   show the backends this machine can run and why others cannot'],

@@ -1,0 +1,139 @@
+// wgrad train --method sft: LoRA or full fine-tuning from the command line or a YAML config,
+// writing metrics.jsonl, adapter/ (PEFT), adapter-mlx/ (mlx-lm) and checkpoints/ to --output-dir.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { parse as parseYaml } from 'yaml';
+import { createBackend, type BackendChoice } from '../../backends/select.ts';
+import { saveAdapter, exportHfFolder } from '../../engine/adapters/index.ts';
+import { loadLlama } from '../../engine/models/llama/load.ts';
+import { loadTokenizer } from '../../engine/tokenizers/load.ts';
+import { runSft, type SftSettings } from '../../engine/train/sft-run.ts';
+import { log, numberFlag, parse, UsageError } from '../args.ts';
+
+export const trainHelp = `wgrad train --method sft --model PATH --data FILE --output-dir DIR [options]
+  --method sft               training method (sft; dpo and others come later)
+  --model PATH               Hugging Face folder or llama2.c .bin (then --tokenizer)
+  --tokenizer PATH           tokenizer.json / tokenizer.bin (default: the model folder's)
+  --data FILE|DIR            JSONL, JSON, CSV, Parquet (or a folder with train.* / valid.*)
+  --valid FILE               validation data (default: DIR/valid.*, else --val-fraction)
+  --val-fraction F           hold out this share of the training rows (default 0)
+  --output-dir DIR           metrics.jsonl, adapter/ (PEFT), adapter-mlx/ (mlx-lm), checkpoints/
+  --max-steps N              optimizer steps (alias --iters) (default 100)
+  --batch-size B             examples per micro-batch (default 4)
+  --grad-accum N             micro-batches per step (default 1)
+  --learning-rate LR         peak learning rate (default 1e-4)
+  --lr-schedule S            constant | linear | cosine (default cosine), --warmup-steps N
+  --optimizer O              adamw | sgd | lion (default adamw), --weight-decay W
+  --max-grad-norm X          global-norm clipping (default 1)
+  --max-length N             truncate examples to N tokens (default 1024)
+  --packing                  pack examples into rows of --max-length tokens
+  --train-on-prompt          loss on every token, not only completions
+  --skip-invalid             skip malformed rows (counted) instead of stopping
+  --chat-template NAME|JINJA template for messages rows when the tokenizer has none (e.g. chatml)
+  --lora-r R --lora-alpha A --lora-dropout P --lora-targets q_proj,v_proj|all-linear --lora-layers FIRST-LAST --rslora
+  --full                     full fine-tuning instead of LoRA (writes model/ as a Hugging Face folder)
+  --eval-every N --save-every N   (alias --steps-per-eval, --save-every)
+  --resume                   continue from the newest checkpoint in DIR/checkpoints
+  --adapter-path DIR         mlx-lm alias: where to write the mlx-lm adapter (default DIR/adapter-mlx)
+  --seed S  --backend cpu|webgpu|auto  --config FILE.yaml (same keys as the flags)`;
+
+const flags = {
+  config: { type: 'string' }, method: { type: 'string' }, model: { type: 'string' }, tokenizer: { type: 'string' },
+  data: { type: 'string' }, valid: { type: 'string' }, 'val-fraction': { type: 'string' }, 'output-dir': { type: 'string' },
+  'max-steps': { type: 'string' }, iters: { type: 'string' }, 'batch-size': { type: 'string' }, 'grad-accum': { type: 'string' },
+  'learning-rate': { type: 'string' }, 'lr-schedule': { type: 'string' }, 'warmup-steps': { type: 'string' },
+  optimizer: { type: 'string' }, 'weight-decay': { type: 'string' }, 'max-grad-norm': { type: 'string' },
+  'max-length': { type: 'string' }, packing: { type: 'boolean' }, 'train-on-prompt': { type: 'boolean' },
+  'skip-invalid': { type: 'boolean' }, 'chat-template': { type: 'string' }, 'lora-r': { type: 'string' },
+  'lora-alpha': { type: 'string' }, 'lora-dropout': { type: 'string' }, 'lora-targets': { type: 'string' },
+  'lora-layers': { type: 'string' }, rslora: { type: 'boolean' }, full: { type: 'boolean' }, 'eval-every': { type: 'string' },
+  'steps-per-eval': { type: 'string' }, 'save-every': { type: 'string' }, resume: { type: 'boolean' },
+  'adapter-path': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' },
+} as const;
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** YAML keys may use the flag names with - or _ (learning_rate or learning-rate). */
+function readConfig(path: string): Values {
+  let raw: unknown;
+  try { raw = parseYaml(readFileSync(path, 'utf8')); } catch (e) { throw new UsageError(`wgrad train: --config ${path}: ${(e as Error).message}`); }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`wgrad train: --config ${path}: expected a mapping of option names to values`);
+  const out: Values = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    const key = k.replace(/_/g, '-');
+    if (!(key in flags) || key === 'config') throw new UsageError(`wgrad train: --config ${path}: unknown key "${k}"`);
+    const isBool = (flags as Record<string, { type: string }>)[key].type === 'boolean';
+    if (isBool && typeof v !== 'boolean') throw new UsageError(`wgrad train: --config ${path}: "${k}" must be true or false`);
+    out[key] = isBool ? (v as boolean) : Array.isArray(v) ? v.join(',') : String(v);
+  }
+  return out;
+}
+
+export async function trainCommand(argv: string[]): Promise<void> {
+  const { values: cli } = parse('train', argv, flags);
+  if (cli.help) { console.log(trainHelp); return; }
+  const v: Values = { ...(cli.config ? readConfig(cli.config as string) : {}), ...cli };
+  const str = (k: string) => v[k] as string | undefined;
+  const num = (k: string, d: number, what = 'a number', ok?: (n: number) => boolean) => numberFlag('train', k, str(k), d, what, ok);
+  const int = (k: string, d: number) => num(k, d, 'a positive integer', (n) => Number.isInteger(n) && n > 0);
+  const method = str('method') ?? 'sft';
+  if (method !== 'sft') throw new UsageError(`wgrad train: --method ${method} is not available yet (available: sft)`);
+  for (const req of ['model', 'data', 'output-dir']) if (!str(req)) throw new UsageError(`wgrad train: --${req} is required\n\n${trainHelp}`);
+  const out = str('output-dir')!;
+  const layers = str('lora-layers');
+  let layerRange: [number, number] | undefined;
+  if (layers) {
+    const m = /^(\d+)-(\d+)$/.exec(layers);
+    if (!m || +m[1] > +m[2]) throw new UsageError(`wgrad train: --lora-layers expects FIRST-LAST (e.g. 0-15), got "${layers}"`);
+    layerRange = [+m[1], +m[2]];
+  }
+  const schedule = str('lr-schedule') ?? 'cosine';
+  if (!['constant', 'linear', 'cosine'].includes(schedule)) throw new UsageError(`wgrad train: --lr-schedule expects constant, linear or cosine, got "${schedule}"`);
+  const settings: SftSettings = {
+    data: str('data')!, valid: str('valid'), valFraction: num('val-fraction', 0, 'a fraction in [0, 1)', (n) => n >= 0 && n < 1),
+    maxSteps: str('iters') !== undefined ? int('iters', 100) : int('max-steps', 100),
+    batchSize: int('batch-size', 4), gradAccum: int('grad-accum', 1),
+    learningRate: num('learning-rate', 1e-4, 'a positive number', (n) => n > 0),
+    schedule: schedule as SftSettings['schedule'], warmupSteps: num('warmup-steps', 0, 'an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0),
+    optimizer: (str('optimizer') ?? 'adamw') as SftSettings['optimizer'], weightDecay: num('weight-decay', 0, 'a number ≥ 0', (n) => n >= 0),
+    maxGradNorm: num('max-grad-norm', 1, 'a positive number', (n) => n > 0),
+    seed: num('seed', 0, 'an integer', Number.isInteger), maxLength: int('max-length', 1024),
+    packing: !!v.packing, completionOnly: !v['train-on-prompt'], skipInvalid: !!v['skip-invalid'], chatTemplate: str('chat-template'),
+    lora: v.full ? null : {
+      r: int('lora-r', 8), alpha: num('lora-alpha', 16, 'a positive number', (n) => n > 0),
+      dropout: num('lora-dropout', 0, 'a probability in [0, 1)', (n) => n >= 0 && n < 1), rslora: !!v.rslora,
+      targets: (str('lora-targets') ?? 'q_proj,v_proj').split(',').map((s) => s.trim()).filter(Boolean), layers: layerRange,
+    },
+    evalEvery: str('steps-per-eval') !== undefined ? int('steps-per-eval', 50) : int('eval-every', 50),
+    saveEvery: int('save-every', 100), outputDir: out, resume: !!v.resume,
+  };
+  if (!['adamw', 'sgd', 'lion'].includes(settings.optimizer!)) throw new UsageError(`wgrad train: --optimizer expects adamw, sgd or lion, got "${settings.optimizer}"`);
+
+  const backend = await createBackend({ backend: str('backend') as BackendChoice | undefined });
+  try {
+    log(`wgrad: backend ${backend.description}`);
+    const modelPath = str('model')!;
+    const tokenizer = await loadTokenizer(str('tokenizer') ?? (modelPath.endsWith('.bin') ? join(modelPath, '..', 'tokenizer.bin') : modelPath));
+    const { model } = await loadLlama(modelPath, { backend });
+    const bar = new SingleBar({ format: 'train |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | ETA {eta_formatted}', hideCursor: true, stream: process.stderr });
+    bar.start(settings.maxSteps, 0, { loss: '-', tps: '-' });
+    const r = await runSft(model, tokenizer, settings, {
+      onStep: (rec) => bar.update(rec.step, { loss: rec.loss.toFixed(4), tps: rec.tokens_per_second.toFixed(0) }),
+      onEval: (e) => log(`\neval step ${e.step}: loss ${e.eval_loss.toFixed(4)}`),
+    }).finally(() => bar.stop());
+    if (r.lora) {
+      await saveAdapter(model, join(out, 'adapter'), { format: 'peft', baseModel: modelPath });
+      await saveAdapter(model, str('adapter-path') ?? join(out, 'adapter-mlx'), { format: 'mlx', baseModel: modelPath });
+      log(`wgrad: adapter written to ${join(out, 'adapter')} (PEFT) and ${str('adapter-path') ?? join(out, 'adapter-mlx')} (mlx-lm)`);
+    } else {
+      await exportHfFolder(model, join(out, 'model'), { tokenizerFrom: modelPath.endsWith('.bin') ? undefined : modelPath });
+      log(`wgrad: model written to ${join(out, 'model')}`);
+    }
+    const last = r.records[r.records.length - 1];
+    log(`wgrad: ${r.records.length} steps, final loss ${last ? last.loss.toFixed(4) : '-'}${r.evalLoss !== null ? `, eval loss ${r.evalLoss.toFixed(4)}` : ''}`);
+    model.dispose();
+  } finally {
+    backend.destroy();
+  }
+}
