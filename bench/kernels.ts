@@ -1,5 +1,5 @@
 // `wgrad bench --suite kernels`: matmul (1024/2048/4096, f32, and the transposes training uses),
-// elementwise add and full sum bandwidth, and a buffer copy for the device's bandwidth ceiling.
+// elementwise add and full sum bandwidth, and copies (copyBufferToBuffer and the backend's copy kernel).
 // Prints GFLOP/s and GB/s with the adapter's name; writes JSON (bench/report.ts) with --out.
 // The PyTorch counterpart is bench/reference/torch_kernels.py (same workloads, same JSON shape).
 
@@ -7,7 +7,7 @@ import type { MatmulConfig } from '../kernels/matmul.ts';
 import { openGpu, type GpuContext } from './gpu.ts';
 import type { MatmulProblem } from './matmul-run.ts';
 import { renderTable, type KernelBenchReport, type KernelBenchRow } from './report.ts';
-import { benchAdd, benchCopy, benchMatmul, benchSum, type TimingOptions } from './workloads.ts';
+import { benchAdd, benchCopy, benchCopyKernel, benchMatmul, benchSum, type TimingOptions } from './workloads.ts';
 
 export interface KernelBenchOptions {
   /** Tiny sizes that run in seconds on a software GPU (SwiftShader). */
@@ -29,25 +29,32 @@ export interface KernelBenchOptions {
 const square = (s: number, transA = false, transB = false): MatmulProblem =>
   ({ batch: 1, m: s, n: s, k: s, transA, transB, aBatchStride: 0, bBatchStride: 0 });
 
-/** Configurations compared by --variants (bench/NOTES.md has the predictions and results). */
-export const MATMUL_VARIANTS: { label: string; config: Partial<MatmulConfig> }[] = [
-  { label: 'big-bk8-db', config: { tileM: 128, tileN: 128, BK: 8, TM: 8, TN: 8, doubleBuffer: true, pad: false } },
-  { label: 'big-bk8-db-pad', config: { tileM: 128, tileN: 128, BK: 8, TM: 8, TN: 8, doubleBuffer: true, pad: true } },
-  { label: 'big-bk16-db', config: { tileM: 128, tileN: 128, BK: 16, TM: 8, TN: 8, doubleBuffer: true, pad: false } },
-  { label: 'big-bk16-db-pad', config: { tileM: 128, tileN: 128, BK: 16, TM: 8, TN: 8, doubleBuffer: true, pad: true } },
-  { label: 'big-bk16-sb', config: { tileM: 128, tileN: 128, BK: 16, TM: 8, TN: 8, doubleBuffer: false, pad: false } },
-  { label: 'big-bk32-sb', config: { tileM: 128, tileN: 128, BK: 32, TM: 8, TN: 8, doubleBuffer: false, pad: false } },
-  { label: 'big-bk8-db-checked', config: { tileM: 128, tileN: 128, BK: 8, TM: 8, TN: 8, doubleBuffer: true, pad: false, checked: true } },
-  { label: 'big-bk8-db-scalar', config: { tileM: 128, tileN: 128, BK: 8, TM: 8, TN: 8, doubleBuffer: true, pad: false, vec4: false, checked: true } },
-  { label: '128x64-bk16-db', config: { tileM: 128, tileN: 64, BK: 16, TM: 8, TN: 4, doubleBuffer: true, pad: false } },
-  { label: '64x128-bk16-db', config: { tileM: 64, tileN: 128, BK: 16, TM: 4, TN: 8, doubleBuffer: true, pad: false } },
-  { label: '64x64-bk16-db', config: { tileM: 64, tileN: 64, BK: 16, TM: 4, TN: 4, doubleBuffer: true, pad: false } },
-  { label: '64x64-bk8-sb', config: { tileM: 64, tileN: 64, BK: 8, TM: 4, TN: 4, doubleBuffer: false, pad: false } },
-  { label: '64x64-8x8-bk16-db', config: { tileM: 64, tileN: 64, BK: 16, TM: 8, TN: 8, doubleBuffer: true, pad: false } },
-  { label: '32x32-bk8-sb', config: { tileM: 32, tileN: 32, BK: 8, TM: 4, TN: 4, doubleBuffer: false, pad: false } },
-  // Roughly the first version of kernels/matmul.ts: 64×64, 4×4 per thread, scalar, bounds-checked.
-  { label: 'first-version-like', config: { tileM: 64, tileN: 64, BK: 16, TM: 4, TN: 4, doubleBuffer: false, pad: false, vec4: false, checked: true } },
-];
+/**
+ * Configurations compared by --variants (bench/NOTES.md has the predictions and results): each at
+ * every benchmark size for A·B; those marked `transposes` also for A·Bᵀ and Aᵀ·B at the largest size.
+ */
+export const MATMUL_VARIANTS: { label: string; config: Partial<MatmulConfig>; transposes?: boolean }[] = [];
+const v = (label: string, config: Partial<MatmulConfig>, transposes = false) => MATMUL_VARIANTS.push({ label, config, transposes });
+const big = { tileM: 128, tileN: 128, TM: 8, TN: 8, pad: false, rowStage: false };
+const mid = { tileM: 64, tileN: 64, TM: 8, TN: 8, pad: false, rowStage: false };
+v('big-bk16-sb', { ...big, BK: 16, doubleBuffer: false }, true);
+v('big-bk16-sb-rows', { ...big, BK: 16, doubleBuffer: false, rowStage: true }, true);
+v('big-bk16-sb-pad', { ...big, BK: 16, doubleBuffer: false, pad: true });
+v('big-bk8-db', { ...big, BK: 8, doubleBuffer: true }, true);
+v('big-bk8-db-rows', { ...big, BK: 8, doubleBuffer: true, rowStage: true }, true);
+v('big-bk16-db', { ...big, BK: 16, doubleBuffer: true });
+v('big-bk32-sb', { ...big, BK: 32, doubleBuffer: false });
+v('big-bk32-sb-rows', { ...big, BK: 32, doubleBuffer: false, rowStage: true }, true);
+v('big-bk16-sb-scalar', { ...big, BK: 16, doubleBuffer: false, vec4: false, checked: true });
+v('64x64-8x8-bk16-db', { ...mid, BK: 16, doubleBuffer: true }, true);
+v('64x64-8x8-bk16-db-rows', { ...mid, BK: 16, doubleBuffer: true, rowStage: true }, true);
+v('64x64-8x8-bk16-sb', { ...mid, BK: 16, doubleBuffer: false });
+v('64x64-8x8-bk32-sb', { ...mid, BK: 32, doubleBuffer: false });
+v('128x64-8x8-bk16-sb', { ...mid, tileM: 128, BK: 16, doubleBuffer: false });
+v('64x128-8x8-bk16-sb', { ...mid, tileN: 128, BK: 16, doubleBuffer: false });
+v('64x64-4x4-bk16-db', { ...mid, TM: 4, TN: 4, BK: 16, doubleBuffer: true });
+// Roughly the first version of kernels/matmul.ts: 64×64, 4×4 per thread, scalar, bounds-checked.
+v('first-version-like', { tileM: 64, tileN: 64, BK: 16, TM: 4, TN: 4, doubleBuffer: false, pad: false, rowStage: false, vec4: false, checked: true });
 
 export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<KernelBenchReport> {
   const log = opts.log ?? ((s: string) => console.log(s));
@@ -78,10 +85,17 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
     await add(() => benchAdd(ctx, elements, t));
     await add(() => benchSum(ctx, elements, t));
     await add(() => benchCopy(ctx, elements, t));
+    await add(() => benchCopyKernel(ctx, elements, t));
     if (opts.variants) {
-      for (const s of [...new Set([sizes[0], big])]) {
+      for (const s of sizes) {
         for (const v of MATMUL_VARIANTS) {
-          await add(() => benchMatmul(ctx, square(s), t, { config: v.config, name: `variant_${s}_${v.label}` }));
+          await add(() => benchMatmul(ctx, square(s), t, { config: v.config, name: `variant_${s}_nn_${v.label}` }));
+        }
+      }
+      for (const [tA, tB] of [[false, true], [true, false]]) {
+        for (const v of MATMUL_VARIANTS.filter((x) => x.transposes)) {
+          const tr = `${tA ? 't' : 'n'}${tB ? 't' : 'n'}`;
+          await add(() => benchMatmul(ctx, square(big, tA, tB), t, { config: v.config, name: `variant_${big}_${tr}_${v.label}` }));
         }
       }
     }

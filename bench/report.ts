@@ -42,3 +42,19 @@ export function renderTable(r: KernelBenchReport): string {
   }
   return lines.join('\n');
 }
+
+/**
+ * Ratios against a reference report (e.g. PyTorch's JSON from bench/reference/torch_kernels.py),
+ * matching rows by name: time_ref / time_ours, so > 1 means wgrad is faster.
+ */
+export function renderComparison(ours: KernelBenchReport, ref: KernelBenchReport): string {
+  const byName = new Map(ref.rows.map((r) => [r.name, r]));
+  const lines = [`${ours.engine} vs ${ref.engine} (${ref.device})`,
+    `${'name'.padEnd(28)} ${'ours ms'.padStart(9)} ${'ref ms'.padStart(9)} ${'speed'.padStart(7)}`];
+  for (const r of ours.rows) {
+    const x = byName.get(r.name);
+    if (!x || !Number.isFinite(r.ms)) continue;
+    lines.push(`${r.name.padEnd(28)} ${fmt(r.ms, 3).padStart(9)} ${fmt(x.ms, 3).padStart(9)} ${(x.ms / r.ms).toFixed(2).padStart(6)}×`);
+  }
+  return lines.join('\n');
+}

@@ -4,6 +4,7 @@
 
 import type { MatmulConfig } from '../kernels/matmul.ts';
 import { binaryKernel } from '../kernels/binary.ts';
+import { copyKernel } from '../kernels/copy.ts';
 import { REDUCE_THREADS, reduceKernel, reduceTileX } from '../kernels/reduce.ts';
 import { stridedValues, type Kernel } from '../kernels/wgsl.ts';
 import { foldGrid } from '../backends/webgpu/grid.ts';
@@ -173,5 +174,25 @@ export async function benchCopy(ctx: GpuContext, n: number, t: TimingOptions): P
   return {
     name: `copy_f32_${label(n)}`, op: 'copy', dtype: 'f32', shape: [n], ms, minMs: times[0], samples: times.length,
     gflops: 0, gbps: (8 * n) / ms / 1e6, kernel: 'copyBufferToBuffer', timing: 'wall-clock', note: `${reps} copies per sample`,
+  };
+}
+
+/** The backend's strided-copy kernel (kernels/copy.ts) on a contiguous view: copy bandwidth through the SMs. */
+export async function benchCopyKernel(ctx: GpuContext, n: number, t: TimingOptions): Promise<KernelBenchRow> {
+  const { device } = ctx;
+  const X = randomF32(n, 51);
+  const src = uploadF32(device, X), dst = storageBuffer(device, n * 4);
+  const kernel = copyKernel(1);
+  const values = stridedValues([n], [{ name: 's', offset: 0, strides: [1] }]);
+  const { d, u } = await kernelDispatch(ctx, kernel, [src, dst], values, Math.ceil(n / kernel.workgroupSize));
+  const timing = await timeDispatches(ctx, [d], t);
+  const got = await readF32(device, dst, n);
+  let bad = 0;
+  for (let i = 0; i < n; i++) if (got[i] !== X[i]) bad++;
+  for (const x of [src, dst, u]) x.destroy();
+  return {
+    name: `copy_kernel_f32_${label(n)}`, op: 'copy', dtype: 'f32', shape: [n],
+    ms: timing.medianMs, minMs: timing.minMs, samples: timing.samples.length, timing: timing.method,
+    gflops: 0, gbps: (8 * n) / timing.medianMs / 1e6, kernel: kernel.key, maxRelErr: bad / n,
   };
 }
