@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import type { Backend, BinaryOp, DType, ReduceOp, Storage, UnaryOp, View } from '../../backends/backend.ts';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
-import { createWebGPUBackend, type WebGPUBackend } from '../../backends/webgpu/index.ts';
+import { createWebGPUBackend, type WebGPUBackend, WebGPUUnavailableError } from '../../backends/webgpu/index.ts';
 import { ints, mismatch, rng, type Tol, uniform } from './compare.ts';
 
 const SEED = Number(process.env.WGRAD_TEST_SEED) || Date.now() % 1_000_000;
@@ -430,5 +430,13 @@ describe('webgpu backend machinery', () => {
     expect(() => g.unary('exp', cpu.upload([1], 'f32'))).toThrow(/belongs to another backend \(cpu\)/);
     g.free(x);
     await expect(createWebGPUBackend({ precision: 'f64' })).rejects.toThrow(/f64.*use the cpu backend/);
+  });
+
+  gpuIt('a backend that cannot start says why and what to install', async () => {
+    // Dawn with an adapter name that matches nothing: the same path as a machine without a driver.
+    const err = await createWebGPUBackend({ dawnFlags: ['adapter=no-such-adapter'] }).then(
+      (b) => { b.destroy(); return null; }, (e: Error) => e);
+    expect(err).toBeInstanceOf(WebGPUUnavailableError);
+    expect(err!.message).toMatch(/webgpu backend: (requestAdapter failed|no GPU adapter) .*apt install libvulkan1 chromium/s);
   });
 });
