@@ -3,6 +3,8 @@
 // first, so rank is small). Comparisons write 0/1 in the input dtype.
 // Bindings: 0 A (read), 1 B (read), 2 out (read_write), 3 uniform (stridedOffsets: n, shape, a_*, b_*).
 // Dispatch: ceil(n / 256) workgroups, folded.
+// vec4 variant: every view walks its innermost dim contiguously and 16-byte aligned (see
+// vec4Views in the backend); shapes, strides and offsets then count vec4s.
 import { MATH_F32, MATH_I32 } from './math.ts';
 import { entry1d, type Kernel, NONFINITE, stridedOffsets, uniformBlock } from './wgsl.ts';
 
@@ -44,19 +46,27 @@ const BINARY_I32: Record<BinaryKernelOp, string> = {
   ge: 'select(0, 1, a >= b)',
 };
 
-export function binaryKernel(op: BinaryKernelOp, dtype: BinaryDType, rank: number): Kernel {
+export function binaryKernel(op: BinaryKernelOp, dtype: BinaryDType, rank: number, vec4 = false): Kernel {
   if (!(op in BINARY_F32)) throw new Error(`binary: unknown op '${op}'`);
   const expr = dtype === 'f32' ? BINARY_F32[op] : BINARY_I32[op];
   const prelude = dtype === 'i32' ? (op === 'pow' ? MATH_I32 : '') : op === 'pow' ? MATH_F32 : NONFINITE;
   const { params, code: offsets } = stridedOffsets(rank, ['a', 'b']);
+  const t = vec4 ? `vec4<${dtype}>` : dtype;
+  const store = vec4
+    ? `  let va = A[off_a];
+  let vb = B[off_b];
+  var r: ${t};
+  for (var c = 0u; c < 4u; c = c + 1u) { r[c] = op_(va[c], vb[c]); }
+  Y[i] = r;`
+    : '  Y[i] = op_(A[off_a], B[off_b]);';
   const code = `${prelude}
-@group(0) @binding(0) var<storage, read> A: array<${dtype}>;
-@group(0) @binding(1) var<storage, read> B: array<${dtype}>;
-@group(0) @binding(2) var<storage, read_write> Y: array<${dtype}>;
+@group(0) @binding(0) var<storage, read> A: array<${t}>;
+@group(0) @binding(1) var<storage, read> B: array<${t}>;
+@group(0) @binding(2) var<storage, read_write> Y: array<${t}>;
 ${uniformBlock(params, 3)}
 fn op_(a: ${dtype}, b: ${dtype}) -> ${dtype} { return ${expr}; }
 ${entry1d(`  if (i >= P.n) { return; }
 ${offsets}
-  Y[i] = op_(A[off_a], B[off_b]);`)}`;
-  return { key: `binary:${op}:${dtype}:r${rank}`, code, params, workgroupSize: 256 };
+${store}`)}`;
+  return { key: `binary:${op}:${dtype}:r${rank}${vec4 ? ':v4' : ''}`, code, params, workgroupSize: 256 };
 }

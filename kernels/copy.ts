@@ -4,31 +4,33 @@
 //   fill:     out[i] = bits                  (constant; the value travels as its bit pattern)
 // Bindings: copy 0 S (read), 1 out (read_write), 2 uniform;  copyInto 0 D (read_write), 1 S (read), 2 uniform;
 //           fill 0 out (read_write), 1 uniform { n, bits }.
-// Dispatch: ceil(n / 256) workgroups, folded.
+// Dispatch: ceil(n / 256) workgroups, folded. copy/copyInto have vec4 variants as in binary.ts.
 import { entry1d, type Kernel, stridedOffsets, uniformBlock } from './wgsl.ts';
 
-export function copyKernel(rank: number): Kernel {
+export function copyKernel(rank: number, vec4 = false): Kernel {
   const { params, code: offsets } = stridedOffsets(rank, ['s']);
+  const t = vec4 ? 'vec4<u32>' : 'u32';
   const code = `
-@group(0) @binding(0) var<storage, read> S: array<u32>;
-@group(0) @binding(1) var<storage, read_write> Y: array<u32>;
+@group(0) @binding(0) var<storage, read> S: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> Y: array<${t}>;
 ${uniformBlock(params, 2)}
 ${entry1d(`  if (i >= P.n) { return; }
 ${offsets}
   Y[i] = S[off_s];`)}`;
-  return { key: `copy:r${rank}`, code, params, workgroupSize: 256 };
+  return { key: `copy:r${rank}${vec4 ? ':v4' : ''}`, code, params, workgroupSize: 256 };
 }
 
-export function copyIntoKernel(rank: number): Kernel {
+export function copyIntoKernel(rank: number, vec4 = false): Kernel {
   const { params, code: offsets } = stridedOffsets(rank, ['d']);
+  const t = vec4 ? 'vec4<u32>' : 'u32';
   const code = `
-@group(0) @binding(0) var<storage, read_write> D: array<u32>;
-@group(0) @binding(1) var<storage, read> S: array<u32>;
+@group(0) @binding(0) var<storage, read_write> D: array<${t}>;
+@group(0) @binding(1) var<storage, read> S: array<${t}>;
 ${uniformBlock(params, 2)}
 ${entry1d(`  if (i >= P.n) { return; }
 ${offsets}
   D[off_d] = S[i];`)}`;
-  return { key: `copyInto:r${rank}`, code, params, workgroupSize: 256 };
+  return { key: `copyInto:r${rank}${vec4 ? ':v4' : ''}`, code, params, workgroupSize: 256 };
 }
 
 export function fillKernel(): Kernel {

@@ -1,5 +1,7 @@
 // Unary elementwise: out[i] = op(x[i]) over contiguous x [n].
 // Bindings: 0 x (read), 1 out (read_write), 2 uniform { n }. Dispatch: ceil(n / 256) workgroups, folded.
+// vec4 variant (n % 4 = 0): x and out bound as array<vec4<T>>, n counts vec4s, one 16-byte load and
+// store per thread (memory-bound ops run closer to the bandwidth limit).
 //
 // f32 ops evaluate in f32 with the helpers of math.ts. On i32 input the integer-exact ops stay in
 // integers; every other op runs in f32 and converts back with JavaScript's ToInt32 (truncate, wrap
@@ -69,7 +71,7 @@ export function unaryOutDType(op: UnaryKernelOp, inDType: UnaryDType): UnaryDTyp
   return op === 'cast_f32' ? 'f32' : op === 'cast_i32' ? 'i32' : inDType;
 }
 
-export function unaryKernel(op: UnaryKernelOp, inDType: UnaryDType): Kernel {
+export function unaryKernel(op: UnaryKernelOp, inDType: UnaryDType, vec4 = false): Kernel {
   if (!(op in UNARY_F32)) throw new Error(`unary: unknown op '${op}'`);
   const outDType = unaryOutDType(op, inDType);
   let value: string; // expression of type outDType
@@ -89,12 +91,19 @@ export function unaryKernel(op: UnaryKernelOp, inDType: UnaryDType): Kernel {
     value = outDType === 'i32' ? `to_i32_(op_(${arg}))` : `op_(${arg})`;
   }
   const params = ['n'];
+  const [tin, tout] = vec4 ? [`vec4<${inDType}>`, `vec4<${outDType}>`] : [inDType, outDType];
+  const body = vec4
+    ? `  let v = X[i];
+  var r: ${tout};
+  for (var c = 0u; c < 4u; c = c + 1u) { let x = v[c]; r[c] = ${value}; }
+  Y[i] = r;`
+    : `  let x = X[i];
+  Y[i] = ${value};`;
   const code = `${prelude}
-@group(0) @binding(0) var<storage, read> X: array<${inDType}>;
-@group(0) @binding(1) var<storage, read_write> Y: array<${outDType}>;
+@group(0) @binding(0) var<storage, read> X: array<${tin}>;
+@group(0) @binding(1) var<storage, read_write> Y: array<${tout}>;
 ${uniformBlock(params, 2)}
 ${entry1d(`  if (i >= P.n) { return; }
-  let x = X[i];
-  Y[i] = ${value};`)}`;
-  return { key: `unary:${op}:${inDType}`, code, params, workgroupSize: 256 };
+${body}`)}`;
+  return { key: `unary:${op}:${inDType}${vec4 ? ':v4' : ''}`, code, params, workgroupSize: 256 };
 }

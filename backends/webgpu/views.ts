@@ -67,7 +67,20 @@ export function collapseDims(shape: number[], views: StridedView[]): { shape: nu
   return { shape: outShape, views: views.map((v, i) => ({ offset: v.offset, strides: outStrides[i] })) };
 }
 
-/** A view that walks its storage contiguously (after collapsing): a plain buffer copy will do. */
-export function isContiguous(shape: number[], v: StridedView): boolean {
-  return shape.length === 0 || (shape.length === 1 && v.strides[0] === 1);
+/**
+ * The same walk in units of vec4 when that is exact: the innermost dim is contiguous (stride 1) in
+ * every view and a multiple of 4 long, and every offset and outer stride is a multiple of 4, so
+ * each group of 4 consecutive outputs reads 4 consecutive, 16-byte aligned inputs. Else null.
+ */
+export function vec4Views(shape: number[], views: StridedView[]): { shape: number[]; views: StridedView[] } | null {
+  const last = shape.length - 1;
+  if (last < 0 || shape[last] % 4 !== 0) return null;
+  for (const v of views) {
+    if (v.strides[last] !== 1 || v.offset % 4 !== 0) return null;
+    for (let d = 0; d < last; d++) if (v.strides[d] % 4 !== 0) return null;
+  }
+  return {
+    shape: shape.map((s, d) => (d === last ? s / 4 : s)),
+    views: views.map((v) => ({ offset: v.offset / 4, strides: v.strides.map((s, d) => (d === last ? 1 : s / 4)) })),
+  };
 }
