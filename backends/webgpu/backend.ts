@@ -197,10 +197,11 @@ export class WebGPUBackend implements Backend {
     return s.dtype === 'i32' ? new Int32Array(data) : new Float32Array(data);
   }
 
+  /** Keep a few small readback buffers (a loss per step); big ones are one-offs. */
   private recycleReadback(bytes: number, rb: GPUBuffer): void {
     let list = this.readbacks.get(bytes);
     if (!list) this.readbacks.set(bytes, (list = []));
-    if (list.length < 4) list.push(rb);
+    if (bytes <= 16 << 20 && list.length < 4) list.push(rb);
     else rb.destroy();
   }
 
@@ -496,6 +497,7 @@ export class WebGPUBackend implements Backend {
 
   // ---- lifecycle -----------------------------------------------------------------------------
 
+  /** Bytes are GPU allocations (pool bucket sizes), not element counts × 4. */
   memoryStats(): MemoryStats {
     return { liveBuffers: this.live, liveBytes: this.liveBytes, pooledBuffers: this.pool.pooledBuffers, pooledBytes: this.pool.pooledBytes };
   }
