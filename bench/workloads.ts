@@ -8,6 +8,7 @@ import { copyKernel } from '../kernels/copy.ts';
 import { REDUCE_THREADS, reduceKernel, reduceTileX } from '../kernels/reduce.ts';
 import { stridedValues, type Kernel } from '../kernels/wgsl.ts';
 import { foldGrid } from '../backends/webgpu/grid.ts';
+import { vec4Views } from '../backends/webgpu/views.ts';
 import {
   computePipeline, readF32, storageBuffer, timeDispatches, uniformBuffer, uploadF32,
   type Dispatch, type GpuContext,
@@ -83,6 +84,17 @@ async function kernelDispatch(ctx: GpuContext, kernel: Kernel, buffers: GPUBuffe
   return { d: { pipeline, bindGroup, groups: [x, y, 1] }, u };
 }
 
+/**
+ * Uniform values for contiguous views of n elements, switched to vec4 units the way
+ * WebGPUBackend.strided does (backends/webgpu/views.ts vec4Views).
+ */
+function contiguousPlan(n: number, names: string[]): { vec4: boolean; units: number; values: Record<string, number> } {
+  const views = names.map(() => ({ offset: 0, strides: [1] }));
+  const v4 = vec4Views([n], views);
+  const { shape, views: vs } = v4 ?? { shape: [n], views };
+  return { vec4: v4 !== null, units: shape[0], values: stridedValues(shape, vs.map((v, i) => ({ name: names[i], ...v }))) };
+}
+
 const label = (n: number) => (n >= 1 << 20 && n % (1 << 20) === 0 ? `${n >> 20}M` : n >= 1024 && n % 1024 === 0 ? `${n >> 10}K` : `${n}`);
 
 /** out = a + b over n contiguous f32 (kernels/binary.ts, rank 1 after the backend's dim collapsing). */
@@ -90,9 +102,9 @@ export async function benchAdd(ctx: GpuContext, n: number, t: TimingOptions): Pr
   const { device } = ctx;
   const A = randomF32(n, 21), B = randomF32(n, 22);
   const a = uploadF32(device, A), b = uploadF32(device, B), c = storageBuffer(device, n * 4);
-  const kernel = binaryKernel('add', 'f32', 1);
-  const values = stridedValues([n], [{ name: 'a', offset: 0, strides: [1] }, { name: 'b', offset: 0, strides: [1] }]);
-  const { d, u } = await kernelDispatch(ctx, kernel, [a, b, c], values, Math.ceil(n / kernel.workgroupSize));
+  const plan = contiguousPlan(n, ['a', 'b']);
+  const kernel = binaryKernel('add', 'f32', 1, plan.vec4);
+  const { d, u } = await kernelDispatch(ctx, kernel, [a, b, c], plan.values, Math.ceil(plan.units / kernel.workgroupSize));
   const timing = await timeDispatches(ctx, [d], t);
   const got = await readF32(device, c, n);
   let worst = 0;
@@ -182,9 +194,9 @@ export async function benchCopyKernel(ctx: GpuContext, n: number, t: TimingOptio
   const { device } = ctx;
   const X = randomF32(n, 51);
   const src = uploadF32(device, X), dst = storageBuffer(device, n * 4);
-  const kernel = copyKernel(1);
-  const values = stridedValues([n], [{ name: 's', offset: 0, strides: [1] }]);
-  const { d, u } = await kernelDispatch(ctx, kernel, [src, dst], values, Math.ceil(n / kernel.workgroupSize));
+  const plan = contiguousPlan(n, ['s']);
+  const kernel = copyKernel(1, plan.vec4);
+  const { d, u } = await kernelDispatch(ctx, kernel, [src, dst], plan.values, Math.ceil(plan.units / kernel.workgroupSize));
   const timing = await timeDispatches(ctx, [d], t);
   const got = await readF32(device, dst, n);
   let bad = 0;
