@@ -8,15 +8,18 @@
 // Bindings, in order: X (read), [XI (read, i32) if pairs], OI (read_write, i32), [OV (read_write) if
 // partial], uniform { outer, r, inner, chunk, groups, colBlocks }.
 // Dispatch: outer · groups · colBlocks workgroups, folded.
+// vec4 variant (first pass only, inner = 1, r % 4 = 0): X read as vec4s; r and chunk count vec4s.
 import { REDUCE_THREADS } from './reduce.ts';
 import { LINEAR_WORKGROUP, type Kernel, NONFINITE, uniformBlock } from './wgsl.ts';
 
-export function argmaxKernel(dtype: 'f32' | 'i32', tx: number, o: { pairs: boolean; partial: boolean }): Kernel {
+export function argmaxKernel(dtype: 'f32' | 'i32', tx: number, o: { pairs: boolean; partial: boolean; vec4?: boolean }): Kernel {
+  const vec4 = o.vec4 ?? false;
+  if (vec4 && (tx !== 1 || o.pairs)) throw new Error('argmax: the vec4 variant needs inner = 1 and a first pass');
   const ty = REDUCE_THREADS / tx;
   const params = ['outer', 'r', 'inner', 'chunk', 'groups', 'colBlocks'];
   const low = dtype === 'f32' ? 'f32_neg_inf()' : 'bitcast<i32>(0x80000000u)';
   let b = 0;
-  const decl: string[] = [`@group(0) @binding(${b++}) var<storage, read> X: array<${dtype}>;`];
+  const decl: string[] = [`@group(0) @binding(${b++}) var<storage, read> X: array<${vec4 ? `vec4<${dtype}>` : dtype}>;`];
   if (o.pairs) decl.push(`@group(0) @binding(${b++}) var<storage, read> XI: array<i32>;`);
   decl.push(`@group(0) @binding(${b++}) var<storage, read_write> OI: array<i32>;`);
   if (o.partial) decl.push(`@group(0) @binding(${b++}) var<storage, read_write> OV: array<${dtype}>;`);
@@ -44,9 +47,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (col < P.inner) {
     // Each lane visits its indices in increasing order, so strict > keeps the first maximum.
     for (var k = k0 + lid.y; k < k1; k = k + ${ty}u) {
-      let at = (o * P.r + k) * P.inner + col;
+${vec4
+    ? `      let v4 = X[o * P.r + k];
+      for (var c = 0u; c < 4u; c = c + 1u) {
+        if (v4[c] > best) { best = v4[c]; bi = 4u * k + c; }
+      }`
+    : `      let at = (o * P.r + k) * P.inner + col;
       let v = X[at];
-      if (v > best) { best = v; bi = ${o.pairs ? 'bitcast<u32>(XI[at])' : 'k'}; }
+      if (v > best) { best = v; bi = ${o.pairs ? 'bitcast<u32>(XI[at])' : 'k'}; }`}
     }
   }
   let me = lid.y * ${tx}u + lid.x;
@@ -69,6 +77,6 @@ ${o.partial
     : `    OI[dst] = select(i32(si[lid.x]), 0, si[lid.x] == ${NONE});`}
   }
 }`;
-  const key = `argmax:${dtype}:tx${tx}:${o.pairs ? 'pairs' : 'x'}:${o.partial ? 'partial' : 'final'}`;
+  const key = `argmax:${dtype}:tx${tx}:${o.pairs ? 'pairs' : 'x'}:${o.partial ? 'partial' : 'final'}${vec4 ? ':v4' : ''}`;
   return { key, code, params, workgroupSize: REDUCE_THREADS };
 }

@@ -6,6 +6,7 @@
 // ever walks more than chunk / TY elements, whatever r is.
 // Bindings: 0 X (read), 1 out (read_write), 2 uniform { outer, r, inner, chunk, groups, colBlocks }.
 // Dispatch: outer · groups · colBlocks workgroups (colBlocks = ceil(inner / TX)), folded.
+// vec4 variant (inner = 1, r % 4 = 0): X is read as array<vec4<T>> and r, chunk count vec4s.
 import { LINEAR_WORKGROUP, type Kernel, NONFINITE, uniformBlock } from './wgsl.ts';
 
 export type ReduceKernelOp = 'sum' | 'max' | 'min';
@@ -34,12 +35,13 @@ export function reduceCombine(op: ReduceKernelOp, dtype: ReduceDType): { identit
   return { identity, combine };
 }
 
-export function reduceKernel(op: ReduceKernelOp, dtype: ReduceDType, tx: number): Kernel {
+export function reduceKernel(op: ReduceKernelOp, dtype: ReduceDType, tx: number, vec4 = false): Kernel {
+  if (vec4 && tx !== 1) throw new Error('reduce: the vec4 variant needs inner = 1');
   const ty = REDUCE_THREADS / tx;
   const { identity, combine } = reduceCombine(op, dtype);
   const params = ['outer', 'r', 'inner', 'chunk', 'groups', 'colBlocks'];
   const code = `${NONFINITE}
-@group(0) @binding(0) var<storage, read> X: array<${dtype}>;
+@group(0) @binding(0) var<storage, read> X: array<${vec4 ? `vec4<${dtype}>` : dtype}>;
 @group(0) @binding(1) var<storage, read_write> Y: array<${dtype}>;
 ${uniformBlock(params, 2)}
 var<workgroup> sh: array<${dtype}, ${REDUCE_THREADS}>;
@@ -60,7 +62,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: ${dtype} = ${identity};
   if (col < P.inner) {
     for (var k = k0 + lid.y; k < k1; k = k + ${ty}u) {
-      acc = combine_(acc, X[(o * P.r + k) * P.inner + col]);
+${vec4
+    ? `      let v = X[o * P.r + k];
+      acc = combine_(combine_(combine_(combine_(acc, v.x), v.y), v.z), v.w);`
+    : '      acc = combine_(acc, X[(o * P.r + k) * P.inner + col]);'}
     }
   }
   let me = lid.y * ${tx}u + lid.x;
@@ -72,5 +77,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   if (lid.y == 0u && col < P.inner) { Y[(o * P.groups + g) * P.inner + col] = sh[lid.x]; }
 }`;
-  return { key: `reduce:${op}:${dtype}:tx${tx}`, code, params, workgroupSize: REDUCE_THREADS };
+  return { key: `reduce:${op}:${dtype}:tx${tx}${vec4 ? ':v4' : ''}`, code, params, workgroupSize: REDUCE_THREADS };
 }

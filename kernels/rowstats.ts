@@ -4,7 +4,8 @@
 //   (m1, s1) ⊕ (m2, s2) = (m, s1·e^(m1-m) + s2·e^(m2-m)),  m = max(m1, m2).
 // -inf entries (attention masks) add nothing; a NaN anywhere makes s NaN, so the row's outputs
 // are NaN as on the cpu backend instead of silently skipping it.
-// Expects in scope: X (f32 storage), P.cols, `base` (row start), `lid` (local index). Declares m, s.
+// Expects in scope: X (f32 storage, or vec4<f32> when vec4), P.cols (in X's units), `base` (row
+// start, same units), `lid` (local index). Declares m, s.
 import { NONFINITE } from './wgsl.ts';
 
 /** Workgroup size for a row of `cols`: small rows do not need 256 idle threads. */
@@ -24,14 +25,21 @@ fn combine_(m1: f32, s1: f32, m2: f32, s2: f32) -> vec2<f32> {
 }
 
 /** Code that leaves the row's max in `m` and Σ exp(x - m) in `s` (same value in every thread). */
-export function rowStatsBody(wg: number): string {
+export function rowStatsBody(wg: number, vec4 = false): string {
+  const fold = `if (x > tm) { ts = ts * exp(tm - x) + 1.0; tm = x; }
+    else if (x > f32_neg_inf()) { ts = ts + exp(x - tm); }
+    else if (is_nan_(x)) { ts = x; }`;
   return `  var tm = f32_neg_inf();
   var ts = 0.0;
   for (var c = lid; c < P.cols; c = c + ${wg}u) {
-    let x = X[base + c];
-    if (x > tm) { ts = ts * exp(tm - x) + 1.0; tm = x; }
-    else if (x > f32_neg_inf()) { ts = ts + exp(x - tm); }
-    else if (is_nan_(x)) { ts = x; }
+${vec4
+    ? `    let x4 = X[base + c];
+    for (var j = 0u; j < 4u; j = j + 1u) {
+      let x = x4[j];
+      ${fold}
+    }`
+    : `    let x = X[base + c];
+    ${fold}`}
   }
   shm[lid] = tm;
   shs[lid] = ts;

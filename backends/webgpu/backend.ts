@@ -329,11 +329,14 @@ export class WebGPUBackend implements Backend {
     const colBlocks = Math.ceil(inner / tx);
     let cur = x as GPUStorage, curR = r;
     for (;;) {
-      const chunk = reduceChunk(curR, ty, outer * colBlocks);
-      const groups = Math.ceil(curR / chunk);
+      // Rows of whole vec4s (inner = 1) are read 16 bytes at a time; r and chunk then count vec4s.
+      const vec4 = inner === 1 && curR % 4 === 0;
+      const units = vec4 ? curR / 4 : curR;
+      const chunk = reduceChunk(units, ty, outer * colBlocks);
+      const groups = Math.ceil(units / chunk);
       const out = this.alloc(outer * groups * inner, dt, name);
-      this.runGrid(name, reduceKernel(op, dt, tx), [this.binding(name, 'x', cur), this.binding(name, 'out', out)],
-        { outer, r: curR, inner, chunk, groups, colBlocks }, outer * groups * colBlocks);
+      this.runGrid(name, reduceKernel(op, dt, tx, vec4), [this.binding(name, 'x', cur), this.binding(name, 'out', out)],
+        { outer, r: units, inner, chunk, groups, colBlocks }, outer * groups * colBlocks);
       if (cur !== x) this.free(cur);
       if (groups === 1) return out;
       cur = out;
@@ -350,8 +353,10 @@ export class WebGPUBackend implements Backend {
     const colBlocks = Math.ceil(inner / tx);
     let vals = x as GPUStorage, idx: GPUStorage | null = null, curR = r;
     for (;;) {
-      const chunk = reduceChunk(curR, ty, outer * colBlocks);
-      const groups = Math.ceil(curR / chunk);
+      const vec4 = idx === null && inner === 1 && curR % 4 === 0; // first pass over whole vec4 rows
+      const units = vec4 ? curR / 4 : curR;
+      const chunk = reduceChunk(units, ty, outer * colBlocks);
+      const groups = Math.ceil(units / chunk);
       const partial = groups > 1;
       const outIdx = this.alloc(outer * groups * inner, 'i32', 'argmax');
       const outVal = partial ? this.alloc(outer * groups * inner, dt, 'argmax') : null;
@@ -359,8 +364,8 @@ export class WebGPUBackend implements Backend {
       if (idx) bindings.push(this.binding('argmax', 'idx', idx));
       bindings.push(this.binding('argmax', 'out', outIdx));
       if (outVal) bindings.push(this.binding('argmax', 'vals', outVal));
-      this.runGrid('argmax', argmaxKernel(dt, tx, { pairs: idx !== null, partial }), bindings,
-        { outer, r: curR, inner, chunk, groups, colBlocks }, outer * groups * colBlocks);
+      this.runGrid('argmax', argmaxKernel(dt, tx, { pairs: idx !== null, partial, vec4 }), bindings,
+        { outer, r: units, inner, chunk, groups, colBlocks }, outer * groups * colBlocks);
       if (vals !== x) this.free(vals);
       if (idx) this.free(idx);
       if (!outVal) return outIdx;
@@ -376,8 +381,9 @@ export class WebGPUBackend implements Backend {
     const xb = this.binding(name, 'x', x);
     const out = this.alloc(rows * cols, 'f32', name);
     if (rows * cols === 0) return out;
-    const wg = rowWorkgroupSize(cols);
-    this.runGrid(name, softmaxKernel(log, wg), [xb, this.binding(name, 'out', out)], { rows, cols }, rows);
+    const vec4 = cols % 4 === 0;
+    const units = vec4 ? cols / 4 : cols;
+    this.runGrid(name, softmaxKernel(log, rowWorkgroupSize(units), vec4), [xb, this.binding(name, 'out', out)], { rows, cols: units }, rows);
     return out;
   }
 
@@ -387,7 +393,9 @@ export class WebGPUBackend implements Backend {
     if (cols === 0) return this.fill(rows, -Infinity, 'f32');
     const out = this.alloc(rows, 'f32', 'logsumexp');
     if (rows === 0) return out;
-    this.runGrid('logsumexp', logsumexpKernel(rowWorkgroupSize(cols)), [xb, this.binding('logsumexp', 'out', out)], { rows, cols }, rows);
+    const vec4 = cols % 4 === 0;
+    const units = vec4 ? cols / 4 : cols;
+    this.runGrid('logsumexp', logsumexpKernel(rowWorkgroupSize(units), vec4), [xb, this.binding('logsumexp', 'out', out)], { rows, cols: units }, rows);
     return out;
   }
 

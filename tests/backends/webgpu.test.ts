@@ -236,6 +236,7 @@ describe('webgpu backend vs cpu', () => {
 
   const reduceShapes: [number, number, number][] = [
     [1, 1, 1], [3, 17, 1], [2, 129, 3], [5, 300, 65], [2, 5000, 7], [1, 70001, 1], [4, 3, 129], [1, 33, 1000],
+    [3, 4096, 1], [1, 80000, 1], // whole vec4 rows: 16-byte loads, the second also split across passes
   ];
 
   gpuIt('reduce sum/max/min f32 and i32, including r > 70000 (multi-pass)', async (g) => {
