@@ -7,9 +7,7 @@ import { createBackend, type BackendChoice } from '../backends/select.ts';
 import { generate } from '../engine/generate/generate.ts';
 import type { LlamaConfig } from '../engine/models/llama/config.ts';
 import { LlamaForCausalLM } from '../engine/models/llama/model.ts';
-import { noGrad } from '../engine/autodiff.ts';
-import { tidy } from '../engine/memory.ts';
-import { full, randn } from '../engine/ops/index.ts';
+import { randomInit } from '../engine/models/llama/init.ts';
 import { Generator } from '../engine/random.ts';
 
 export const smollm135m: LlamaConfig = {
@@ -19,16 +17,6 @@ export const smollm135m: LlamaConfig = {
 };
 
 const tiny: LlamaConfig = { ...smollm135m, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16, intermediateSize: 128, vocabSize: 256 };
-
-/** Normal(0, 0.02) weights and unit norms, as transformers initialises a Llama. */
-export function randomInit(model: LlamaForCausalLM, seed: number): void {
-  const g = new Generator(seed);
-  noGrad(() => tidy(() => {
-    for (const [name, p] of model.namedParameters()) {
-      p.assign(name.endsWith('norm.weight') ? full(p.shape, 1, { backend: model.backend }) : randn(p.shape, { generator: g, std: 0.02, backend: model.backend }));
-    }
-  }));
-}
 
 export interface GenerationResult {
   batch: number; promptTokens: number; newTokens: number; seconds: number; tokensPerSecond: number;
