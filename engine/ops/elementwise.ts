@@ -129,8 +129,8 @@ export const square = (x: Tensor) => unary('square', x, (g) => mul(g, mul(x, 2))
 export const reciprocal = (x: Tensor) => unary('recip', x, (g, y) => neg(mul(g, mul(y, y))));
 export const abs = (x: Tensor) => unary('abs', x, (g) => mul(g, sign(x)));
 export const sign = (x: Tensor) => unaryRaw('sign', x);
-export const sin = (x: Tensor) => unary('sin', x, (g) => mul(g, cos(x)));
-export const cos = (x: Tensor) => unary('cos', x, (g) => neg(mul(g, sin(x))));
+export const sin = (x: Tensor): Tensor => unary('sin', x, (g) => mul(g, cos(x)));
+export const cos = (x: Tensor): Tensor => unary('cos', x, (g) => neg(mul(g, sin(x))));
 export const erf = (x: Tensor) => unary('erf', x, (g) => mul(g, mul(exp(neg(square(x))), 2 / Math.sqrt(Math.PI))));
 export const sigmoid = (x: Tensor) => unary('sigmoid', x, (g, y) => mul(g, mul(y, sub(1, y))));
 export const tanh = (x: Tensor) => unary('tanh', x, (g, y) => mul(g, sub(1, mul(y, y))));

@@ -14,7 +14,7 @@ export class SGD extends Optimizer {
     this.nesterov = opts.nesterov ?? false;
     this.weightDecay = opts.weightDecay ?? 0;
   }
-  protected init(p: Tensor) {
+  protected init(p: Tensor): Record<string, Tensor> {
     return this.momentum ? { momentum_buffer: mul(p, 0) } : {};
   }
   protected update(p: Tensor, g0: Tensor, s: Record<string, Tensor>): void {

@@ -30,6 +30,6 @@ export function sftLoss(model: LlamaForCausalLM, batch: Batch): MethodOutput {
   const targets = tensor(shiftedTargets(batch), [B * T], { backend });
   const lossSum = crossEntropy(reshape(logits, [B * T, model.config.vocabSize]), targets, { ignoreIndex: IGNORE_INDEX, reduction: 'sum' });
   let tokens = 0;
-  for (const t of targets.host!) if (t !== IGNORE_INDEX) tokens++;
+  for (const t of Array.from(targets.host!)) if (t !== IGNORE_INDEX) tokens++;
   return { lossSum, tokens };
 }

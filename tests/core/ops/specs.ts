@@ -1,10 +1,11 @@
 // Every op with its inputs: odd sizes (1, 3, 17, 129) and broadcasting, positive domains where needed.
 import * as w from '../../../engine/ops/index.ts';
+import type { Tensor } from '../../../engine/tensor.ts';
 import type { OpSpec } from './check.ts';
 
 const pos = { lo: 0.2, hi: 3 };
 
-const unaryOps: [string, (x: w.Tensor) => w.Tensor, object?][] = [
+const unaryOps: [string, (x: Tensor) => Tensor, object?][] = [
   ['neg', w.neg], ['exp', w.exp], ['log', w.log, pos], ['sqrt', w.sqrt, pos], ['rsqrt', w.rsqrt, pos],
   ['abs', w.abs], ['sigmoid', w.sigmoid], ['tanh', w.tanh], ['relu', w.relu], ['silu', w.silu],
   ['gelu_erf', (x) => w.gelu(x)], ['gelu_tanh', (x) => w.gelu(x, 'tanh')], ['softplus', w.softplus],
@@ -17,7 +18,7 @@ export const unarySpecs: OpSpec[] = unaryOps.flatMap(([name, f, dom]) => [
   { name: `${name} [1]`, inputs: [{ shape: [1], ...(dom ?? {}) }], fn: ([x]) => f(x) },
 ]);
 
-const binaryOps: [string, (a: w.Tensor, b: w.Tensor) => w.Tensor, object?, object?][] = [
+const binaryOps: [string, (a: Tensor, b: Tensor) => Tensor, object?, object?][] = [
   ['add', w.add], ['sub', w.sub], ['mul', w.mul], ['div', w.div, {}, { lo: 0.5, hi: 2 }],
   ['pow', w.pow, pos, { lo: -1.5, hi: 1.5 }], ['maximum', w.maximum], ['minimum', w.minimum],
 ];
@@ -28,16 +29,16 @@ export const binarySpecs: OpSpec[] = binaryOps.flatMap(([name, f, da, db]) =>
   shapes.map(([sa, sb]) => ({
     name: `${name} [${sa}]·[${sb}]`,
     inputs: [{ shape: sa, ...(da ?? {}) }, { shape: sb, ...(db ?? {}) }],
-    fn: ([a, b]: w.Tensor[]) => f(a, b),
+    fn: ([a, b]: Tensor[]) => f(a, b),
   })),
 );
 
 const ints = { kind: 'int' as const, lo: -2, hi: 3 };
 export const compareSpecs: OpSpec[] = (['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const).flatMap((op) => [
   { name: `${op} i32 broadcast`, inputs: [{ shape: [3, 17], ...ints }, { shape: [17], ...ints }], grad: false,
-    fn: ([a, b]: w.Tensor[]) => w[op](a, b) },
+    fn: ([a, b]: Tensor[]) => w[op](a, b) },
   { name: `${op} f32 with ties`, inputs: [{ shape: [17], ...ints }, { shape: [17], ...ints }], grad: false,
-    fn: ([a, b]: w.Tensor[]) => w[op](w.cast(a, 'f32'), w.cast(b, 'f32')) },
+    fn: ([a, b]: Tensor[]) => w[op](w.cast(a, 'f32'), w.cast(b, 'f32')) },
 ]);
 
 export const miscElementwiseSpecs: OpSpec[] = [
