@@ -1,6 +1,7 @@
 // The wgrad command line.
 import { UsageError } from './args.ts';
 import { benchCommand, benchHelp } from './commands/bench.ts';
+import { demoCommand, demoHelp } from './commands/demo.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { generateCommand, generateHelp } from './commands/generate.ts';
 import { trainCommand, trainHelp } from './commands/train.ts';
@@ -9,6 +10,7 @@ const commands: Record<string, [(argv: string[]) => Promise<void>, string]> = {
   train: [trainCommand, trainHelp],
   generate: [generateCommand, generateHelp],
   bench: [benchCommand, benchHelp],
+  demo: [demoCommand, demoHelp],
   doctor: [doctorCommand, 'wgrad doctor   show the backends this machine can run and why others cannot'],
 };
 
