@@ -6,7 +6,7 @@ import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import { Generator } from '../random.ts';
 
 export const BOS = 0, EOS = 1;
-const CHARS = '0123456789+=:QA ';
+const CHARS = '0123456789+=?:QA ';
 
 export function encode(s: string): number[] {
   return [...s].map((c) => {
@@ -39,7 +39,9 @@ export function problems(max: number, heldOut: number, seed: number): { train: P
 /** The two formats: the plain equation (stage 1) and the question/answer the LoRA stage teaches. */
 export const formats = {
   equation: (p: Problem) => ({ prompt: `${p.a}+${p.b}=`, answer: String(p.a + p.b) }),
-  qa: (p: Problem) => ({ prompt: `Q: ${p.a}+${p.b} A: `, answer: String(p.a + p.b) }),
+  // The answer restates the sum, so LoRA only has to learn to copy the operands into place and
+  // the arithmetic learned in stage 1 finishes it.
+  qa: (p: Problem) => ({ prompt: `Q: ${p.a}+${p.b}? A: `, answer: `${p.a}+${p.b}=${p.a + p.b}` }),
 };
 export type Format = keyof typeof formats;
 
@@ -56,7 +58,7 @@ export async function accuracy(model: LlamaForCausalLM, ps: Problem[], f: Format
   for (let i = 0; i < ps.length; i += batch) {
     const chunk = ps.slice(i, i + batch);
     const prompts = chunk.map((p) => [BOS, ...encode(formats[f](p).prompt)]);
-    const outs = await generate(model, prompts, { maxNewTokens: 4, stopTokens: [EOS] });
+    const outs = await generate(model, prompts, { maxNewTokens: 12, stopTokens: [EOS] });
     outs.forEach((o, j) => { if (decode(o) === formats[f](chunk[j]).answer && o[o.length - 1] === EOS) right++; });
   }
   return right / ps.length;

@@ -61,10 +61,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const pre1 = await accuracy(model, test, 'equation');
   log(`  held-out exact match: ${pct(pre0)} → ${pct(pre1)}`);
 
-  log('stage 2: LoRA (r 16 on q/k/v/o and the MLP) to answer "Q: a+b A: c"');
+  log('stage 2: LoRA (r 16 on q/k/v/o and the MLP) to answer "Q: a+b? A: a+b=c"');
   const lora0 = await accuracy(model, test, 'qa');
   applyLoRA(model, { r: 16, alpha: 32, targetModules: ['all-linear'], seed });
-  await stage('lora', 'qa', o.loraSteps ?? 200, trainableParameters(model), 1e-2);
+  await stage('lora', 'qa', o.loraSteps ?? 150, trainableParameters(model), 5e-3);
   const lora1 = await accuracy(model, test, 'qa');
   const eq1 = await accuracy(model, test, 'equation');
   log(`  held-out exact match on the Q/A format: ${pct(lora0)} → ${pct(lora1)} (plain equations still: ${pct(eq1)})`);

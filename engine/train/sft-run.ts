@@ -66,7 +66,11 @@ export async function runSft(model: LlamaForCausalLM, tokenizer: Tokenizer, s: S
     valid: s.valid, valFraction: s.valFraction, seed: s.seed, maxLength: s.maxLength,
     completionOnly: s.completionOnly, skipInvalid: s.skipInvalid, chatTemplate: s.chatTemplate,
   });
-  if (!splits.train.examples.length) throw new Error(`${s.data}: no training examples`);
+  if (!splits.train.examples.length) {
+    const st = splits.train.stats;
+    throw new Error(`${s.data}: no training examples (${st.rows} rows: ${st.invalid} invalid, ${st.droppedNoLoss} left with no completion ` +
+      `tokens after truncation to ${s.maxLength ?? 'max'} tokens, ${st.droppedTooLong} too long)`);
+  }
   const lora = s.lora ? applyLoRA(model, { ...s.lora, targetModules: s.lora.targets, seed: s.seed }) : null;
   if (!lora) for (const p of model.parameters()) p.requiresGrad = true;
   const params = trainableParameters(model);
