@@ -10,6 +10,18 @@ export type DType = 'f32' | 'i32' | 'f16';
 
 export const dtypeBytes: Record<DType, number> = { f32: 4, i32: 4, f16: 2 };
 
+/** Argument check of Backend.rope shared by the backends (sizes in elements). */
+export function checkRope(xSize: number, cosSize: number, sinSize: number, rows: number, T: number, D: number,
+  rotaryDim: number, tableBlocks: number): void {
+  const ints = [rows, T, D, rotaryDim, tableBlocks];
+  if (ints.some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`rope: sizes [${ints}] must be non-negative integers`);
+  if (rotaryDim % 2 !== 0 || rotaryDim > D) throw new Error(`rope: rotaryDim ${rotaryDim} must be even and ≤ D = ${D}`);
+  if (xSize !== rows * T * D) throw new Error(`rope: x holds ${xSize} elements, [rows, T, D] = [${rows}, ${T}, ${D}] needs ${rows * T * D}`);
+  if (tableBlocks < 1 || rows % tableBlocks !== 0) throw new Error(`rope: tableBlocks ${tableBlocks} must divide rows ${rows}`);
+  const need = tableBlocks * T * (rotaryDim / 2);
+  if (cosSize !== need || sinSize !== need) throw new Error(`rope: cos/sin hold ${cosSize}/${sinSize} elements, expected [${tableBlocks}·${T}, ${rotaryDim / 2}] = ${need}`);
+}
+
 export interface Storage {
   readonly backend: Backend;
   readonly size: number; // elements
@@ -26,6 +38,9 @@ export type BinaryOp =
   | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 
 export type ReduceOp = 'sum' | 'max' | 'min';
+
+/** Rotary pairing: 'half' rotates (i, i + d/2) (Hugging Face Llama), 'interleaved' (2i, 2i + 1) (GPT-J, llama2.c). */
+export type RopeStyle = 'half' | 'interleaved';
 
 /** A strided window onto a storage: element i (multi-index idx) lives at offset + Σ idx[d]·strides[d]. */
 export interface View {
@@ -88,6 +103,23 @@ export interface Backend {
   softmax(x: Storage, rows: number, cols: number, log: boolean): Storage;
   /** logsumexp over cols of x [rows, cols] → [rows]. */
   logsumexp(x: Storage, rows: number, cols: number): Storage;
+  /**
+   * RMSNorm over cols of x [rows, cols]: y[r, c] = x[r, c] · rsqrt(mean_c x[r, :]² + eps) · w[c],
+   * weight [cols] or null (1). → [rows, cols] f32.
+   */
+  rmsNorm(x: Storage, weight: Storage | null, rows: number, cols: number, eps: number): Storage;
+  /**
+   * Rotary embedding of x viewed as [rows, T, D] (rows = product of the leading dims) → same shape.
+   * cos/sin hold [tableBlocks · T, rotaryDim / 2] values; row r uses table block
+   * floor(r / (rows / tableBlocks)) (default 1: one table for all rows; B for x [B, H, T, D]
+   * with per-sequence positions). With h = rotaryDim / 2 and i < h, pair (a, b) =
+   *   'half':        (x[i], x[i + h])      'interleaved': (x[2i], x[2i + 1])
+   * becomes (a·cos − b·sin, b·cos + a·sin); features ≥ rotaryDim are copied unchanged.
+   */
+  rope(x: Storage, cos: Storage, sin: Storage, rows: number, T: number, D: number, rotaryDim: number,
+    style: RopeStyle, tableBlocks?: number): Storage;
+  /** out[i] = silu(gate[i]) · up[i] = gate[i] · σ(gate[i]) · up[i], both contiguous of equal size. */
+  swiglu(gate: Storage, up: Storage): Storage;
 
   memoryStats(): MemoryStats;
   /** Wait for queued work (a no-op on cpu). */

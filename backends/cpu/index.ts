@@ -1,10 +1,10 @@
 // The cpu backend: plain TypeScript loops, the reference every GPU kernel is checked against.
 // In f64 mode f32 storages hold Float64Array, which gradient checks use for finite differences.
 import type {
-  Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, Storage, UnaryOp, View,
+  Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { dtypeBytes } from '../backend.ts';
-import { binaryFn, binaryI32, unaryFn } from './math.ts';
+import { checkRope, dtypeBytes } from '../backend.ts';
+import { binaryFn, binaryI32, sigmoid, unaryFn } from './math.ts';
 
 type Data = Float32Array | Float64Array | Int32Array;
 
@@ -266,6 +266,56 @@ export class CpuBackend implements Backend {
       for (let c = 0; c < cols; c++) s += Math.exp(xd[r * cols + c] - mx);
       out.data[r] = mx + Math.log(s);
     }
+    return out;
+  }
+
+  rmsNorm(x: Storage, weight: Storage | null, rows: number, cols: number, eps: number): Storage {
+    const xd = this.d(x), wd = weight ? this.d(weight) : null;
+    if (xd.length !== rows * cols) throw new Error(`rmsNorm: x holds ${xd.length} elements, [rows, cols] = [${rows}, ${cols}] needs ${rows * cols}`);
+    if (wd && wd.length !== cols) throw new Error(`rmsNorm: weight holds ${wd.length} elements, expected cols = ${cols}`);
+    const out = this.alloc(rows * cols, 'f32');
+    const o = out.data;
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let ss = 0;
+      for (let c = 0; c < cols; c++) ss += xd[base + c] * xd[base + c];
+      const inv = 1 / Math.sqrt(ss / cols + eps);
+      for (let c = 0; c < cols; c++) o[base + c] = xd[base + c] * inv * (wd ? wd[c] : 1);
+    }
+    return out;
+  }
+
+  rope(x: Storage, cos: Storage, sin: Storage, rows: number, T: number, D: number, rotaryDim: number,
+    style: RopeStyle, tableBlocks = 1): Storage {
+    const xd = this.d(x), cd = this.d(cos), sd = this.d(sin);
+    const h = rotaryDim / 2;
+    checkRope(xd.length, cd.length, sd.length, rows, T, D, rotaryDim, tableBlocks);
+    const out = this.alloc(xd.length, 'f32');
+    const o = out.data;
+    const perBlock = rows / tableBlocks;
+    // Positions of pair i: 'half' pairs features (i, i + h), 'interleaved' (2i, 2i + 1).
+    const [aStep, bOff] = style === 'half' ? [1, h] : [2, 1];
+    for (let r = 0; r < rows; r++) {
+      const tb = Math.floor(r / perBlock) * T;
+      for (let t = 0; t < T; t++) {
+        const base = (r * T + t) * D, tab = (tb + t) * h;
+        for (let i = 0; i < h; i++) {
+          const ia = base + i * aStep, ib = ia + bOff;
+          const a = xd[ia], b = xd[ib], c = cd[tab + i], s = sd[tab + i];
+          o[ia] = a * c - b * s;
+          o[ib] = b * c + a * s;
+        }
+        for (let j = rotaryDim; j < D; j++) o[base + j] = xd[base + j];
+      }
+    }
+    return out;
+  }
+
+  swiglu(gate: Storage, up: Storage): Storage {
+    const gd = this.d(gate), ud = this.d(up);
+    if (gd.length !== ud.length) throw new Error(`swiglu: gate holds ${gd.length} elements but up ${ud.length}`);
+    const out = this.alloc(gd.length, 'f32');
+    for (let i = 0; i < gd.length; i++) out.data[i] = gd[i] * sigmoid(gd[i]) * ud[i];
     return out;
   }
 

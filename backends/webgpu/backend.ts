@@ -2,8 +2,9 @@
 // Storage = one pooled GPUBuffer holding `size` 32-bit elements. Everything except read() returns
 // at once; work reaches the GPU when a value is read, on sync(), or every `maxPendingDispatches`.
 import type {
-  Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, Storage, UnaryOp, View,
+  Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
 } from '../backend.ts';
+import { checkRope } from '../backend.ts';
 import { argmaxKernel } from '../../kernels/argmax.ts';
 import { BINARY_F32, binaryKernel } from '../../kernels/binary.ts';
 import { copyIntoKernel, copyKernel, fillKernel } from '../../kernels/copy.ts';
@@ -11,8 +12,11 @@ import { gatherKernel, scatterAddKernel } from '../../kernels/gather.ts';
 import { logsumexpKernel } from '../../kernels/logsumexp.ts';
 import { matmulDispatch, matmulKernel, type MatmulKernel, matmulUniform } from '../../kernels/matmul.ts';
 import { REDUCE_THREADS, reduceKernel, reduceTileX } from '../../kernels/reduce.ts';
+import { rmsNormKernel } from '../../kernels/rmsnorm.ts';
+import { ropeKernel } from '../../kernels/rope.ts';
 import { rowWorkgroupSize } from '../../kernels/rowstats.ts';
 import { softmaxKernel } from '../../kernels/softmax.ts';
+import { swigluKernel } from '../../kernels/swiglu.ts';
 import { UNARY_F32, unaryKernel, unaryOutDType } from '../../kernels/unary.ts';
 import { whereKernel } from '../../kernels/where.ts';
 import { type Kernel, stridedValues } from '../../kernels/wgsl.ts';
@@ -396,6 +400,55 @@ export class WebGPUBackend implements Backend {
     const vec4 = cols % 4 === 0;
     const units = vec4 ? cols / 4 : cols;
     this.runGrid('logsumexp', logsumexpKernel(rowWorkgroupSize(units), vec4), [xb, this.binding('logsumexp', 'out', out)], { rows, cols: units }, rows);
+    return out;
+  }
+
+  // ---- fused transformer ops -------------------------------------------------------------------
+
+  rmsNorm(x: Storage, weight: Storage | null, rows: number, cols: number, eps: number): Storage {
+    this.checkRows('rmsNorm', x, rows, cols);
+    const bindings = [this.binding('rmsNorm', 'x', x)];
+    if (weight) {
+      if (weight.dtype !== 'f32' || weight.size !== cols) {
+        throw new Error(`webgpu rmsNorm: weight must be f32 [${cols}], got ${weight.dtype} [${weight.size}]`);
+      }
+      bindings.push(this.binding('rmsNorm', 'weight', weight));
+    }
+    const out = this.alloc(rows * cols, 'f32', 'rmsNorm');
+    if (rows * cols === 0) return out;
+    bindings.push(this.binding('rmsNorm', 'out', out));
+    const vec4 = cols % 4 === 0;
+    const units = vec4 ? cols / 4 : cols;
+    const epsBits = new Uint32Array(new Float32Array([eps]).buffer)[0];
+    this.runGrid('rmsNorm', rmsNormKernel(rowWorkgroupSize(units), weight !== null, vec4), bindings,
+      { rows, cols: units, n: cols, eps: epsBits }, rows);
+    return out;
+  }
+
+  rope(x: Storage, cos: Storage, sin: Storage, rows: number, T: number, D: number, rotaryDim: number,
+    style: RopeStyle, tableBlocks = 1): Storage {
+    if (style !== 'half' && style !== 'interleaved') throw new Error(`webgpu rope: unknown style '${style}' (half, interleaved)`);
+    for (const [f, s] of [['x', x], ['cos', cos], ['sin', sin]] as const) {
+      if (s.dtype !== 'f32') throw new Error(`webgpu rope: ${f} must be f32, got ${s.dtype}`);
+    }
+    checkRope(x.size, cos.size, sin.size, rows, T, D, rotaryDim, tableBlocks);
+    const bindings = [this.binding('rope', 'x', x), this.binding('rope', 'cos', cos), this.binding('rope', 'sin', sin)];
+    const out = this.alloc(x.size, 'f32', 'rope');
+    if (x.size === 0) return out;
+    bindings.push(this.binding('rope', 'out', out));
+    this.run1d('rope', ropeKernel(style), bindings, { n: x.size, T, D, rd: rotaryDim, perBlock: rows / tableBlocks });
+    return out;
+  }
+
+  swiglu(gate: Storage, up: Storage): Storage {
+    if (gate.dtype !== 'f32' || up.dtype !== 'f32' || gate.size !== up.size) {
+      throw new Error(`webgpu swiglu: gate and up must be f32 of one size, got ${gate.dtype} [${gate.size}] and ${up.dtype} [${up.size}]`);
+    }
+    const gb = this.binding('swiglu', 'gate', gate), ub = this.binding('swiglu', 'up', up);
+    const out = this.alloc(gate.size, 'f32', 'swiglu');
+    if (gate.size === 0) return out;
+    const vec4 = gate.size % 4 === 0;
+    this.run1d('swiglu', swigluKernel(vec4), [gb, ub, this.binding('swiglu', 'out', out)], { n: vec4 ? gate.size / 4 : gate.size });
     return out;
   }
 

@@ -1,12 +1,15 @@
 // Neural-network building blocks: softmax, cross-entropy, normalisation, rotary embeddings.
+// rmsNorm, rope and swiglu run as one fused backend primitive each (a decode step is bound by the
+// host cost per dispatch); their backward passes are written with ordinary ops.
+import type { Backend } from '../../backends/backend.ts';
 import { record } from '../autodiff.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
 import { tensor, wrap } from './create.ts';
-import { add, cast, div, exp, mul, ne, rsqrt, sub, where } from './elementwise.ts';
+import { add, cast, div, exp, mul, ne, rsqrt, sigmoid, sub, where } from './elementwise.ts';
 import { gatherLast } from './indexing.ts';
-import { logsumexp, mean, sum } from './reduce.ts';
-import { concat, narrow, permute, reshape, stack, unsqueeze } from './shape.ts';
-import { expectFloat, normAxis } from './util.ts';
+import { logsumexp, mean, sum, sumTo } from './reduce.ts';
+import { permute, reshape, unsqueeze } from './shape.ts';
+import { expectFloat, normAxis, sameBackend } from './util.ts';
 
 /** Apply a last-axis kernel along any axis by moving that axis last and back. */
 function alongAxis(x: Tensor, axis: number, op: string, f: (lastAxis: Tensor) => Tensor): Tensor {
@@ -83,11 +86,32 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   return div(total, where(ne(denom, 0), denom, 1));
 }
 
-/** RMSNorm: x / sqrt(mean(x²) + eps) · weight, over the last axis (Llama). */
+/** RMSNorm: x / sqrt(mean(x²) + eps) · weight, over the last axis (Llama). Weight [D] or null. */
 export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
   expectFloat('rms_norm', x);
-  const y = mul(x, rsqrt(add(mean(mul(x, x), -1, true), eps)));
-  return weight ? mul(y, weight) : y;
+  if (x.ndim < 1) throw new Error(`rms_norm: expected [..., D], got ${x.describe()}`);
+  const D = x.shape[x.ndim - 1];
+  if (weight) {
+    expectFloat('rms_norm', weight);
+    sameBackend('rms_norm', x, weight);
+    if (weight.ndim !== 1 || weight.shape[0] !== D) {
+      throw new Error(`rms_norm: weight must be [${D}] for ${x.describe()}, got ${weight.describe()}`);
+    }
+  }
+  const rows = D === 0 ? 0 : x.size / D;
+  const out = wrap(x.backend.rmsNorm(x.storage, weight ? weight.storage : null, rows, D, eps), x.shape);
+  const inputs = weight ? [x, weight] : [x];
+  return record(out, 'rms_norm', inputs, (g) => {
+    // r = rsqrt(mean(x²) + eps) [..., 1]; y = x·r·w.
+    // dx = w·r·g − x·r³·mean(g·w·x),  dw = Σ_rows g·x·r.
+    const r = rsqrt(add(mean(mul(x, x), -1, true), eps));
+    const gw = weight ? mul(g, weight) : g;
+    const dx = x.requiresGrad
+      ? sub(mul(gw, r), mul(x, mul(mul(r, mul(r, r)), mean(mul(gw, x), -1, true))))
+      : null;
+    const dw = weight && weight.requiresGrad ? sumTo(mul(g, mul(x, r)), weight.shape) : null;
+    return weight ? [dx, dw] : [dx];
+  });
 }
 
 /** LayerNorm over the last axis with optional affine weight and bias. */
@@ -110,22 +134,80 @@ export interface RopeOpts {
   style?: 'half' | 'interleaved';
   /** Rotate only the first `rotaryDim` features (default all). */
   rotaryDim?: number;
+  /**
+   * Precomputed tables (ropeTables with the same positions, rotary dim and theta), shared by the
+   * calls of one forward pass (every layer's q and k); they replace positions/offset/theta.
+   */
+  tables?: RopeTables;
 }
 
-/** cos/sin tables [...positions shape, D/2]: angle = pos · theta^(−2i/D). */
-export function ropeTables(positions: number[], dim: number, theta: number, like: Tensor): [Tensor, Tensor] {
-  const half = dim / 2;
-  const c = new Float32Array(positions.length * half), s = new Float32Array(positions.length * half);
-  const inv = Array.from({ length: half }, (_, i) => Math.pow(theta, (-2 * i) / dim));
-  positions.forEach((p, t) => {
-    for (let i = 0; i < half; i++) {
-      const ang = p * inv[i];
-      c[t * half + i] = Math.cos(ang);
-      s[t * half + i] = Math.sin(ang);
+/**
+ * cos/sin of angle pos · theta^(−2i/rotaryDim), i < rotaryDim/2, as tensors [blocks · T, rotaryDim/2]:
+ * one block for positions [T] (or [B][T] with every sequence alike), B blocks for differing [B][T].
+ */
+export class RopeTables {
+  readonly cos: Tensor;
+  readonly sin: Tensor;
+  /** Table blocks: 1 shared, or B (one per sequence of x [B, H, T, D]). */
+  readonly blocks: number;
+  readonly T: number;
+  private readonly sinHost: Float32Array;
+  private negSinT: Tensor | null = null;
+
+  constructor(positions: number[] | number[][], readonly rotaryDim: number, readonly theta: number, readonly backend: Backend) {
+    if (rotaryDim % 2 !== 0 || rotaryDim <= 0) throw new Error(`rope: rotary dimension ${rotaryDim} must be even and positive`);
+    let rows = Array.isArray(positions[0]) ? (positions as number[][]) : [positions as number[]];
+    if (rows.some((r) => r.length !== rows[0].length)) throw new Error('rope: every sequence needs the same number of positions');
+    // Identical sequences (no left padding) share one block, so the tables stay [T, h].
+    if (rows.every((r) => r.every((p, t) => p === rows[0][t]))) rows = rows.slice(0, 1);
+    this.blocks = rows.length;
+    this.T = rows[0]?.length ?? 0;
+    const half = rotaryDim / 2;
+    const flat = rows.flat();
+    const c = new Float32Array(flat.length * half), s = new Float32Array(flat.length * half);
+    const inv = Array.from({ length: half }, (_, i) => Math.pow(theta, (-2 * i) / rotaryDim));
+    flat.forEach((p, t) => {
+      for (let i = 0; i < half; i++) {
+        const ang = p * inv[i];
+        c[t * half + i] = Math.cos(ang);
+        s[t * half + i] = Math.sin(ang);
+      }
+    });
+    const shape = [flat.length, half];
+    this.cos = tensor(c, shape, { backend });
+    this.sin = tensor(s, shape, { backend });
+    this.sinHost = s;
+  }
+
+  /**
+   * −sin for the backward pass (the inverse rotation), uploaded on first use. The backward pass
+   * runs in a scope of its own that disposes it, so it is rebuilt if a later one needs it again.
+   */
+  negSin(): Tensor {
+    if (!this.negSinT || this.negSinT.isDisposed) {
+      this.negSinT = tensor(this.sinHost.map((v) => -v), this.sin.shape, { backend: this.backend });
     }
-  });
-  const shape = [positions.length, half];
-  return [tensor(c, shape, { backend: like.backend }), tensor(s, shape, { backend: like.backend })];
+    return this.negSinT;
+  }
+
+  dispose(): void {
+    this.cos.dispose();
+    this.sin.dispose();
+    if (this.negSinT && !this.negSinT.isDisposed) this.negSinT.dispose();
+  }
+}
+
+/** cos/sin tables [...positions shape, D/2]: angle = pos · theta^(−2i/D) (see RopeTables for rope()'s own). */
+export function ropeTables(positions: number[], dim: number, theta: number, like: Tensor): [Tensor, Tensor] {
+  const t = new RopeTables(positions, dim, theta, like.backend);
+  return [t.cos, t.sin];
+}
+
+/** One fused rotation of x [..., T, D] by the tables (sin = tables.sin forward, −sin backward). */
+function ropeRaw(x: Tensor, tables: RopeTables, sin: Tensor, style: 'half' | 'interleaved'): Tensor {
+  const T = x.shape[x.ndim - 2], D = x.shape[x.ndim - 1];
+  const rows = T * D === 0 ? 0 : x.size / (T * D);
+  return wrap(x.backend.rope(x.storage, tables.cos.storage, sin.storage, rows, T, D, tables.rotaryDim, style, tables.blocks), x.shape);
 }
 
 /** Rotary position embedding of x [..., T, D]. */
@@ -133,28 +215,52 @@ export function rope(x: Tensor, opts: RopeOpts = {}): Tensor {
   expectFloat('rope', x);
   if (x.ndim < 2) throw new Error(`rope: expected [..., T, D], got ${x.describe()}`);
   const T = x.shape[x.ndim - 2], D = x.shape[x.ndim - 1];
-  const rd = opts.rotaryDim ?? D;
+  const rd = opts.tables?.rotaryDim ?? opts.rotaryDim ?? D;
   if (rd % 2 !== 0 || rd > D) throw new Error(`rope: rotary dimension ${rd} must be even and ≤ ${D}`);
-  const pos = opts.positions ?? Array.from({ length: T }, (_, i) => i + (opts.offset ?? 0));
-  const perBatch = Array.isArray(pos[0]);
-  const rows = perBatch ? (pos as number[][]) : [pos as number[]];
-  if (rows.some((r) => r.length !== T)) throw new Error(`rope: positions must have length T=${T} for ${x.describe()}`);
-  if (perBatch && (x.ndim !== 4 || x.shape[0] !== rows.length)) {
-    throw new Error(`rope: per-sequence positions need x [B=${rows.length}, H, T, D], got ${x.describe()}`);
+  if (opts.rotaryDim !== undefined && opts.rotaryDim !== rd) {
+    throw new Error(`rope: rotaryDim ${opts.rotaryDim} differs from the tables' ${rd}`);
   }
-  let [cos, sin] = ropeTables(rows.flat(), rd, opts.theta ?? 10000, x);
-  if (perBatch) { cos = reshape(cos, [rows.length, 1, T, rd / 2]); sin = reshape(sin, [rows.length, 1, T, rd / 2]); }
-  const xr = rd === D ? x : narrow(x, -1, 0, rd);
-  let rotated: Tensor;
-  if ((opts.style ?? 'half') === 'half') {
-    const x1 = narrow(xr, -1, 0, rd / 2), x2 = narrow(xr, -1, rd / 2, rd / 2);
-    rotated = concat([sub(mul(x1, cos), mul(x2, sin)), add(mul(x2, cos), mul(x1, sin))], -1);
-  } else {
-    const pairs = reshape(xr, [...xr.shape.slice(0, -1), rd / 2, 2]);
-    const x1 = reshape(narrow(pairs, -1, 0, 1), [...xr.shape.slice(0, -1), rd / 2]);
-    const x2 = reshape(narrow(pairs, -1, 1, 1), [...xr.shape.slice(0, -1), rd / 2]);
-    const out = stack([sub(mul(x1, cos), mul(x2, sin)), add(mul(x1, sin), mul(x2, cos))], -1);
-    rotated = reshape(out, xr.shape);
+  let tables = opts.tables;
+  const owned = !tables;
+  if (!tables) {
+    const pos = opts.positions ?? Array.from({ length: T }, (_, i) => i + (opts.offset ?? 0));
+    const perBatch = Array.isArray(pos[0]);
+    const rows = perBatch ? (pos as number[][]) : [pos as number[]];
+    if (rows.some((r) => r.length !== T)) throw new Error(`rope: positions must have length T=${T} for ${x.describe()}`);
+    if (perBatch && (x.ndim !== 4 || x.shape[0] !== rows.length)) {
+      throw new Error(`rope: per-sequence positions need x [B=${rows.length}, H, T, D], got ${x.describe()}`);
+    }
+    tables = new RopeTables(pos, rd, opts.theta ?? 10000, x.backend);
   }
-  return rd === D ? rotated : concat([rotated, narrow(x, -1, rd, D - rd)], -1);
+  sameBackend('rope', x, tables.cos);
+  if (tables.T !== T) throw new Error(`rope: tables hold ${tables.T} positions, x ${x.describe()} has T=${T}`);
+  if (tables.blocks > 1 && (x.ndim !== 4 || x.shape[0] !== tables.blocks)) {
+    throw new Error(`rope: per-sequence tables need x [B=${tables.blocks}, H, T, D], got ${x.describe()}`);
+  }
+  const style = opts.style ?? 'half';
+  const t = tables;
+  const out = ropeRaw(x, t, t.sin, style);
+  // The rotation is orthogonal: its transpose (the backward) is the rotation by −angle.
+  const res = record(out, 'rope', [x], (g) => [ropeRaw(g, t, t.negSin(), style)]);
+  if (owned && !out.requiresGrad) t.dispose(); // nothing else will read our own tables
+  return res;
+}
+
+/** silu(gate) · up in one kernel (the SwiGLU MLP of Llama); gate and up of one shape. */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  expectFloat('swiglu', gate, up);
+  sameBackend('swiglu', gate, up);
+  if (gate.ndim !== up.ndim || gate.shape.some((d, i) => d !== up.shape[i])) {
+    throw new Error(`swiglu: gate ${gate.describe()} and up ${up.describe()} must have one shape`);
+  }
+  const out = wrap(gate.backend.swiglu(gate.storage, up.storage), gate.shape);
+  return record(out, 'swiglu', [gate, up], (g) => {
+    // d/dgate = g·up·σ(gate)·(1 + gate·(1 − σ(gate))), d/dup = g·silu(gate).
+    const s = sigmoid(gate);
+    const silu = mul(gate, s);
+    return [
+      gate.requiresGrad ? mul(mul(g, up), mul(s, add(1, sub(gate, silu)))) : null,
+      up.requiresGrad ? mul(g, silu) : null,
+    ];
+  });
 }

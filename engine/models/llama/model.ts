@@ -3,7 +3,7 @@
 import type { Backend } from '../../../backends/backend.ts';
 import { Tensor } from '../../tensor.ts';
 import {
-  add, matmul, mul, narrow, permute, reshape, rope, silu, softmax, tensor,
+  add, matmul, mul, narrow, permute, reshape, rope, RopeTables, softmax, swiglu, tensor,
 } from '../../ops/index.ts';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.ts';
 import { Module } from '../../nn/module.ts';
@@ -35,12 +35,12 @@ class Attention extends Module {
   }
 
   /** x [B, T, hidden] → [B, T, hidden] */
-  forward(x: Tensor, layer: number, positions: number[][], mask: Tensor, cache?: KVCache): Tensor {
-    const { numHeads: H, numKvHeads: KV, headDim: D, ropeTheta } = this.c;
+  forward(x: Tensor, layer: number, tables: RopeTables, mask: Tensor, cache?: KVCache): Tensor {
+    const { numHeads: H, numKvHeads: KV, headDim: D } = this.c;
     const [B, T] = x.shape;
     const heads = (t: Tensor, n: number) => permute(reshape(t, [B, T, n, D]), [0, 2, 1, 3]); // [B, n, T, D]
-    const q = rope(heads(this.q_proj.forward(x), H), { positions, theta: ropeTheta });
-    let k = rope(heads(this.k_proj.forward(x), KV), { positions, theta: ropeTheta });
+    const q = rope(heads(this.q_proj.forward(x), H), { tables });
+    let k = rope(heads(this.k_proj.forward(x), KV), { tables });
     let v = heads(this.v_proj.forward(x), KV);
     if (cache) [k, v] = cache.append(layer, k, v);
     const S = k.shape[2], G = H / KV;
@@ -63,7 +63,7 @@ class MLP extends Module {
     this.down_proj = this.child('down_proj', new Linear(c.intermediateSize, c.hiddenSize, o));
   }
   forward(x: Tensor): Tensor {
-    return this.down_proj.forward(mul(silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+    return this.down_proj.forward(swiglu(this.gate_proj.forward(x), this.up_proj.forward(x)));
   }
 }
 
@@ -76,8 +76,8 @@ class DecoderLayer extends Module {
     this.input_layernorm = this.child('input_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps, o));
     this.post_attention_layernorm = this.child('post_attention_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps, o));
   }
-  forward(x: Tensor, layer: number, positions: number[][], mask: Tensor, cache?: KVCache): Tensor {
-    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), layer, positions, mask, cache));
+  forward(x: Tensor, layer: number, tables: RopeTables, mask: Tensor, cache?: KVCache): Tensor {
+    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), layer, tables, mask, cache));
     return add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
   }
 }
@@ -117,8 +117,13 @@ export class LlamaForCausalLM extends Module {
     const past = opts.cache?.length ?? 0;
     const positions = opts.positions ?? Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => past + t));
     const mask = opts.mask ?? causalMask(B, T, past, this.backend);
+    if (positions.length !== B || positions.some((p) => p.length !== T)) {
+      throw new Error(`llama forward: positions must be [${B}][${T}] for ids ${ids.describe()}`);
+    }
+    // cos/sin computed and uploaded once, shared by every layer's q and k (and their backward).
+    const tables = new RopeTables(positions, this.config.headDim, this.config.ropeTheta, this.backend);
     let h = this.model.embed_tokens.forward(ids);
-    this.model.layers.forEach((layer, i) => { h = layer.forward(h, i, positions, mask, opts.cache); });
+    this.model.layers.forEach((layer, i) => { h = layer.forward(h, i, tables, mask, opts.cache); });
     if (opts.cache) opts.cache.advance(T);
     if (opts.lastOnly) h = narrow(h, 1, T - 1, 1);
     h = this.model.norm.forward(h);

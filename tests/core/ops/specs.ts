@@ -112,6 +112,20 @@ export const nnSpecs: OpSpec[] = [
   { name: 'rope half', inputs: [{ shape: [2, 3, 5, 8] }], fn: ([x]) => w.rope(x, { offset: 3 }) },
   { name: 'rope interleaved', inputs: [{ shape: [3, 5, 8] }], fn: ([x]) => w.rope(x, { style: 'interleaved', theta: 500 }) },
   { name: 'rope partial rotary dim', inputs: [{ shape: [3, 6] }], fn: ([x]) => w.rope(x, { rotaryDim: 4 }) },
+  { name: 'rms_norm without weight', inputs: [{ shape: [2, 3, 129] }], fn: ([x]) => w.rmsNorm(x, null, 1e-5) },
+  { name: 'rms_norm [5,8] (vec4 rows)', inputs: [{ shape: [5, 8] }, { shape: [8] }], fn: ([x, g]) => w.rmsNorm(x, g, 1e-6) },
+  { name: 'rms_norm [1]', inputs: [{ shape: [1] }, { shape: [1] }], fn: ([x, g]) => w.rmsNorm(x, g) },
+  { name: 'rope per-batch positions', inputs: [{ shape: [2, 3, 4, 8] }],
+    fn: ([x]) => w.rope(x, { positions: [[0, 1, 2, 3], [5, 6, 9, 17]], theta: 1000 }) },
+  { name: 'rope per-batch interleaved partial', inputs: [{ shape: [3, 2, 2, 6] }],
+    fn: ([x]) => w.rope(x, { positions: [[4, 5], [0, 1], [2, 7]], style: 'interleaved', rotaryDim: 4 }) },
+  { name: 'rope shared tables (q and k)', inputs: [{ shape: [2, 4, 3, 8] }, { shape: [2, 2, 3, 8] }],
+    fn: ([q, k]) => {
+      const tables = new w.RopeTables([[1, 2, 3], [1, 2, 3]], 8, 10000, q.backend);
+      return w.concat([w.rope(q, { tables }), w.rope(k, { tables })], 1);
+    } },
+  { name: 'swiglu [3,17]', inputs: [{ shape: [3, 17], lo: -6, hi: 6 }, { shape: [3, 17] }], fn: ([g, u]) => w.swiglu(g, u) },
+  { name: 'swiglu [2,8] (vec4)', inputs: [{ shape: [2, 8], lo: -6, hi: 6 }, { shape: [2, 8] }], fn: ([g, u]) => w.swiglu(g, u) },
 ];
 
 export const allSpecs: OpSpec[] = [
