@@ -61,13 +61,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const pre1 = await accuracy(model, test, 'equation');
   log(`  held-out exact match: ${pct(pre0)} → ${pct(pre1)}`);
 
-  log('stage 2: LoRA (r 16 on q/k/v/o and the MLP) to answer "Q: a+b? A: a+b=c"');
+  log('stage 2: LoRA (r 16 on q/k/v/o; the MLP that does the sums stays as it was) to answer "Q: a+b? A: a+b=c"');
   const lora0 = await accuracy(model, test, 'qa');
-  applyLoRA(model, { r: 16, alpha: 32, targetModules: ['all-linear'], seed });
+  const lora = applyLoRA(model, { r: 16, alpha: 32, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], seed });
   await stage('lora', 'qa', o.loraSteps ?? 150, trainableParameters(model), 5e-3);
   const lora1 = await accuracy(model, test, 'qa');
+  // With the adapter switched off the base model is untouched: its equations are as good as before.
+  lora.forEach((l) => { l.enabled = false; });
   const eq1 = await accuracy(model, test, 'equation');
-  log(`  held-out exact match on the Q/A format: ${pct(lora0)} → ${pct(lora1)} (plain equations still: ${pct(eq1)})`);
+  lora.forEach((l) => { l.enabled = true; });
+  log(`  held-out exact match on the Q/A format: ${pct(lora0)} → ${pct(lora1)} (adapter off, plain equations: ${pct(eq1)})`);
   await saveAdapter(model, `${o.outputDir}/adapter`, { format: 'peft', baseModel: 'wgrad-demo-arithmetic' });
   await saveAdapter(model, `${o.outputDir}/adapter-mlx`, { format: 'mlx', baseModel: 'wgrad-demo-arithmetic' });
   log(`wrote ${o.outputDir}/adapter (PEFT), ${o.outputDir}/adapter-mlx (mlx-lm), ${o.outputDir}/metrics-*.jsonl`);
