@@ -1,12 +1,11 @@
 // Adapters and merged models on disk (Node/Deno): save, load (format detected), convert file to
-// file, and export a Hugging Face folder. Formats: peft.ts and mlx.ts; the writes: fs.ts.
+// file, and export a Hugging Face folder. Formats: peft.ts and mlx.ts; atomic writes: engine/io/node-fs.ts.
 import { readSafetensorsFile } from '../io/hf-weights.ts';
-import { joinPath, pathKind, readFileBytes, readTextFile } from '../io/node-fs.ts';
+import { joinPath, makeDir, pathKind, readFileBytes, readTextFile, writeFileAtomic } from '../io/node-fs.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import type { LoRALinear } from '../nn/lora.ts';
 import type { Module } from '../nn/module.ts';
 import { adapterFromModel, loadIntoModel, toAdapter, type AdapterFormat, type LoRAAdapter, type ParsedAdapter } from './adapter.ts';
-import { makeDir, writeFileAtomic } from './fs.ts';
 import { hfConfigFromBase, hfConfigJson, hfWeights, type ExportDtype } from './hf-export.ts';
 import { countLayers } from './layers.ts';
 import { MLX_WEIGHTS_FILE, parseMlx, writeMlx } from './mlx.ts';

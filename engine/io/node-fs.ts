@@ -1,4 +1,4 @@
-// The only place engine/io and engine/tokenizers touch the file system. Node modules are loaded
+// The only place the engine's readers and writers touch the file system. Node modules are loaded
 // with dynamic import inside each function, so a browser bundle can import the readers without
 // pulling in node:fs; calling these there fails with a clear message instead.
 
@@ -8,7 +8,7 @@ async function fs(): Promise<Fs> {
   try {
     return await import('node:fs/promises');
   } catch {
-    throw new Error('reading files by path needs Node or Deno (node:fs/promises); in a browser, pass the file bytes instead');
+    throw new Error('files by path need Node or Deno (node:fs/promises); in a browser, pass or take the bytes instead (readers take bytes; writePeft, writeMlx, hfWeights give them)');
   }
 }
 
@@ -23,6 +23,24 @@ export async function readTextFile(path: string): Promise<string> {
 
 export async function writeFileBytes(path: string, bytes: Uint8Array): Promise<void> {
   await (await fs()).writeFile(path, bytes);
+}
+
+export async function makeDir(dir: string): Promise<void> {
+  await (await fs()).mkdir(dir, { recursive: true });
+}
+
+/** Writes dir/name atomically: a temporary file in dir, then rename, so a reader never sees half a file. */
+export async function writeFileAtomic(dir: string, name: string, contents: Uint8Array | string): Promise<void> {
+  const f = await fs();
+  const sep = dir.endsWith('/') || dir.endsWith('\\') ? '' : '/';
+  const tmp = `${dir}${sep}.${name}.tmp-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    await f.writeFile(tmp, contents);
+    await f.rename(tmp, `${dir}${sep}${name}`);
+  } catch (e) {
+    await f.rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
 }
 
 export async function pathKind(path: string): Promise<'file' | 'directory' | null> {
