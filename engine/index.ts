@@ -10,6 +10,16 @@ export { getBackend, setBackend } from './context.ts';
 export { Generator, manualSeed } from './random.ts';
 export * from './ops/index.ts';
 export type { Backend, DType } from '../backends/backend.ts';
+// The layers above the tensor engine, for programs that train and generate.
+export { Module } from './nn/module.ts';
+export { Linear, Embedding, RMSNorm } from './nn/layers.ts';
+export { LoRALinear } from './nn/lora.ts';
+export { applyLoRA } from './nn/apply-lora.ts';
+export { AdamW } from './optim/adamw.ts';
+export { SGD } from './optim/sgd.ts';
+export { Lion } from './optim/lion.ts';
+export { LlamaForCausalLM } from './models/llama/model.ts';
+export { generate } from './generate/generate.ts';
 
 /** Create a backend (explicit choice, then WGRAD_BACKEND, then auto) and make it the default. */
 export async function init(opts: { backend?: BackendChoice; precision?: 'f32' | 'f64' } = {}): Promise<Backend> {

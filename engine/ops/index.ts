@@ -3,7 +3,6 @@ import { backward as backwardImpl, detach, registerAutodiffOps } from '../autodi
 import { Tensor } from '../tensor.ts';
 import { full } from './create.ts';
 import * as E from './elementwise.ts';
-
 import * as M from './matmul.ts';
 import * as N from './nn.ts';
 import * as R from './reduce.ts';
