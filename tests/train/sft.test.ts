@@ -8,6 +8,10 @@ import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { loadLlama } from '../../engine/models/llama/load.ts';
 import { loadTokenizer } from '../../engine/tokenizers/load.ts';
 import { runSft, type SftSettings } from '../../engine/train/sft-run.ts';
+import { Trainer } from '../../engine/train/trainer.ts';
+import { BatchIterator } from '../../engine/data/iterator.ts';
+import { SGD } from '../../engine/optim/sgd.ts';
+import * as w from '../../engine/index.ts';
 import { asset, haveAssets } from '../io/shared-assets.ts';
 
 const MODEL = 'models/stories260K-hf';
@@ -67,4 +71,21 @@ describe.skipIf(!ok)('LoRA SFT on stories260K with alpaca_tiny', () => {
     expect(resumed.records[0].step).toBe(7);
     expect(await adapterValues(resumed.lora!)).toEqual(await adapterValues(full.lora!));
   }, 180_000);
+});
+
+describe('trainer guards', () => {
+  it('a non-finite loss stops the run naming the step and the intact checkpoint', async () => {
+    const backend = createCpuBackend();
+    const p = w.tensor([1, 2], [2], { backend });
+    p.requiresGrad = true;
+    const examples = [{ inputIds: [1, 2, 3], labels: [-100, 2, 3] }];
+    const trainer = new Trainer({
+      model: null as never, params: [['p', p]], optimizer: new SGD([p], { lr: 0.1 }), baseLr: 0.1, maxSteps: 5,
+      // log(p − 1.5·step): the second step takes log of a negative number.
+      method: () => ({ lossSum: w.sum(w.log(w.sub(p, 0.75 * (trainer.step + 1)))), tokens: 2 }),
+      train: (state) => new BatchIterator(examples, { batchSize: 1, collate: { kind: 'padding', padId: 0 }, epochs: Infinity }, state),
+      checkpoints: { dir: join(tmp, 'nan'), every: 1 },
+    });
+    await expect(trainer.run()).rejects.toThrow(/trainer: loss is NaN \(grad norm .*\) at step 2; lower the learning rate or check the data; the last checkpoint in .*nan.* is intact/);
+  });
 });
