@@ -9,6 +9,7 @@ import { loadLlama } from '../../engine/models/llama/load.ts';
 import { loadTokenizer } from '../../engine/tokenizers/load.ts';
 import { runSft, type SftSettings } from '../../engine/train/sft-run.ts';
 import { Trainer } from '../../engine/train/trainer.ts';
+import type { MethodOutput } from '../../engine/train/sft.ts';
 import { BatchIterator } from '../../engine/data/iterator.ts';
 import { SGD } from '../../engine/optim/sgd.ts';
 import * as w from '../../engine/index.ts';
@@ -79,10 +80,10 @@ describe('trainer guards', () => {
     const p = w.tensor([1, 2], [2], { backend });
     p.requiresGrad = true;
     const examples = [{ inputIds: [1, 2, 3], labels: [-100, 2, 3] }];
-    const trainer = new Trainer({
+    const trainer: Trainer = new Trainer({
       model: null as never, params: [['p', p]], optimizer: new SGD([p], { lr: 0.1 }), baseLr: 0.1, maxSteps: 5,
       // log(p − 1.5·step): the second step takes log of a negative number.
-      method: () => ({ lossSum: w.sum(w.log(w.sub(p, 0.75 * (trainer.step + 1)))), tokens: 2 }),
+      method: (): MethodOutput => ({ lossSum: w.sum(w.log(w.sub(p, 0.75 * (trainer.step + 1)))), tokens: 2 }),
       train: (state) => new BatchIterator(examples, { batchSize: 1, collate: { kind: 'padding', padId: 0 }, epochs: Infinity }, state),
       checkpoints: { dir: join(tmp, 'nan'), every: 1 },
     });
