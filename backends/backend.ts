@@ -60,9 +60,41 @@ export interface MatmulParams {
   bBatchStride: number;
 }
 
+/** Hyperparameters of one fused AdamW step (PyTorch's AdamW; `step` counts from 1). */
+export interface AdamWParams {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  step: number;
+}
+
+/** Argument check of Backend.adamw shared by the backends. */
+export function checkAdamW(p: Storage, g: Storage, m: Storage, v: Storage, o: AdamWParams): void {
+  for (const [f, s] of [['p', p], ['g', g], ['m', m], ['v', v]] as const) {
+    if (s.dtype !== 'f32') throw new Error(`adamw: ${f} must be f32, got ${s.dtype}`);
+    if (s.size !== p.size) throw new Error(`adamw: p, g, m, v must hold one size, got p ${p.size}, ${f} ${s.size}`);
+  }
+  if (new Set([p, g, m, v]).size !== 4) throw new Error('adamw: p, g, m and v must be four distinct storages');
+  if (!Number.isInteger(o.step) || o.step < 1) throw new Error(`adamw: step ${o.step} must be an integer ≥ 1`);
+  for (const k of ['lr', 'beta1', 'beta2', 'eps', 'weightDecay'] as const) {
+    if (!Number.isFinite(o[k])) throw new Error(`adamw: ${k} ${o[k]} must be finite`);
+  }
+  if (!(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1)) throw new Error(`adamw: betas (${o.beta1}, ${o.beta2}) must lie in [0, 1)`);
+}
+
+/** The per-step scalars of the update, computed in float64 on the host. */
+export function adamwScalars(o: AdamWParams) {
+  const c1 = 1 - Math.pow(o.beta1, o.step), c2 = 1 - Math.pow(o.beta2, o.step);
+  return { decay: 1 - o.lr * o.weightDecay, stepSize: o.lr / c1, sqrtC2: Math.sqrt(c2) };
+}
+
 export interface MemoryStats {
   liveBuffers: number; // storages handed out and not yet freed
   liveBytes: number;
+  /** The most liveBytes ever held at once since the backend was created. */
+  peakLiveBytes: number;
   pooledBuffers: number; // freed buffers kept for reuse (GPU)
   pooledBytes: number;
 }
@@ -120,6 +152,13 @@ export interface Backend {
     style: RopeStyle, tableBlocks?: number): Storage;
   /** out[i] = silu(gate[i]) · up[i] = gate[i] · σ(gate[i]) · up[i], both contiguous of equal size. */
   swiglu(gate: Storage, up: Storage): Storage;
+  /**
+   * One fused AdamW step over contiguous f32 storages of equal size, updating p, m and v IN PLACE:
+   *   p ← p·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;
+   *   p ← p − (lr / c1)·m / (√v / √c2 + eps),  c1 = 1 − β1^step, c2 = 1 − β2^step.
+   * Mutates p, m, v (like copyInto); g is only read. The four storages must be distinct.
+   */
+  adamw(p: Storage, g: Storage, m: Storage, v: Storage, o: AdamWParams): void;
 
   memoryStats(): MemoryStats;
   /** Wait for queued work (a no-op on cpu). */

@@ -1,6 +1,7 @@
 // Tensor: a shape and dtype over reference-counted backend storage.
 // Tensors are contiguous and immutable (ops return new tensors); `reshape` shares storage.
-// The only mutation is `assign`, which swaps the storage a parameter points to (optimizer steps).
+// Mutation: `assign` swaps the storage a parameter points to; `writableStorage` hands a backend
+// primitive an unshared storage to update in place (fused optimizer steps).
 import type { Backend, DType, Storage } from '../backends/backend.ts';
 import { track, untrack } from './memory.ts';
 import type { GradNode } from './autodiff.ts';
@@ -101,6 +102,27 @@ export class Tensor {
     this.buf = next;
     this.host = v.host;
     return this;
+  }
+
+  /** Whether another tensor (a reshape/detach view) shares this tensor's storage. */
+  get storageShared(): boolean {
+    return this.live().refs > 1;
+  }
+
+  /**
+   * The storage, ready for a backend primitive to mutate in place (Backend.adamw): when views
+   * share it, this tensor first moves to a private copy (copy-on-write), so the views keep the
+   * old values, exactly as `assign` would have left them. Host-known values are dropped.
+   */
+  writableStorage(): Storage {
+    const buf = this.live();
+    if (buf.refs > 1) {
+      const copy = this.backend.copy({ storage: buf.storage, offset: 0, strides: [1] }, [this.size]);
+      buf.release();
+      this.buf = new SharedStorage(copy);
+    }
+    this.host = null;
+    return this.buf!.storage;
   }
 
   /** Keep this tensor alive past the enclosing tidy scope. */

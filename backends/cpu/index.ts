@@ -1,9 +1,9 @@
 // The cpu backend: plain TypeScript loops, the reference every GPU kernel is checked against.
 // In f64 mode f32 storages hold Float64Array, which gradient checks use for finite differences.
 import type {
-  Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
+  AdamWParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { checkRope, dtypeBytes } from '../backend.ts';
+import { adamwScalars, checkAdamW, checkRope, dtypeBytes } from '../backend.ts';
 import { binaryFn, binaryI32, sigmoid, unaryFn } from './math.ts';
 
 type Data = Float32Array | Float64Array | Int32Array;
@@ -48,6 +48,7 @@ export class CpuBackend implements Backend {
   readonly description: string;
   private live = 0;
   private liveBytes = 0;
+  private peakLiveBytes = 0;
 
   constructor(readonly precision: 'f32' | 'f64' = 'f32') {
     this.description = `cpu (${precision === 'f64' ? 'float64' : 'float32'})`;
@@ -60,6 +61,7 @@ export class CpuBackend implements Backend {
     else throw new Error(`cpu backend: dtype ${dtype} is not supported yet (f32 and i32 are)`);
     this.live++;
     this.liveBytes += size * dtypeBytes[dtype];
+    if (this.liveBytes > this.peakLiveBytes) this.peakLiveBytes = this.liveBytes;
     return new CpuStorage(this, data, dtype);
   }
 
@@ -319,8 +321,23 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  adamw(p: Storage, g: Storage, m: Storage, v: Storage, o: AdamWParams): void {
+    const pd = this.d(p), gd = this.d(g), md = this.d(m), vd = this.d(v);
+    checkAdamW(p, g, m, v, o);
+    const { decay, stepSize, sqrtC2 } = adamwScalars(o);
+    const { beta1: b1, beta2: b2, eps } = o;
+    for (let i = 0; i < pd.length; i++) {
+      const gi = gd[i];
+      const mi = b1 * md[i] + (1 - b1) * gi;
+      const vi = b2 * vd[i] + (1 - b2) * gi * gi;
+      md[i] = mi;
+      vd[i] = vi;
+      pd[i] = pd[i] * decay - stepSize * mi / (Math.sqrt(vi) / sqrtC2 + eps);
+    }
+  }
+
   memoryStats(): MemoryStats {
-    return { liveBuffers: this.live, liveBytes: this.liveBytes, pooledBuffers: 0, pooledBytes: 0 };
+    return { liveBuffers: this.live, liveBytes: this.liveBytes, peakLiveBytes: this.peakLiveBytes, pooledBuffers: 0, pooledBytes: 0 };
   }
 
   async sync(): Promise<void> {}

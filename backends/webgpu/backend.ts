@@ -2,9 +2,10 @@
 // Storage = one pooled GPUBuffer holding `size` 32-bit elements. Everything except read() returns
 // at once; work reaches the GPU when a value is read, on sync(), or every `maxPendingDispatches`.
 import type {
-  Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
+  AdamWParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { checkRope } from '../backend.ts';
+import { adamwScalars, checkAdamW, checkRope } from '../backend.ts';
+import { adamwKernel } from '../../kernels/adamw.ts';
 import { argmaxKernel } from '../../kernels/argmax.ts';
 import { BINARY_F32, binaryKernel } from '../../kernels/binary.ts';
 import { copyIntoKernel, copyKernel, fillKernel } from '../../kernels/copy.ts';
@@ -81,6 +82,7 @@ export class WebGPUBackend implements Backend {
   private readonly ownsDevice: boolean;
   private live = 0;
   private liveBytes = 0;
+  private peakLiveBytes = 0;
 
   constructor(acq: AcquiredDevice, opts: WebGPUBackendOptions = {}) {
     this.device = acq.device;
@@ -121,6 +123,7 @@ export class WebGPUBackend implements Backend {
     const buf = this.pool.acquire(size * 4);
     this.live++;
     this.liveBytes += buf.bytes;
+    if (this.liveBytes > this.peakLiveBytes) this.peakLiveBytes = this.liveBytes;
     return new GPUStorage(this, size, dtype, buf);
   }
 
@@ -452,6 +455,22 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
+  adamw(p: Storage, g: Storage, m: Storage, v: Storage, o: AdamWParams): void {
+    const bindings = [this.binding('adamw', 'p', p), this.binding('adamw', 'g', g), this.binding('adamw', 'm', m), this.binding('adamw', 'v', v)];
+    checkAdamW(p, g, m, v, o);
+    // Distinct storages own distinct pool buffers; a dispatch may not bind one buffer twice when writable.
+    if (new Set(bindings.map((b) => b.buffer)).size !== 4) throw new Error('webgpu adamw: p, g, m and v must be four distinct buffers');
+    if (p.size === 0) return;
+    const { decay, stepSize, sqrtC2 } = adamwScalars(o);
+    const bits = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0];
+    const vec4 = p.size % 4 === 0;
+    // Dispatches run in recording order, each seeing the writes of the ones before (as copyInto).
+    this.run1d('adamw', adamwKernel(vec4), bindings, {
+      n: vec4 ? p.size / 4 : p.size, decay: bits(decay), stepSize: bits(stepSize), b1: bits(o.beta1), omb1: bits(1 - o.beta1),
+      b2: bits(o.beta2), omb2: bits(1 - o.beta2), eps: bits(o.eps), sqrtC2: bits(sqrtC2),
+    });
+  }
+
   private checkRows(op: string, x: Storage, rows: number, cols: number): void {
     if (x.dtype !== 'f32') throw new Error(`webgpu ${op}: x must be f32, got ${x.dtype}`);
     checkShape(op, '[rows, cols]', [rows, cols]);
@@ -560,7 +579,7 @@ export class WebGPUBackend implements Backend {
 
   /** Bytes are GPU allocations (pool bucket sizes), not element counts × 4. */
   memoryStats(): MemoryStats {
-    return { liveBuffers: this.live, liveBytes: this.liveBytes, pooledBuffers: this.pool.pooledBuffers, pooledBytes: this.pool.pooledBytes };
+    return { liveBuffers: this.live, liveBytes: this.liveBytes, peakLiveBytes: this.peakLiveBytes, pooledBuffers: this.pool.pooledBuffers, pooledBytes: this.pool.pooledBytes };
   }
 
   /** Destroy the pooled (freed) buffers now, e.g. before a phase that needs the memory. */

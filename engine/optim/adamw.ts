@@ -1,6 +1,8 @@
 // AdamW (Loshchilov & Hutter), PyTorch's formulation: decoupled decay p ← p·(1 − lr·wd), then
-// p ← p − lr · m̂ / (√v̂ + eps) with bias-corrected moments.
-import { add, div, mul, sqrt, sub, zeros } from '../ops/index.ts';
+// p ← p − lr · m̂ / (√v̂ + eps) with bias-corrected moments. One fused backend primitive per
+// parameter updates p, m and v in place (Backend.adamw); a parameter whose storage a view shares
+// is first moved to a private copy (Tensor.writableStorage), so the view keeps the old values.
+import { zeros } from '../ops/index.ts';
 import type { Tensor } from '../tensor.ts';
 import { Optimizer } from './optimizer.ts';
 
@@ -21,15 +23,10 @@ export class AdamW extends Optimizer {
   }
 
   protected update(p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
-    const t = this.step_;
-    const m = add(mul(s.exp_avg, this.beta1), mul(g, 1 - this.beta1));
-    const v = add(mul(s.exp_avg_sq, this.beta2), mul(mul(g, g), 1 - this.beta2));
-    const c1 = 1 - Math.pow(this.beta1, t), c2 = 1 - Math.pow(this.beta2, t);
-    // lr·m̂/(√v̂ + eps) = (lr/c1)·m / (√v/√c2 + eps)
-    const upd = div(mul(m, this.lr / c1), add(div(sqrt(v), Math.sqrt(c2)), this.eps));
-    const decayed = this.weightDecay ? mul(p, 1 - this.lr * this.weightDecay) : p;
-    p.assign(sub(decayed, upd));
-    s.exp_avg.assign(m);
-    s.exp_avg_sq.assign(v);
+    if (g.backend !== p.backend) throw new Error(`AdamW: gradient of ${p.describe()} lives on another backend`);
+    if (g.dtype !== 'f32' || g.size !== p.size) throw new Error(`AdamW: gradient ${g.describe()} does not match ${p.describe()}`);
+    p.backend.adamw(p.writableStorage(), g.storage, s.exp_avg.writableStorage(), s.exp_avg_sq.writableStorage(), {
+      lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, step: this.step_,
+    });
   }
 }

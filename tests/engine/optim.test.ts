@@ -48,6 +48,23 @@ for (const { name, get } of testBackends()) {
       allClose(got, refAdamW(0.1, 0.9, 0.99, 1e-8, 0.1), { atol: 1e-6, rtol: 1e-5 });
     });
 
+    it('AdamW updates in place but leaves a view of a parameter with the old values (copy-on-write)', async () => {
+      const backend = await get();
+      const p = w.tensor(p0, [4], { backend });
+      const view = p.view([2, 2]);
+      const opt = new AdamW([p], { lr: 0.1, betas: [0.9, 0.99], eps: 1e-8, weightDecay: 0.1 });
+      for (const g of grads) {
+        p.grad = w.tensor(g, [4], { backend }).keep();
+        opt.step();
+        p.zeroGrad();
+      }
+      expect(p.storageShared).toBe(false);
+      expect(p.host).toBeNull();
+      allClose(await p.data(), refAdamW(0.1, 0.9, 0.99, 1e-8, 0.1), { atol: 1e-6, rtol: 1e-5 });
+      allClose(await view.data(), p0, { atol: 1e-7, rtol: 0 });
+      opt.dispose(); p.dispose(); view.dispose();
+    });
+
     it('SGD with Nesterov momentum and weight decay matches PyTorch\'s update', async () => {
       const got = await run(await get(), (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 }));
       const p = [...p0], buf = [0, 0, 0, 0];
