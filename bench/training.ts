@@ -28,6 +28,8 @@ const tiny: LlamaConfig = { ...smollm135m, hiddenSize: 64, numLayers: 2, numHead
 export interface TrainingResult {
   batch: number; seqLen: number; steps: number; seconds: number; tokensPerSecond: number; stepMs: number[];
   peakLiveBytes: number; trainableParams: number; loss: number[];
+  /** One extra batch, GPU synced after each phase: forward alone (no graph), forward + backward, clip + AdamW. */
+  phaseMs: { forward: number; forwardBackward: number; clipAndOptimizer: number };
 }
 
 /** A full batch of random tokens, no padding, labels = inputs (every next token counts). */
@@ -80,12 +82,33 @@ export async function runTrainingBench(opts: { quick?: boolean; out?: string; ba
     }
     const seconds = (performance.now() - t0) / 1000;
     const tokens = timed * B * T;
+
+    // Phase split on one more batch, waiting for the GPU after each phase: the forward alone (no
+    // graph), forward + backward, then clip + AdamW on those gradients.
+    const extra = randomBatch(g, B, T, config.vocabSize);
+    const phaseMs = { forward: 0, forwardBackward: 0, clipAndOptimizer: 0 };
+    await backend.sync();
+    const p0 = performance.now();
+    const fwd = noGrad(() => tidy(() => sftLoss(model, extra).lossSum));
+    await fwd.item();
+    fwd.dispose();
+    const p1 = performance.now();
+    tidy(() => mul(sftLoss(model, extra).lossSum, 1 / extra.lossTokens).backward());
+    await backend.sync();
+    const p2 = performance.now();
+    clipGradNorm(params, 1.0).dispose();
+    optimizer.step();
+    optimizer.zeroGrad();
+    await backend.sync();
+    const p3 = performance.now();
+    Object.assign(phaseMs, { forward: p1 - p0, forwardBackward: p2 - p1, clipAndOptimizer: p3 - p2 });
     const r: TrainingResult = {
       batch: B, seqLen: T, steps: timed, seconds, tokensPerSecond: tokens / seconds, stepMs,
-      peakLiveBytes: backend.memoryStats().peakLiveBytes, trainableParams: params.reduce((s, p) => s + p.size, 0), loss: losses,
+      peakLiveBytes: backend.memoryStats().peakLiveBytes, trainableParams: params.reduce((s, p) => s + p.size, 0), loss: losses, phaseMs,
     };
     console.log(`training LoRA SFT ${B}×${T}: ${timed} steps in ${seconds.toFixed(2)} s → ${r.tokensPerSecond.toFixed(0)} tokens/s, ` +
-      `peak live ${(r.peakLiveBytes / 2 ** 20).toFixed(0)} MiB, losses ${losses.map((l) => l.toFixed(3)).join(' ')} (${backend.description})`);
+      `peak live ${(r.peakLiveBytes / 2 ** 20).toFixed(0)} MiB, phases (ms, synced) forward ${phaseMs.forward.toFixed(0)} ` +
+      `forward+backward ${phaseMs.forwardBackward.toFixed(0)} clip+AdamW ${phaseMs.clipAndOptimizer.toFixed(0)}, losses ${losses.map((l) => l.toFixed(3)).join(' ')} (${backend.description})`);
     optimizer.dispose();
     model.dispose();
     const json = {

@@ -91,10 +91,31 @@ if dev == "cuda":
     torch.cuda.synchronize()
 secs = time.perf_counter() - t0
 peak = torch.cuda.max_memory_allocated() if dev == "cuda" else 0
+
+
+def sync():
+    if dev == "cuda":
+        torch.cuda.synchronize()
+
+
+# Phase split on one more batch, synced after each phase (as bench/training.ts): forward alone
+# (no graph), forward + backward, then clip + AdamW.
+extra = torch.randint(0, cfg.vocab_size, (B, T), generator=g).to(dev)
+sync(); q0 = time.perf_counter()
+with torch.no_grad():
+    model(input_ids=extra, labels=extra).loss.item()
+sync(); q1 = time.perf_counter()
+model(input_ids=extra, labels=extra).loss.backward()
+sync(); q2 = time.perf_counter()
+torch.nn.utils.clip_grad_norm_(params, 1.0)
+opt.step()
+opt.zero_grad(set_to_none=True)
+sync(); q3 = time.perf_counter()
+phase_ms = dict(forward=(q1 - q0) * 1000, forwardBackward=(q2 - q1) * 1000, clipAndOptimizer=(q3 - q2) * 1000)
 r = dict(batch=B, seqLen=T, steps=timed, seconds=secs, tokensPerSecond=timed * B * T / secs, stepMs=step_ms,
-         peakAllocatedBytes=peak, trainableParams=sum(p_.numel() for p_ in params), loss=losses)
+         peakAllocatedBytes=peak, trainableParams=sum(p_.numel() for p_ in params), loss=losses, phaseMs=phase_ms)
 print(f"torch LoRA SFT {B}x{T} ({lora_impl}): {timed} steps in {secs:.2f} s -> {r['tokensPerSecond']:.0f} tokens/s, "
-      f"peak allocated {peak / 2**20:.0f} MiB, losses {' '.join(f'{l:.3f}' for l in losses)}")
+      f"peak allocated {peak / 2**20:.0f} MiB, phases (ms, synced) {phase_ms}, losses {' '.join(f'{l:.3f}' for l in losses)}")
 res = dict(suite="training", runtime=f"torch {torch.__version__}", backend=dev,
            device=torch.cuda.get_device_name() if dev == "cuda" else "cpu",
            model="tiny" if args.quick else "SmolLM2-135M shape, random weights, f32 (TF32 off)",
