@@ -1,32 +1,14 @@
 // The fused AdamW primitive (Backend.adamw, in place on p, m, v) on the WebGPU backend against
 // the cpu backend at odd sizes (scalar and vec4 kernels), several consecutive steps, a folded
 // grid, and the argument checks. Needs a WebGPU adapter (SwiftShader in CI); skips if none.
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AdamWParams, Backend } from '../../backends/backend.ts';
-import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { createWebGPUBackend, type WebGPUBackend } from '../../backends/webgpu/index.ts';
+import { webgpuSuite } from './gpu-suite.ts';
+import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { mismatch, rng, type Tol, uniform } from './compare.ts';
 
-const SEED = Number(process.env.WGRAD_TEST_SEED) || Date.now() % 1_000_000;
-const cpu = createCpuBackend();
-let gpu: WebGPUBackend | null = null;
-let unavailable = '';
-
-beforeAll(async () => {
-  try {
-    gpu = await createWebGPUBackend();
-  } catch (e) {
-    unavailable = (e as Error).message;
-  }
-});
-afterAll(() => gpu?.destroy());
-
-function gpuIt(name: string, fn: (g: WebGPUBackend) => Promise<void>) {
-  it(name, async (ctx: TestContext) => {
-    if (!gpu) return ctx.skip(`no WebGPU adapter: ${unavailable}`);
-    await fn(gpu);
-  });
-}
+const { SEED, cpu, gpuIt } = webgpuSuite();
 
 const TOL: Tol = { atol: 1e-6, rtol: 1e-5 };
 

@@ -1,32 +1,13 @@
 // The fused transformer primitives (rmsNorm, rope, swiglu) on the WebGPU backend against the cpu
 // backend at odd sizes, folded grids and the scalar/vec4 kernel variants.
 // Needs a WebGPU adapter (SwiftShader in CI); skips with the reason if none.
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { Backend, Storage } from '../../backends/backend.ts';
-import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { createWebGPUBackend, type WebGPUBackend } from '../../backends/webgpu/index.ts';
+import { webgpuSuite } from './gpu-suite.ts';
 import { mismatch, rng, type Tol, uniform } from './compare.ts';
 
-const SEED = Number(process.env.WGRAD_TEST_SEED) || Date.now() % 1_000_000;
-const cpu = createCpuBackend();
-let gpu: WebGPUBackend | null = null;
-let unavailable = '';
-
-beforeAll(async () => {
-  try {
-    gpu = await createWebGPUBackend();
-  } catch (e) {
-    unavailable = (e as Error).message;
-  }
-});
-afterAll(() => gpu?.destroy());
-
-function gpuIt(name: string, fn: (g: WebGPUBackend) => Promise<void>) {
-  it(name, async (ctx: TestContext) => {
-    if (!gpu) return ctx.skip(`no WebGPU adapter: ${unavailable}`);
-    await fn(gpu);
-  });
-}
+const { SEED, cpu, gpuIt } = webgpuSuite();
 
 const TOL: Tol = { atol: 2e-6, rtol: 2e-5 };
 type Op = (b: Backend, xs: Storage[]) => Storage;
