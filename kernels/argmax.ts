@@ -9,8 +9,8 @@
 // partial], uniform { outer, r, inner, chunk, groups, colBlocks }.
 // Dispatch: outer · groups · colBlocks workgroups, folded.
 // vec4 variant (first pass only, inner = 1, r % 4 = 0): X read as vec4s; r and chunk count vec4s.
-import { REDUCE_THREADS } from './reduce.ts';
-import { LINEAR_WORKGROUP, type Kernel, NONFINITE, uniformBlock } from './wgsl.ts';
+import { REDUCE_THREADS, reduceTileIndex } from './reduce.ts';
+import { type Kernel, NONFINITE, uniformBlock } from './wgsl.ts';
 
 export function argmaxKernel(dtype: 'f32' | 'i32', tx: number, o: { pairs: boolean; partial: boolean; vec4?: boolean }): Kernel {
   const vec4 = o.vec4 ?? false;
@@ -33,15 +33,7 @@ var<workgroup> si: array<u32, ${REDUCE_THREADS}>;
 @compute @workgroup_size(${tx}, ${ty}, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
-  ${LINEAR_WORKGROUP}
-  if (w >= P.outer * P.groups * P.colBlocks) { return; }
-  let cb = w % P.colBlocks;
-  let t = w / P.colBlocks;
-  let g = t % P.groups;
-  let o = t / P.groups;
-  let col = cb * ${tx}u + lid.x;
-  let k0 = g * P.chunk;
-  let k1 = min(k0 + P.chunk, P.r);
+  ${reduceTileIndex(tx)}
   var best: ${dtype} = ${low};
   var bi = ${NONE};
   if (col < P.inner) {

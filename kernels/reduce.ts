@@ -16,6 +16,22 @@ export type ReduceDType = 'f32' | 'i32';
 export const REDUCE_THREADS = 256;
 
 /** Columns per workgroup for a given inner size: wide rows get 64 coalesced columns, inner = 1 gets 1. */
+/**
+ * WGSL that places this workgroup in the [outer, groups, colBlocks] grid shared by reduce and
+ * argmax: o (outer row), g (which chunk of r: k0..k1), col (inner column of this thread).
+ */
+export function reduceTileIndex(tx: number): string {
+  return `${LINEAR_WORKGROUP}
+  if (w >= P.outer * P.groups * P.colBlocks) { return; }
+  let cb = w % P.colBlocks;
+  let t = w / P.colBlocks;
+  let g = t % P.groups;
+  let o = t / P.groups;
+  let col = cb * ${tx}u + lid.x;
+  let k0 = g * P.chunk;
+  let k1 = min(k0 + P.chunk, P.r);`;
+}
+
 export function reduceTileX(inner: number): number {
   let tx = 1;
   while (tx < inner && tx < 64) tx *= 2;
@@ -50,15 +66,7 @@ fn combine_(a: ${dtype}, b: ${dtype}) -> ${dtype} { return ${combine}; }
 @compute @workgroup_size(${tx}, ${ty}, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
-  ${LINEAR_WORKGROUP}
-  if (w >= P.outer * P.groups * P.colBlocks) { return; }
-  let cb = w % P.colBlocks;
-  let t = w / P.colBlocks;
-  let g = t % P.groups;
-  let o = t / P.groups;
-  let col = cb * ${tx}u + lid.x;
-  let k0 = g * P.chunk;
-  let k1 = min(k0 + P.chunk, P.r);
+  ${reduceTileIndex(tx)}
   var acc: ${dtype} = ${identity};
   if (col < P.inner) {
     for (var k = k0 + lid.y; k < k1; k = k + ${ty}u) {

@@ -2,34 +2,13 @@
 // (set WGRAD_TEST_SEED to replay a failure), plus the backend's own machinery: upload/dispatch
 // ordering, batching into few submits, the buffer pool, and its error messages.
 // Needs a WebGPU adapter (SwiftShader in CI: see tests/setup/env.ts); skips with the reason if none.
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { Backend, BinaryOp, DType, ReduceOp, Storage, UnaryOp, View } from '../../backends/backend.ts';
-import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { createWebGPUBackend, type WebGPUBackend, WebGPUUnavailableError } from '../../backends/webgpu/index.ts';
 import { ints, mismatch, rng, type Tol, uniform } from './compare.ts';
+import { webgpuSuite } from './gpu-suite.ts';
 
-const SEED = Number(process.env.WGRAD_TEST_SEED) || Date.now() % 1_000_000;
-const cpu = createCpuBackend();
-let gpu: WebGPUBackend | null = null;
-let unavailable = '';
-
-beforeAll(async () => {
-  try {
-    gpu = await createWebGPUBackend();
-  } catch (e) {
-    unavailable = (e as Error).message;
-    console.warn(`webgpu backend tests skipped: ${unavailable}`);
-  }
-});
-afterAll(() => gpu?.destroy());
-
-/** A test that needs the GPU backend; skipped (with the reason) when there is no adapter. */
-function gpuIt(name: string, fn: (g: WebGPUBackend) => Promise<void>) {
-  it(name, async (ctx: TestContext) => {
-    if (!gpu) return ctx.skip(`no WebGPU adapter: ${unavailable}`);
-    await fn(gpu);
-  });
-}
+const { SEED, cpu, gpuIt } = webgpuSuite();
 
 const F32: Tol = { atol: 1e-6, rtol: 2e-6 };
 const EXACT: Tol = { atol: 0, rtol: 0 };
