@@ -5,6 +5,7 @@ import type {
 } from '../backend.ts';
 import { adamwScalars, checkAdamW, checkRope, dtypeBytes } from '../backend.ts';
 import { binaryFn, binaryI32, sigmoid, unaryFn } from './math.ts';
+import { cpuMatmul } from './matmul.ts';
 
 type Data = Float32Array | Float64Array | Int32Array;
 
@@ -179,43 +180,8 @@ export class CpuBackend implements Backend {
   }
 
   matmul(a: Storage, b: Storage, p: MatmulParams): Storage {
-    const ad = this.d(a), bd = this.d(b);
-    const { batch, m, n, k } = p;
-    const out = this.alloc(batch * m * n, 'f32');
-    const o = out.data;
-    // A element (i, l) and B element (l, j) addresses for either storage order.
-    const [aRow, aCol] = p.transA ? [1, m] : [k, 1];
-    const [bRow, bCol] = p.transB ? [1, k] : [n, 1];
-    const acc = new Float64Array(n);
-    if (!p.transA && p.transB) {
-      // A rows and B rows are both contiguous along k: plain dot products.
-      for (let t = 0; t < batch; t++) {
-        const ab = t * p.aBatchStride, bb = t * p.bBatchStride, ob = t * m * n;
-        for (let i = 0; i < m; i++) {
-          const ar = ab + i * k;
-          for (let j = 0; j < n; j++) {
-            const br = bb + j * k;
-            let s = 0;
-            for (let l = 0; l < k; l++) s += ad[ar + l] * bd[br + l];
-            o[ob + i * n + j] = s;
-          }
-        }
-      }
-      return out;
-    }
-    for (let t = 0; t < batch; t++) {
-      const ab = t * p.aBatchStride, bb = t * p.bBatchStride, ob = t * m * n;
-      for (let i = 0; i < m; i++) {
-        acc.fill(0);
-        for (let l = 0; l < k; l++) {
-          const av = ad[ab + i * aRow + l * aCol];
-          if (av === 0) continue;
-          const brow = bb + l * bRow;
-          for (let j = 0; j < n; j++) acc[j] += av * bd[brow + j * bCol];
-        }
-        for (let j = 0; j < n; j++) o[ob + i * n + j] = acc[j];
-      }
-    }
+    const out = this.alloc(p.batch * p.m * p.n, 'f32');
+    cpuMatmul(this.d(a) as Float32Array | Float64Array, this.d(b) as Float32Array | Float64Array, out.data as Float32Array | Float64Array, p);
     return out;
   }
 

@@ -17,9 +17,11 @@ export function shiftedTargets(batch: Batch): Int32Array {
 }
 
 export interface MethodOutput {
-  /** Summed loss over `tokens` counted positions. */
+  /** The loss summed over the batch's units (tokens for SFT; pairs or examples for preference methods). */
   lossSum: Tensor;
   tokens: number;
+  /** Batch means logged next to the loss (TRL's names: rewards/chosen, ...), scalars. */
+  metrics?: Record<string, Tensor>;
 }
 
 export function sftLoss(model: LlamaForCausalLM, batch: Batch): MethodOutput {

@@ -6,7 +6,7 @@ import type { Batch } from '../data/collate.ts';
 import type { BatchIterator, IteratorState } from '../data/iterator.ts';
 import { noGrad } from '../autodiff.ts';
 import { tidy } from '../memory.ts';
-import { mul } from '../ops/index.ts';
+import { mul, reshape, stack } from '../ops/index.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { clipGradNorm } from '../optim/clip.ts';
@@ -32,6 +32,11 @@ export interface TrainerOptions {
   /** Trainable parameters by name (LoRA weights, or all of them for full fine-tuning). */
   params: [string, Tensor][];
   method: (model: LlamaForCausalLM, batch: Batch) => MethodOutput;
+  /**
+   * What the loss is averaged over: a batch's count of it (default: its loss tokens, as TRL's SFT
+   * num_items_in_batch; preference methods count pairs or examples).
+   */
+  units?: (batch: Batch) => number;
   optimizer: Optimizer;
   baseLr: number;
   schedule?: ScheduleKind;
@@ -47,8 +52,10 @@ export interface TrainerOptions {
   /** Generators whose state belongs in checkpoints (LoRA dropout, ...). */
   rngs?: Record<string, Generator>;
   onStep?: (r: StepRecord) => void;
-  onEval?: (r: { step: number; eval_loss: number }) => void;
+  onEval?: (r: EvalRecord) => void;
 }
+
+export interface EvalRecord { step: number; eval_loss: number; [metric: string]: number }
 
 export class Trainer {
   step = 0;
@@ -90,14 +97,15 @@ export class Trainer {
 
   private async trainStep(window: (Batch & { epoch?: number })[], t0: number): Promise<StepRecord> {
     const o = this.o;
-    // Normalise by every counted token in the accumulation window (TRL's num_items_in_batch).
-    const total = window.reduce((s, b) => s + b.lossTokens, 0);
-    const losses: Tensor[] = [];
+    const units = window.map((b) => this.units(b));
+    // Normalise by every counted unit in the accumulation window (TRL's num_items_in_batch).
+    const total = units.reduce((s, u) => s + u, 0);
+    const outs: BatchValues[] = [];
     for (const b of window) {
-      losses.push(tidy(() => {
-        const { lossSum } = o.method(o.model, b);
-        mul(lossSum, 1 / Math.max(total, 1)).backward();
-        return noGrad(() => mul(lossSum, 1));
+      outs.push(tidy(() => {
+        const out = o.method(o.model, b);
+        mul(out.lossSum, 1 / Math.max(total, 1)).backward();
+        return noGrad(() => batchValues(out));
       }));
     }
     const norm = clipGradNorm(o.params.map(([, p]) => p), o.maxGradNorm ?? Infinity);
@@ -105,34 +113,36 @@ export class Trainer {
     o.optimizer.lr = lr;
     o.optimizer.step();
     o.optimizer.zeroGrad();
-    let lossSum = 0;
-    for (const l of losses) { lossSum += await l.item(); l.dispose(); }
+    const { loss, metrics } = await readValues(outs, units);
     const gradNorm = await norm.item();
     norm.dispose();
     this.step++;
-    const loss = lossSum / Math.max(total, 1);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       throw new Error(`trainer: loss is ${loss} (grad norm ${gradNorm}) at step ${this.step}; lower the learning rate or check the data` +
         (o.checkpoints ? `; the last checkpoint in ${o.checkpoints.dir} is intact` : ''));
     }
     const seconds = (performance.now() - t0) / 1000;
     const tokens = window.reduce((s, b) => s + b.shape[0] * b.shape[1], 0);
-    return { step: this.step, loss, lr, grad_norm: gradNorm, tokens, tokens_per_second: tokens / seconds, epoch: window[window.length - 1].epoch ?? 0 };
+    return { step: this.step, loss, lr, grad_norm: gradNorm, tokens, tokens_per_second: tokens / seconds, epoch: window[window.length - 1].epoch ?? 0, ...metrics };
   }
 
-  /** Mean token loss over the eval batches (default: the configured eval data). */
+  private units(b: Batch): number {
+    return this.o.units ? this.o.units(b) : b.lossTokens;
+  }
+
+  /** Loss (and the method's metrics) averaged over the eval batches (default: the configured eval data). */
   async evaluate(batches?: Iterable<Batch>): Promise<number> {
     const o = this.o;
     const data = batches ?? o.eval?.batches();
     if (!data) throw new Error('trainer: no eval data');
-    let sum = 0, tokens = 0;
+    const outs: BatchValues[] = [], units: number[] = [];
     for (const b of data) {
-      const l = noGrad(() => tidy(() => o.method(o.model, b).lossSum));
-      sum += await l.item();
-      l.dispose();
-      tokens += b.lossTokens;
+      outs.push(noGrad(() => tidy(() => batchValues(o.method(o.model, b)))));
+      units.push(this.units(b));
     }
-    const r = { step: this.step, eval_loss: sum / Math.max(tokens, 1) };
+    const { loss, metrics } = await readValues(outs, units);
+    const r: EvalRecord = { step: this.step, eval_loss: loss };
+    for (const [k, v] of Object.entries(metrics)) r[`eval_${k}`] = v;
     await this.log(r);
     o.onEval?.(r);
     return r.eval_loss;
@@ -167,4 +177,33 @@ export class Trainer {
     this.step = ck.state.step;
     return ck.state.data as IteratorState;
   }
+}
+
+/** One micro-batch's summed loss and metrics, stacked so one read fetches them all. */
+interface BatchValues { names: string[]; values: Tensor }
+
+function batchValues(out: MethodOutput): BatchValues {
+  const names = Object.keys(out.metrics ?? {});
+  const values = stack([reshape(out.lossSum, []), ...names.map((k) => reshape(out.metrics![k], []))]);
+  return { names, values };
+}
+
+/** Loss = Σ lossSum / Σ units; each metric (a batch mean) averaged with the batches' unit weights. */
+async function readValues(outs: BatchValues[], units: number[]): Promise<{ loss: number; metrics: Record<string, number> }> {
+  const total = units.reduce((s, u) => s + u, 0);
+  let lossSum = 0;
+  const sums: Record<string, number> = {}, weights: Record<string, number> = {};
+  for (let i = 0; i < outs.length; i++) {
+    const v = await outs[i].values.data();
+    outs[i].values.dispose();
+    lossSum += v[0];
+    outs[i].names.forEach((k, j) => {
+      if (Number.isNaN(v[j + 1])) return; // a metric the batch has no examples for (KTO without undesirables)
+      sums[k] = (sums[k] ?? 0) + v[j + 1] * units[i];
+      weights[k] = (weights[k] ?? 0) + units[i];
+    });
+  }
+  const metrics: Record<string, number> = {};
+  for (const k of Object.keys(sums)) metrics[k] = sums[k] / Math.max(weights[k], 1e-30);
+  return { loss: lossSum / Math.max(total, 1), metrics };
 }
