@@ -3,7 +3,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Batch } from '../data/collate.ts';
-import type { BatchIterator, IteratorState } from '../data/iterator.ts';
+import type { IteratorState } from '../data/iterator.ts';
 import { noGrad } from '../autodiff.ts';
 import { tidy } from '../memory.ts';
 import { mul, reshape, stack } from '../ops/index.ts';
@@ -15,6 +15,12 @@ import type { Generator } from '../random.ts';
 import type { Tensor } from '../tensor.ts';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { MethodOutput } from './sft.ts';
+
+/** Where training batches come from (a BatchIterator): resumable from the state it reports. */
+export interface BatchSource {
+  next(): (Batch & { epoch?: number }) | null;
+  state(): IteratorState;
+}
 
 export interface StepRecord {
   step: number;
@@ -45,7 +51,7 @@ export interface TrainerOptions {
   gradAccum?: number;
   /** Global-norm clip; Infinity measures the norm without clipping. */
   maxGradNorm?: number;
-  train: (state?: IteratorState) => BatchIterator;
+  train: (state?: IteratorState) => BatchSource;
   eval?: { batches: () => Iterable<Batch>; every: number };
   checkpoints?: { dir: string; every: number };
   metricsPath?: string;
@@ -59,7 +65,7 @@ export interface EvalRecord { step: number; eval_loss: number; [metric: string]:
 
 export class Trainer {
   step = 0;
-  private data!: BatchIterator;
+  private data!: BatchSource;
 
   constructor(readonly o: TrainerOptions) {
     const bad = o.params.filter(([, p]) => !p.requiresGrad);
