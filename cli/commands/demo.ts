@@ -3,25 +3,30 @@ import { createBackend, type BackendChoice } from '../../backends/select.ts';
 import { runDemo } from '../../engine/demo/pipeline.ts';
 import { log, numberFlag, parse } from '../args.ts';
 
-export const demoHelp = `wgrad demo [--output-dir DIR] [--pretrain-steps N] [--lora-steps N] [--backend NAME]
+export const demoHelp = `wgrad demo [--output-dir DIR] [--pretrain-steps N] [--lora-steps N] [--dpo-steps N] [--backend NAME]
   builds a small Llama from scratch, teaches it addition, then a question/answer format with LoRA,
-  and prints held-out exact-match accuracy before and after each stage (default DIR: demo-output)`;
+  then DPO on pairs preferring right answers to wrong ones, and prints held-out exact-match
+  accuracy before and after each stage (default DIR: demo-output)`;
 
 export async function demoCommand(argv: string[]): Promise<void> {
   const { values } = parse('demo', argv, {
-    'output-dir': { type: 'string' }, 'pretrain-steps': { type: 'string' }, 'lora-steps': { type: 'string' }, backend: { type: 'string' },
+    'output-dir': { type: 'string' }, 'pretrain-steps': { type: 'string' }, 'lora-steps': { type: 'string' }, 'dpo-steps': { type: 'string' }, backend: { type: 'string' },
   });
   if (values.help) { console.log(demoHelp); return; }
-  const steps = (k: 'pretrain-steps' | 'lora-steps') =>
+  const steps = (k: 'pretrain-steps' | 'lora-steps' | 'dpo-steps') =>
     values[k] === undefined ? undefined : numberFlag('demo', k, values[k], 0, 'a positive integer', (n) => Number.isInteger(n) && n > 0);
   const backend = await createBackend({ backend: values.backend as BackendChoice | undefined });
   try {
     log(`wgrad demo on ${backend.description}`);
     const t0 = performance.now();
     await runDemo({
-      outputDir: values['output-dir'] ?? 'demo-output', backend, pretrainSteps: steps('pretrain-steps'), loraSteps: steps('lora-steps'),
+      outputDir: values['output-dir'] ?? 'demo-output', backend, pretrainSteps: steps('pretrain-steps'), loraSteps: steps('lora-steps'), dpoSteps: steps('dpo-steps'),
       log: (s) => console.log(s),
-      onStep: (stage, r) => { if (r.step % 50 === 0) log(`  ${stage} step ${r.step}: loss ${r.loss.toFixed(3)} (${r.tokens_per_second.toFixed(0)} tokens/s)`); },
+      onStep: (stage, r) => {
+        if (r.step % 50 !== 0) return;
+        const margins = r['rewards/margins'] !== undefined ? `, rewards/margins ${r['rewards/margins']!.toFixed(3)}, rewards/accuracies ${r['rewards/accuracies']!.toFixed(2)}` : '';
+        log(`  ${stage} step ${r.step}: loss ${r.loss.toFixed(3)}${margins} (${r.tokens_per_second.toFixed(0)} tokens/s)`);
+      },
     });
     log(`wgrad demo: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   } finally {

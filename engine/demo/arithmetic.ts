@@ -42,6 +42,8 @@ export const formats = {
   // The answer restates the sum, so LoRA only has to learn to copy the operands into place and
   // the arithmetic learned in stage 1 finishes it.
   qa: (p: Problem) => ({ prompt: `Q: ${p.a}+${p.b}? A: `, answer: `${p.a}+${p.b}=${p.a + p.b}` }),
+  // The answer alone: LoRA has to make "? A: " do what "=" did.
+  qaShort: (p: Problem) => ({ prompt: `Q: ${p.a}+${p.b}? A: `, answer: String(p.a + p.b) }),
 };
 export type Format = keyof typeof formats;
 
@@ -52,14 +54,39 @@ export function example(p: Problem, f: Format): TokenizedExample {
   return { inputIds: [...pr, ...an], labels: [...pr.map(() => -100), ...an] };
 }
 
-/** Share of problems whose greedy completion is exactly the right answer. */
-export async function accuracy(model: LlamaForCausalLM, ps: Problem[], f: Format, batch = 64): Promise<number> {
-  let right = 0;
+/** The model's greedy answer to each problem (decoded, without EOS) and whether it is exactly right. */
+export async function answers(model: LlamaForCausalLM, ps: Problem[], f: Format, batch = 64): Promise<{ text: string; right: boolean }[]> {
+  const out: { text: string; right: boolean }[] = [];
   for (let i = 0; i < ps.length; i += batch) {
     const chunk = ps.slice(i, i + batch);
     const prompts = chunk.map((p) => [BOS, ...encode(formats[f](p).prompt)]);
     const outs = await generate(model, prompts, { maxNewTokens: 12, stopTokens: [EOS] });
-    outs.forEach((o, j) => { if (decode(o) === formats[f](chunk[j]).answer && o[o.length - 1] === EOS) right++; });
+    outs.forEach((o, j) => {
+      const text = decode(o);
+      out.push({ text, right: text === formats[f](chunk[j]).answer && o[o.length - 1] === EOS });
+    });
   }
-  return right / ps.length;
+  return out;
+}
+
+/** Share of problems whose greedy completion is exactly the right answer. */
+export async function accuracy(model: LlamaForCausalLM, ps: Problem[], f: Format, batch = 64): Promise<number> {
+  const a = await answers(model, ps, f, batch);
+  return a.filter((x) => x.right).length / Math.max(ps.length, 1);
+}
+
+/**
+ * A preference pair for the Q/A format: the right answer over a wrong one, as token ids (prompt
+ * with BOS; completions end in EOS). `wrong` is the model's own mistake when it made one (what
+ * DPO should unlearn), else a near miss: the sum off by one or ten.
+ */
+export function preferencePair(p: Problem, f: Format, wrong: string | null, g: Generator): { prompt: number[]; chosen: number[]; rejected: number[] } {
+  const { prompt, answer } = formats[f](p);
+  let bad = wrong;
+  if (bad === null || bad === answer) {
+    const c = p.a + p.b;
+    const deltas = [1, -1, 10, -10].filter((d) => c + d >= 0);
+    bad = answer.replace(/\d+$/, String(c + deltas[Math.floor(g.uniform() * deltas.length)]));
+  }
+  return { prompt: [BOS, ...encode(prompt)], chosen: [...encode(answer), EOS], rejected: [...encode(bad), EOS] };
 }

@@ -1,6 +1,7 @@
-// wgrad demo: build a small Llama from scratch, teach it addition (full training), then teach it a
-// question/answer format with LoRA, printing held-out exact-match accuracy before and after each
-// stage. Writes metrics.jsonl per stage and the adapter in PEFT and mlx-lm formats.
+// wgrad demo: build a small Llama from scratch, teach it addition (full training), teach it a
+// question/answer format with LoRA, then DPO on pairs that prefer the right answer to the model's
+// own wrong one, printing held-out exact-match accuracy before and after each stage. Writes
+// metrics-<stage>.jsonl and the Q/A adapter in PEFT and mlx-lm formats.
 import type { Backend } from '../../backends/backend.ts';
 import { saveAdapter } from '../adapters/index.ts';
 import { BatchIterator } from '../data/iterator.ts';
@@ -9,8 +10,14 @@ import { LlamaForCausalLM } from '../models/llama/model.ts';
 import { applyLoRA, trainableParameters } from '../nn/apply-lora.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { sftLoss } from '../train/sft.ts';
-import { Trainer, type StepRecord } from '../train/trainer.ts';
-import { accuracy, example, problems, VOCAB_SIZE, EOS, type Format, type Problem } from './arithmetic.ts';
+import { Trainer, type BatchSource, type StepRecord, type TrainerOptions } from '../train/trainer.ts';
+import { mergeLoRA } from '../adapters/merge.ts';
+import { padBatch } from '../data/collate.ts';
+import { permutation } from '../data/shuffle.ts';
+import { Generator } from '../random.ts';
+import { preferenceMethod, preferenceUnits } from '../train/preference.ts';
+import { adapterOffReference } from '../train/reference.ts';
+import { accuracy, answers, example, preferencePair, problems, VOCAB_SIZE, EOS, type Format, type Problem } from './arithmetic.ts';
 
 export interface DemoOptions {
   outputDir: string;
@@ -19,6 +26,20 @@ export interface DemoOptions {
   maxOperand?: number;
   pretrainSteps?: number;
   loraSteps?: number;
+  dpoSteps?: number;
+  /** Training problems turned into preference pairs for the DPO stage. */
+  dpoPairs?: number;
+  /** Learning rates and adapter shapes of the three stages (defaults below were tuned for this task). */
+  pretrainLr?: number;
+  loraLr?: number;
+  loraR?: number;
+  loraTargets?: string[];
+  dpoLr?: number;
+  dpoBeta?: number;
+  /** RPO weight of the chosen answers' NLL in the DPO stage. */
+  rpoAlpha?: number;
+  /** The Q/A format of stages 2 and 3. */
+  qa?: 'qa' | 'qaShort';
   batchSize?: number;
   seed?: number;
   log?: (s: string) => void;
@@ -28,6 +49,7 @@ export interface DemoOptions {
 export interface DemoResult {
   pretrain: { before: number; after: number };
   lora: { before: number; after: number; equationAfter: number };
+  dpo: { before: number; after: number; pairs: number; ownMistakes: number };
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
@@ -41,31 +63,38 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   randomInit(model, seed);
   const batchSize = o.batchSize ?? 64;
 
-  const stage = async (name: string, format: Format, steps: number, params: ReturnType<typeof trainableParameters>, lr: number) => {
-    const examples = train.map((p: Problem) => example(p, format));
+  const run = async (name: string, steps: number, lr: number, parts: Pick<TrainerOptions, 'method' | 'train' | 'units'>) => {
+    const params = trainableParameters(model);
     const trainer = new Trainer({
-      model, params, method: sftLoss, optimizer: new AdamW(params.map(([, p]) => p), { lr, weightDecay: 0 }),
+      model, params, optimizer: new AdamW(params.map(([, p]) => p), { lr, weightDecay: 0 }),
       baseLr: lr, schedule: 'cosine', warmupSteps: Math.min(20, steps / 10), maxSteps: steps, maxGradNorm: 1,
-      train: (state) => new BatchIterator(examples, { batchSize, collate: { kind: 'padding', padId: EOS }, seed, epochs: Infinity }, state),
-      metricsPath: `${o.outputDir}/metrics-${name}.jsonl`,
-      onStep: (r) => o.onStep?.(name, r),
+      metricsPath: `${o.outputDir}/metrics-${name}.jsonl`, onStep: (r) => o.onStep?.(name, r), ...parts,
     });
     await trainer.run();
     trainer.o.optimizer.dispose();
+  };
+  const sft = (name: string, format: Format, steps: number, lr: number) => {
+    const examples = train.map((p: Problem) => example(p, format));
+    return run(name, steps, lr, {
+      method: sftLoss,
+      train: (state) => new BatchIterator(examples, { batchSize, collate: { kind: 'padding', padId: EOS }, seed, epochs: Infinity }, state),
+    });
   };
 
   log(`stage 1: train a ${model.parameters().reduce((s, p) => s + p.size, 0)}-parameter Llama from scratch on ${train.length} sums "a+b=c" (held out: ${test.length})`);
   const pre0 = await accuracy(model, test, 'equation');
   for (const p of model.parameters()) p.requiresGrad = true;
-  await stage('pretrain', 'equation', o.pretrainSteps ?? 300, trainableParameters(model), 3e-3);
+  await sft('pretrain', 'equation', o.pretrainSteps ?? 300, o.pretrainLr ?? 3e-3);
   const pre1 = await accuracy(model, test, 'equation');
   log(`  held-out exact match: ${pct(pre0)} → ${pct(pre1)}`);
 
-  log('stage 2: LoRA (r 16 on q/k/v/o; the MLP that does the sums stays as it was) to answer "Q: a+b? A: a+b=c"');
-  const lora0 = await accuracy(model, test, 'qa');
-  const lora = applyLoRA(model, { r: 16, alpha: 32, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], seed });
-  await stage('lora', 'qa', o.loraSteps ?? 150, trainableParameters(model), 5e-3);
-  const lora1 = await accuracy(model, test, 'qa');
+  log(`stage 2: LoRA (r ${o.loraR ?? 16} on ${(o.loraTargets ?? ['q_proj', 'k_proj', 'v_proj', 'o_proj']).join('/')}) to answer "Q: a+b? A: a+b=c"`);
+  const qa = o.qa ?? 'qa';
+  const lora0 = await accuracy(model, test, qa);
+  const loraR = o.loraR ?? 16, targets = o.loraTargets ?? ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
+  const lora = applyLoRA(model, { r: loraR, alpha: 2 * loraR, targetModules: targets, seed });
+  await sft('lora', qa, o.loraSteps ?? 150, o.loraLr ?? 5e-3);
+  const lora1 = await accuracy(model, test, qa);
   // With the adapter switched off the base model is untouched: its equations are as good as before.
   lora.forEach((l) => { l.enabled = false; });
   const eq1 = await accuracy(model, test, 'equation');
@@ -73,9 +102,45 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   log(`  held-out exact match on the Q/A format: ${pct(lora0)} → ${pct(lora1)} (adapter off, plain equations: ${pct(eq1)})`);
   await saveAdapter(model, `${o.outputDir}/adapter`, { format: 'peft', baseModel: 'wgrad-demo-arithmetic' });
   await saveAdapter(model, `${o.outputDir}/adapter-mlx`, { format: 'mlx', baseModel: 'wgrad-demo-arithmetic' });
-  log(`wrote ${o.outputDir}/adapter (PEFT), ${o.outputDir}/adapter-mlx (mlx-lm), ${o.outputDir}/metrics-*.jsonl`);
+  log(`  wrote ${o.outputDir}/adapter (PEFT) and ${o.outputDir}/adapter-mlx (mlx-lm)`);
+
+  // Stage 3: the Q/A model (adapter merged in) is DPO's reference; a fresh adapter is the policy.
+  mergeLoRA(model);
+  const g = new Generator(seed + 1);
+  const sample = train.slice(0, o.dpoPairs ?? 512);
+  const own = await answers(model, sample, qa);
+  const pairs = sample.map((p, i) => preferencePair(p, qa, own[i].right ? null : own[i].text, g));
+  const mistakes = own.filter((a) => !a.right).length;
+  log(`stage 3: DPO (LoRA r 8 on q/k/v/o, β ${o.dpoBeta ?? 0.1}) on ${pairs.length} pairs preferring the right answer to a wrong one (${mistakes} of them the model's own mistakes)`);
+  const dpoLora = applyLoRA(model, { r: 8, alpha: 16, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], seed });
+  await run('dpo', o.dpoSteps ?? 60, o.dpoLr ?? 5e-3, {
+    method: preferenceMethod({ method: 'dpo', beta: o.dpoBeta ?? 0.1, rpoAlpha: o.rpoAlpha }, adapterOffReference(model, dpoLora.values())),
+    units: preferenceUnits('dpo'),
+    train: () => pairSource(pairs, Math.max(1, batchSize / 2), seed),
+  });
+  const dpo1 = await accuracy(model, test, qa);
+  log(`  held-out exact match on the Q/A format: ${pct(lora1)} → ${pct(dpo1)}`);
+  log(`wrote ${o.outputDir}/metrics-{pretrain,lora,dpo}.jsonl`);
   model.dispose();
-  return { pretrain: { before: pre0, after: pre1 }, lora: { before: lora0, after: lora1, equationAfter: eq1 } };
+  return {
+    pretrain: { before: pre0, after: pre1 }, lora: { before: lora0, after: lora1, equationAfter: eq1 },
+    dpo: { before: lora1, after: dpo1, pairs: pairs.length, ownMistakes: mistakes },
+  };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** Endless shuffled batches of P pairs, chosen rows then rejected rows (the layout preference methods expect). */
+function pairSource(pairs: ReturnType<typeof preferencePair>[], P: number, seed: number): BatchSource {
+  const g = new Generator(seed);
+  let order: number[] = [], at = 0;
+  const row = (prompt: number[], completion: number[]) => ({ inputIds: [...prompt, ...completion], labels: [...prompt.map(() => -100), ...completion] });
+  return {
+    next() {
+      if (at + P > order.length) { order = permutation(pairs.length, g); at = 0; }
+      const chunk = order.slice(at, at += P).map((i) => pairs[i]);
+      return { ...padBatch([...chunk.map((p) => row(p.prompt, p.chosen)), ...chunk.map((p) => row(p.prompt, p.rejected))], { padId: EOS }), pairs: P };
+    },
+    state: () => { throw new Error('demo: the DPO stage does not checkpoint'); },
+  };
+}

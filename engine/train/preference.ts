@@ -10,8 +10,8 @@ import { ktoLoss } from '../methods/kto.ts';
 import { sequenceLogprobs } from '../methods/logprobs.ts';
 import { orpoLoss } from '../methods/orpo.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
-import { noGrad } from '../autodiff.ts';
-import { div, embedding, maximum, mul, narrow, neg, reshape, sum, tensor } from '../ops/index.ts';
+import { detach, noGrad } from '../autodiff.ts';
+import { add, div, embedding, maximum, mul, narrow, neg, reshape, sum, tensor } from '../ops/index.ts';
 import type { Tensor } from '../tensor.ts';
 import { batchLabels, forwardBatch } from './forward.ts';
 import type { Reference } from './reference.ts';
@@ -27,6 +27,11 @@ export interface PreferenceSettings {
   /** DPO: sigmoid | robust | hinge | ipo. */
   lossType?: DpoLossType;
   labelSmoothing?: number;
+  /**
+   * DPO: weight of the NLL on chosen completions added to the loss (RPO, Pang et al. 2024; TRL's
+   * rpo_alpha). Keeps DPO from lowering the likelihood of the answers it prefers. Default none.
+   */
+  rpoAlpha?: number;
   /** CPO: weight of the NLL on chosen completions (default 1; 0 for SimPO). */
   cpoAlpha?: number;
   /** SimPO target margin γ (default 0.5). */
@@ -77,6 +82,10 @@ function pairStep(model: LlamaForCausalLM, batch: PairBatch, s: PreferenceSettin
       const pol = useAvg ? avg : lp.sum, refLp = useAvg ? div(refSum, count) : refSum;
       out = dpoLoss({ chosen: chosen(pol), rejected: rejected(pol), refChosen: chosen(refLp), refRejected: rejected(refLp) },
         { beta: s.beta, lossType: s.lossType, labelSmoothing: s.labelSmoothing });
+      if (s.rpoAlpha) {
+        const nll = nllChosen();
+        out = { loss: add(out.loss, mul(nll, s.rpoAlpha)), metrics: { ...out.metrics, nll_loss: detach(nll) } };
+      }
       break;
     }
     case 'orpo':
