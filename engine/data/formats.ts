@@ -72,11 +72,12 @@ export interface ValidateOptions {
   roles?: readonly string[];
 }
 
-function typeName(v: unknown): string {
+/** "a string", "an array", "null", ... for error messages. */
+export function typeName(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
-function requireString(row: Record<string, unknown>, key: string, path = key): string {
+export function requireString(row: Record<string, unknown>, key: string, path = key): string {
   if (!(key in row) || row[key] === undefined) throw new RowError(path, 'missing field');
   const v = row[key];
   if (typeof v !== 'string') throw new RowError(path, `must be a string, got ${typeName(v)}`);
@@ -88,7 +89,7 @@ function requireNonEmpty(s: string, field: string, what: string): void {
 }
 
 /** tools: a list of function schemas, or that list as a JSON string (as TRL accepts). */
-function readTools(row: Record<string, unknown>): unknown[] | undefined {
+export function readTools(row: Record<string, unknown>): unknown[] | undefined {
   let tools = row.tools;
   if (tools === undefined || tools === null) return undefined;
   if (typeof tools === 'string') {
@@ -102,7 +103,8 @@ function readTools(row: Record<string, unknown>): unknown[] | undefined {
   return tools;
 }
 
-function readMessages(value: unknown, path: string, roles: readonly string[], shareGpt: boolean): ChatMessage[] {
+/** A validated message list at `path` (RowError naming the message and field otherwise). */
+export function readMessages(value: unknown, path: string, roles: readonly string[], shareGpt: boolean): ChatMessage[] {
   if (value === undefined) throw new RowError(path, 'missing field');
   if (!Array.isArray(value)) throw new RowError(path, `must be a list of messages, got ${typeName(value)}`);
   if (value.length === 0) throw new RowError(path, 'must not be empty');

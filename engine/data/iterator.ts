@@ -6,6 +6,10 @@
 // rngState is the generator's state before it drew this epoch's order, so the order can be drawn
 // again. A checkpoint saves state() after a step; an iterator constructed with it yields exactly
 // the batches that were still to come.
+//
+// The iterator is generic over the example type and the collate step: SFT examples go through the
+// built-in padding/packing collates (Collate), anything else (preference pairs, KTO examples)
+// through a collate function that turns a fixed-size group of examples into a batch.
 import { Generator } from '../random.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { packable, packedBatch, padBatch, PackedRow, type Batch, type PackingOptions, type PaddingOptions } from './collate.ts';
@@ -22,10 +26,18 @@ export interface IteratorState {
 
 export type Collate = ({ kind: 'padding' } & PaddingOptions) | ({ kind: 'packing' } & PackingOptions);
 
-export interface BatchIteratorOptions {
-  /** Examples per batch (padding) or packed rows per batch (packing). */
+/**
+ * Turns one batch's examples (in iteration order, at most batchSize of them) into a batch.
+ * Declared as a method type so that it is bivariant in E: an iterator over SftExamples stays
+ * usable where an iterator over TokenizedExamples is expected (the trainer's signature).
+ */
+export type CollateFn<E, B> = { collate(examples: E[]): B }['collate'];
+
+export interface BatchIteratorOptions<E = TokenizedExample, B = Batch> {
+  /** Examples per batch (padding, collate functions) or packed rows per batch (packing). */
   batchSize: number;
-  collate: Collate;
+  /** The built-in padding/packing (SFT examples and Batch only), or a collate function. */
+  collate: Collate | CollateFn<E, B>;
   /** Seed of the shuffling generator. Default 0. */
   seed?: number;
   /** Shuffle each epoch (default true); false keeps file order. */
@@ -36,14 +48,12 @@ export interface BatchIteratorOptions {
   dropLast?: boolean;
 }
 
-export interface EpochBatch extends Batch {
-  /** Epoch this batch belongs to (0-based). */
-  epoch: number;
-}
+/** A batch and the epoch it belongs to (0-based). */
+export type EpochBatch<B = Batch> = B & { epoch: number };
 
-export class BatchIterator implements Iterable<EpochBatch> {
-  private readonly examples: readonly TokenizedExample[];
-  private readonly options: BatchIteratorOptions;
+export class BatchIterator<E = TokenizedExample, B = Batch> implements Iterable<EpochBatch<B>> {
+  private readonly examples: readonly E[];
+  private readonly options: BatchIteratorOptions<E, B>;
   private readonly epochs: number;
   private readonly rng: Generator;
   private epoch = 0;
@@ -51,11 +61,11 @@ export class BatchIterator implements Iterable<EpochBatch> {
   private epochStart: number[] = [];
   private order: number[] = [];
 
-  constructor(examples: readonly TokenizedExample[], options: BatchIteratorOptions, state?: IteratorState) {
+  constructor(examples: readonly E[], options: BatchIteratorOptions<E, B>, state?: IteratorState) {
     if (!(Number.isInteger(options.batchSize) && options.batchSize > 0)) throw new RangeError(`batchSize must be a positive integer, got ${options.batchSize}`);
     const epochs = options.epochs ?? 1;
     if (!(epochs === Infinity || (Number.isInteger(epochs) && epochs >= 0))) throw new RangeError(`epochs must be a non-negative integer or Infinity, got ${epochs}`);
-    if (options.collate.kind === 'packing') {
+    if (typeof options.collate !== 'function' && options.collate.kind === 'packing') {
       const T = options.collate.seqLength;
       if (!(Number.isInteger(T) && T > 0)) throw new RangeError(`packing seqLength must be a positive integer, got ${T}`);
     }
@@ -75,15 +85,20 @@ export class BatchIterator implements Iterable<EpochBatch> {
 
   /** Batches per epoch for padding (for schedules); null for packing, where it depends on the order. */
   get batchesPerEpoch(): number | null {
-    if (this.options.collate.kind === 'packing') return null;
+    if (typeof this.options.collate !== 'function' && this.options.collate.kind === 'packing') return null;
     const n = this.examples.length;
     const b = this.options.batchSize;
     return this.options.dropLast ? Math.floor(n / b) : Math.ceil(n / b);
   }
 
-  next(): EpochBatch | null {
+  next(): EpochBatch<B> | null {
+    const collate = this.options.collate;
     while (this.epoch < this.epochs) {
-      const batch = this.options.collate.kind === 'padding' ? this.nextPadded(this.options.collate) : this.nextPacked(this.options.collate);
+      // The built-in collates exist for SFT examples, whose batches are Batch (E, B at their defaults).
+      const batch =
+        typeof collate === 'function'
+          ? this.nextGroup(collate)
+          : ((collate.kind === 'padding' ? this.nextPadded(collate) : this.nextPacked(collate)) as EpochBatch<B> | null);
       if (batch) return batch;
       this.epoch++;
       this.index = 0;
@@ -92,7 +107,7 @@ export class BatchIterator implements Iterable<EpochBatch> {
     return null;
   }
 
-  *[Symbol.iterator](): Iterator<EpochBatch> {
+  *[Symbol.iterator](): Iterator<EpochBatch<B>> {
     for (let b = this.next(); b !== null; b = this.next()) yield b;
   }
 
@@ -116,13 +131,24 @@ export class BatchIterator implements Iterable<EpochBatch> {
     this.index = state.index;
   }
 
-  private nextPadded(collate: PaddingOptions): EpochBatch | null {
+  /** The next batchSize examples of this epoch's order (fewer at its end), or null. */
+  private take(): E[] | null {
     const n = this.examples.length;
     const size = Math.min(this.options.batchSize, n - this.index);
     if (size <= 0 || (this.options.dropLast && size < this.options.batchSize)) return null;
     const picked = this.order.slice(this.index, this.index + size).map((i) => this.examples[i]);
     this.index += size;
-    return { ...padBatch(picked, collate), epoch: this.epoch };
+    return picked;
+  }
+
+  private nextGroup(collate: CollateFn<E, B>): EpochBatch<B> | null {
+    const picked = this.take();
+    return picked === null ? null : { ...collate(picked), epoch: this.epoch };
+  }
+
+  private nextPadded(collate: PaddingOptions): EpochBatch | null {
+    const picked = this.take() as TokenizedExample[] | null;
+    return picked === null ? null : { ...padBatch(picked, collate), epoch: this.epoch };
   }
 
   private nextPacked(collate: PackingOptions): EpochBatch | null {
@@ -131,7 +157,7 @@ export class BatchIterator implements Iterable<EpochBatch> {
     let row: PackedRow | null = null;
     let index = this.index;
     while (index < n) {
-      const ex = packable(this.examples[this.order[index]], collate);
+      const ex = packable(this.examples[this.order[index]] as TokenizedExample, collate);
       if (row !== null && ex.inputIds.length > row.free) {
         // The row is full; the example that did not fit opens the next batch if this one is full.
         rows.push(row);

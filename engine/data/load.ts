@@ -35,7 +35,7 @@ async function findSplitFile(dir: string, stem: string): Promise<string | null> 
   return null;
 }
 
-async function resolvePaths(paths: string | string[], stem: string): Promise<string[]> {
+export async function resolvePaths(paths: string | string[], stem: string): Promise<string[]> {
   const out: string[] = [];
   for (const p of Array.isArray(paths) ? paths : [paths]) {
     const kind = await pathKind(p);
@@ -54,8 +54,18 @@ export async function loadSftDataset(paths: string | string[], tokenizer: Tokeni
   return buildSftDataset(await readDataFiles(await resolvePaths(paths, 'train'), options), tokenizer, options);
 }
 
-/** Training data and its validation split. */
-export async function loadSftSplits(train: string | string[], tokenizer: Tokenizer, options: LoadSftOptions = {}): Promise<SftSplits> {
+export interface SplitSource extends ReadDataOptions {
+  valid?: string | string[];
+  valFraction?: number;
+  seed?: number;
+}
+
+/**
+ * The raw rows of a training path and its validation split (a `valid` path, else the train
+ * folder's valid.*, else `valFraction` of the training rows drawn by `seed`, else none). Shared by
+ * the SFT and preference loaders.
+ */
+export async function readSplitRecords(train: string | string[], options: SplitSource = {}): Promise<{ train: RawRecord[]; val: RawRecord[] | null }> {
   const trainRows = await readDataFiles(await resolvePaths(train, 'train'), options);
   let valRows: RawRecord[] | null = null;
   if (options.valid !== undefined) {
@@ -70,8 +80,14 @@ export async function loadSftSplits(train: string | string[], tokenizer: Tokeniz
     trainPart = split.train;
     valRows = split.val;
   }
+  return { train: trainPart, val: valRows };
+}
+
+/** Training data and its validation split. */
+export async function loadSftSplits(train: string | string[], tokenizer: Tokenizer, options: LoadSftOptions = {}): Promise<SftSplits> {
+  const rows = await readSplitRecords(train, options);
   return {
-    train: buildSftDataset(trainPart, tokenizer, options),
-    val: valRows === null ? null : buildSftDataset(valRows, tokenizer, options),
+    train: buildSftDataset(rows.train, tokenizer, options),
+    val: rows.val === null ? null : buildSftDataset(rows.val, tokenizer, options),
   };
 }
