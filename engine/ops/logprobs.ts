@@ -30,7 +30,7 @@ export function tokenLogprobs(logits: Tensor, targets: Tensor, opts: TokenLogpro
   if (ignore !== null && (!Number.isInteger(ignore) || Math.abs(ignore) >= 2 ** 31)) {
     throw new Error(`${op}: ignoreIndex ${ignore} must be a 32-bit integer`);
   }
-  checkTargets(op, targets, V, ignore);
+  checkTokenTargets(op, targets, V, ignore);
   const rows = targets.size;
   const { logp, lse } = logits.backend.tokenLogprobs(logits.storage, targets.storage, rows, V, ignore);
   const out = wrap(logp, lead);
@@ -44,7 +44,7 @@ export function tokenLogprobs(logits: Tensor, targets: Tensor, opts: TokenLogpro
 }
 
 /** Host-side check when the targets' values are known (tensors built from arrays): no GPU read. */
-function checkTargets(op: string, targets: Tensor, V: number, ignore: number | null): void {
+export function checkTokenTargets(op: string, targets: Tensor, V: number, ignore: number | null): void {
   const h = targets.host;
   if (!h) return;
   for (let i = 0; i < h.length; i++) {
