@@ -22,6 +22,23 @@ export function checkRope(xSize: number, cosSize: number, sinSize: number, rows:
   if (cosSize !== need || sinSize !== need) throw new Error(`rope: cos/sin hold ${cosSize}/${sinSize} elements, expected [${tableBlocks}·${T}, ${rotaryDim / 2}] = ${need}`);
 }
 
+/** Argument check of Backend.tokenLogprobs / tokenLogprobsBackward shared by the backends (sizes in elements). */
+export function checkTokenLogprobs(op: string, logits: Storage, targets: Storage, rows: number, cols: number,
+  ignoreIndex: number | null, rowVectors: [string, Storage][] = []): void {
+  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 0) {
+    throw new Error(`${op}: [rows, cols] = [${rows}, ${cols}] must be non-negative integers`);
+  }
+  if (logits.dtype !== 'f32') throw new Error(`${op}: logits must be f32, got ${logits.dtype}`);
+  if (logits.size !== rows * cols) throw new Error(`${op}: logits hold ${logits.size} elements, [rows, cols] = [${rows}, ${cols}] needs ${rows * cols}`);
+  if (targets.dtype !== 'i32' || targets.size !== rows) throw new Error(`${op}: targets must be i32 [${rows}], got ${targets.dtype} [${targets.size}]`);
+  for (const [f, s] of rowVectors) {
+    if (s.dtype !== 'f32' || s.size !== rows) throw new Error(`${op}: ${f} must be f32 [${rows}], got ${s.dtype} [${s.size}]`);
+  }
+  if (ignoreIndex !== null && (!Number.isInteger(ignoreIndex) || ignoreIndex < -(2 ** 31) || ignoreIndex >= 2 ** 31)) {
+    throw new Error(`${op}: ignoreIndex ${ignoreIndex} must be a 32-bit integer or null`);
+  }
+}
+
 export interface Storage {
   readonly backend: Backend;
   readonly size: number; // elements
@@ -135,6 +152,21 @@ export interface Backend {
   softmax(x: Storage, rows: number, cols: number, log: boolean): Storage;
   /** logsumexp over cols of x [rows, cols] → [rows]. */
   logsumexp(x: Storage, rows: number, cols: number): Storage;
+  /**
+   * Log-probability of each row's target under a softmax over cols, in one read of the row:
+   *   logits [rows, cols] f32, targets [rows] i32 →
+   *   logp [rows] = logits[r, t_r] − lse_r (0 where t_r == ignoreIndex),  lse [rows] = logsumexp_c logits[r, c].
+   * ignoreIndex null: no target is ignored. A target outside [0, cols) that is not ignored is an
+   * error on cpu and gives NaN on webgpu (the engine range-checks targets whose values it knows).
+   */
+  tokenLogprobs(logits: Storage, targets: Storage, rows: number, cols: number, ignoreIndex: number | null): { logp: Storage; lse: Storage };
+  /**
+   * Backward of tokenLogprobs, written straight into one [rows, cols] buffer:
+   *   dlogits[r, c] = g_r · (onehot(t_r)[c] − exp(logits[r, c] − lse_r)),  zeros on ignored rows.
+   * lse is tokenLogprobs' lse, gradLogp [rows] the incoming gradient g.
+   */
+  tokenLogprobsBackward(logits: Storage, targets: Storage, lse: Storage, gradLogp: Storage, rows: number, cols: number,
+    ignoreIndex: number | null): Storage;
   /**
    * RMSNorm over cols of x [rows, cols]: y[r, c] = x[r, c] · rsqrt(mean_c x[r, :]² + eps) · w[c],
    * weight [cols] or null (1). → [rows, cols] f32.

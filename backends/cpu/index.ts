@@ -3,7 +3,7 @@
 import type {
   AdamWParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { adamwScalars, checkAdamW, checkRope, dtypeBytes } from '../backend.ts';
+import { adamwScalars, checkAdamW, checkRope, checkTokenLogprobs, dtypeBytes } from '../backend.ts';
 import { binaryFn, binaryI32, sigmoid, unaryFn } from './math.ts';
 import { cpuMatmul } from './matmul.ts';
 
@@ -235,6 +235,51 @@ export class CpuBackend implements Backend {
       out.data[r] = mx + Math.log(s);
     }
     return out;
+  }
+
+  tokenLogprobs(logits: Storage, targets: Storage, rows: number, cols: number, ignoreIndex: number | null): { logp: Storage; lse: Storage } {
+    checkTokenLogprobs('tokenLogprobs', logits, targets, rows, cols, ignoreIndex);
+    const xd = this.d(logits), td = this.d(targets);
+    this.checkTargets('tokenLogprobs', td, cols, ignoreIndex);
+    const logp = this.alloc(rows, 'f32'), lse = this.alloc(rows, 'f32');
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let mx = -Infinity;
+      for (let c = 0; c < cols; c++) mx = Math.max(mx, xd[base + c]);
+      let s = 0;
+      if (mx !== -Infinity) for (let c = 0; c < cols; c++) s += Math.exp(xd[base + c] - mx);
+      const ls = Math.log(s);
+      lse.data[r] = mx === -Infinity ? -Infinity : mx + ls;
+      const t = td[r];
+      // (x_t − max) − log s: subtracting the max first keeps the digits of large logits.
+      logp.data[r] = t === ignoreIndex ? 0 : xd[base + t] - mx - ls;
+    }
+    return { logp, lse };
+  }
+
+  tokenLogprobsBackward(logits: Storage, targets: Storage, lse: Storage, gradLogp: Storage, rows: number, cols: number,
+    ignoreIndex: number | null): Storage {
+    checkTokenLogprobs('tokenLogprobsBackward', logits, targets, rows, cols, ignoreIndex, [['lse', lse], ['gradLogp', gradLogp]]);
+    const xd = this.d(logits), td = this.d(targets), ld = this.d(lse), gd = this.d(gradLogp);
+    this.checkTargets('tokenLogprobsBackward', td, cols, ignoreIndex);
+    const out = this.alloc(rows * cols, 'f32');
+    const o = out.data;
+    for (let r = 0; r < rows; r++) {
+      const t = td[r];
+      if (t === ignoreIndex) continue; // zeros
+      const base = r * cols, g = gd[r], l = ld[r];
+      for (let c = 0; c < cols; c++) o[base + c] = g * ((c === t ? 1 : 0) - Math.exp(xd[base + c] - l));
+    }
+    return out;
+  }
+
+  private checkTargets(op: string, td: Data, cols: number, ignoreIndex: number | null): void {
+    for (let r = 0; r < td.length; r++) {
+      const t = td[r];
+      if (t !== ignoreIndex && (t < 0 || t >= cols)) {
+        throw new Error(`${op}: target ${t} at row ${r} is out of range [0, ${cols})${ignoreIndex === null ? '' : ` and is not ignoreIndex ${ignoreIndex}`}`);
+      }
+    }
   }
 
   rmsNorm(x: Storage, weight: Storage | null, rows: number, cols: number, eps: number): Storage {

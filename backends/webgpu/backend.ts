@@ -4,7 +4,7 @@
 import type {
   AdamWParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { adamwScalars, checkAdamW, checkRope } from '../backend.ts';
+import { adamwScalars, checkAdamW, checkRope, checkTokenLogprobs } from '../backend.ts';
 import { adamwKernel } from '../../kernels/adamw.ts';
 import { argmaxKernel } from '../../kernels/argmax.ts';
 import { BINARY_F32, binaryKernel } from '../../kernels/binary.ts';
@@ -18,6 +18,7 @@ import { ropeKernel } from '../../kernels/rope.ts';
 import { rowWorkgroupSize } from '../../kernels/rowstats.ts';
 import { softmaxKernel } from '../../kernels/softmax.ts';
 import { swigluKernel } from '../../kernels/swiglu.ts';
+import { tokenLogprobsBackwardKernel, tokenLogprobsKernel } from '../../kernels/token-logprobs.ts';
 import { UNARY_F32, unaryKernel, unaryOutDType } from '../../kernels/unary.ts';
 import { whereKernel } from '../../kernels/where.ts';
 import { type Kernel, stridedValues } from '../../kernels/wgsl.ts';
@@ -60,6 +61,11 @@ type Scalar32 = 'f32' | 'i32';
 function reduceChunk(r: number, ty: number, parallelWorkgroups: number): number {
   const perThread = parallelWorkgroups < 2048 ? 64 : 512;
   return Math.min(r, ty * perThread);
+}
+
+/** Uniform words of an optional ignoreIndex (the kernels compare its i32 bit pattern). */
+function ignoreWords(ignoreIndex: number | null): { ignore: number; hasIgnore: number } {
+  return { ignore: ignoreIndex ?? 0, hasIgnore: ignoreIndex === null ? 0 : 1 };
 }
 
 export class WebGPUBackend implements Backend {
@@ -403,6 +409,36 @@ export class WebGPUBackend implements Backend {
     const vec4 = cols % 4 === 0;
     const units = vec4 ? cols / 4 : cols;
     this.runGrid('logsumexp', logsumexpKernel(rowWorkgroupSize(units), vec4), [xb, this.binding('logsumexp', 'out', out)], { rows, cols: units }, rows);
+    return out;
+  }
+
+  tokenLogprobs(logits: Storage, targets: Storage, rows: number, cols: number, ignoreIndex: number | null): { logp: Storage; lse: Storage } {
+    const op = 'tokenLogprobs';
+    checkTokenLogprobs(`webgpu ${op}`, logits, targets, rows, cols, ignoreIndex);
+    const xb = this.binding(op, 'logits', logits), tb = this.binding(op, 'targets', targets);
+    const logp = this.alloc(rows, 'f32', op), lse = this.alloc(rows, 'f32', op);
+    if (rows === 0) return { logp, lse };
+    const vec4 = cols % 4 === 0;
+    const units = vec4 ? cols / 4 : cols;
+    this.runGrid(op, tokenLogprobsKernel(rowWorkgroupSize(units), vec4),
+      [xb, tb, this.binding(op, 'logp', logp), this.binding(op, 'lse', lse)],
+      { rows, cols: units, vocab: cols, ...ignoreWords(ignoreIndex) }, rows);
+    return { logp, lse };
+  }
+
+  tokenLogprobsBackward(logits: Storage, targets: Storage, lse: Storage, gradLogp: Storage, rows: number, cols: number,
+    ignoreIndex: number | null): Storage {
+    const op = 'tokenLogprobsBackward';
+    checkTokenLogprobs(`webgpu ${op}`, logits, targets, rows, cols, ignoreIndex, [['lse', lse], ['gradLogp', gradLogp]]);
+    const bindings = [
+      this.binding(op, 'logits', logits), this.binding(op, 'targets', targets), this.binding(op, 'lse', lse), this.binding(op, 'gradLogp', gradLogp),
+    ];
+    const out = this.alloc(rows * cols, 'f32', op);
+    if (out.size === 0) return out;
+    const vec4 = cols % 4 === 0;
+    const units = vec4 ? cols / 4 : cols;
+    this.run1d(op, tokenLogprobsBackwardKernel(vec4), [...bindings, this.binding(op, 'out', out)],
+      { n: rows * units, cols: units, vocab: cols, ...ignoreWords(ignoreIndex) });
     return out;
   }
 

@@ -5,10 +5,10 @@ import type { Backend } from '../../backends/backend.ts';
 import { record } from '../autodiff.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
 import { tensor, wrap } from './create.ts';
-import { add, cast, div, exp, mul, ne, rsqrt, sigmoid, sub, where } from './elementwise.ts';
-import { gatherLast } from './indexing.ts';
-import { logsumexp, mean, sum, sumTo } from './reduce.ts';
-import { permute, reshape, unsqueeze } from './shape.ts';
+import { add, cast, div, exp, mul, ne, neg, rsqrt, sigmoid, sub, where } from './elementwise.ts';
+import { tokenLogprobs } from './logprobs.ts';
+import { mean, sum, sumTo } from './reduce.ts';
+import { permute } from './shape.ts';
 import { expectFloat, normAxis, sameBackend } from './util.ts';
 
 /** Apply a last-axis kernel along any axis by moving that axis last and back. */
@@ -50,7 +50,8 @@ export interface CrossEntropyOpts {
 }
 
 /**
- * Cross-entropy of logits [..., V] against integer targets [...]: logsumexp(z) − z[target].
+ * Cross-entropy of logits [..., V] against integer targets [...]: −log_softmax(z)[target], through the
+ * fused tokenLogprobs (no [..., V] intermediate but the one gradient buffer).
  * 'mean' averages over the counted positions (as PyTorch with ignore_index); an all-ignored batch gives 0.
  */
 export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOpts = {}): Tensor {
@@ -63,18 +64,12 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   if (weight && (weight.ndim !== lead.length || weight.shape.some((d, i) => d !== lead[i]))) {
     throw new Error(`cross_entropy: mask ${weight.describe()} must have shape ${shapeStr(lead)}`);
   }
-  let safeTargets = targets;
+  // Ignored positions come out of tokenLogprobs as 0 with no gradient; the weight only fixes the mean's count.
+  const nll = neg(tokenLogprobs(logits, targets, { ignoreIndex: opts.ignoreIndex }, 'cross_entropy'));
   if (opts.ignoreIndex !== undefined) {
-    const keep = ne(targets, opts.ignoreIndex);
-    safeTargets = where(keep, targets, 0);
-    const keepF = cast(keep, 'f32');
+    const keepF = cast(ne(targets, opts.ignoreIndex), 'f32');
     weight = weight ? mul(weight, keepF) : keepF;
   }
-  if (safeTargets.host === null && targets.host !== null && opts.ignoreIndex !== undefined) {
-    // where() loses the host copy; rebuild it so gatherLast can still range-check.
-    safeTargets.host = Int32Array.from(targets.host, (t) => (t === opts.ignoreIndex ? 0 : t));
-  }
-  const nll = sub(logsumexp(logits, -1), reshape(gatherLast(logits, unsqueeze(safeTargets, -1)), lead));
   const losses = weight ? mul(nll, weight) : nll;
   const reduction = opts.reduction ?? 'mean';
   if (reduction === 'none') return losses;

@@ -33,7 +33,9 @@ for (const { name, get } of testBackends().filter((b) => b.name !== 'cpu-f64')) 
       expect(() => w.embedding(table, w.tensor(Int32Array.from([0, 5]), [2], { backend })))
         .toThrow('embedding: index 5 at position 1 is out of range for table [5, 3] (expected 0 ≤ index < 5)');
       expect(() => w.crossEntropy(w.zeros([2, 4], { backend }), w.tensor(Int32Array.from([1, -3]), [2], { backend })))
-        .toThrow(/gatherLast: index -3 at position 1 is out of range for last axis of \[2, 4\]/);
+        .toThrow('cross_entropy: target -3 at position 1 is out of range for a vocabulary of 4 (expected 0 ≤ target < 4)');
+      expect(() => w.tokenLogprobs(w.zeros([2, 4], { backend }), w.tensor(Int32Array.from([-100, 4]), [2], { backend }), { ignoreIndex: -100 }))
+        .toThrow('token_logprobs: target 4 at position 1 is out of range for a vocabulary of 4 (expected 0 ≤ target < 4 or target = ignoreIndex -100)');
     });
 
     it('tensors on different backends', async () => {

@@ -1,0 +1,93 @@
+// Per-token log-probabilities straight from the last hidden states, chunked over rows so the
+// [N, V] logits never exist at once (the "fused linear cross-entropy" of Liger-Kernel):
+//   hidden [..., D], weight [V, D] (lm_head, y = h·Wᵀ), targets [...] i32 → logp [...]
+// Forward, per chunk of C rows: logits_c = h_c·Wᵀ [C, V] → tokenLogprobs → logp_c, lse_c; logits_c freed.
+// Backward, per chunk: logits_c recomputed, dlogits_c = g_c·(onehot − softmax) [C, V] (one fused pass),
+//   dh_c = dlogits_c·W [C, D],  dW += dlogits_cᵀ·h_c [V, D]; both chunk buffers freed.
+// Peak [·, V] memory is C·V instead of N·V, for one extra h·Wᵀ matmul in backward.
+import { noGrad, record } from '../autodiff.ts';
+import { tidy } from '../memory.ts';
+import { Tensor, shapeStr } from '../tensor.ts';
+import { wrap, zeros } from './create.ts';
+import { add, mul } from './elementwise.ts';
+import { checkTokenTargets, type TokenLogprobsOpts } from './logprobs.ts';
+import { matmul } from './matmul.ts';
+import { concat, narrow, reshape } from './shape.ts';
+import { expectFloat, sameBackend } from './util.ts';
+
+export interface LmHeadLogprobsOpts extends TokenLogprobsOpts {
+  /** Rows per chunk (default: as many as keep one chunk's logits near 16M elements, 64 MB). */
+  chunkRows?: number;
+}
+
+export function lmHeadLogprobs(hidden: Tensor, weight: Tensor, targets: Tensor, opts: LmHeadLogprobsOpts = {}): Tensor {
+  const op = 'lm_head_logprobs';
+  expectFloat(op, hidden, weight);
+  sameBackend(op, hidden, weight, targets);
+  if (hidden.ndim < 1 || weight.ndim !== 2 || weight.shape[1] !== hidden.shape[hidden.ndim - 1]) {
+    throw new Error(`${op}: expected hidden [..., D] and weight [V, D], got ${hidden.describe()} and ${weight.describe()}`);
+  }
+  const lead = hidden.shape.slice(0, -1);
+  const [V, D] = weight.shape;
+  if (targets.dtype !== 'i32' || targets.ndim !== lead.length || targets.shape.some((d, i) => d !== lead[i])) {
+    throw new Error(`${op}: targets must be i32 of shape ${shapeStr(lead)} for hidden ${hidden.describe()}, got ${targets.describe()}`);
+  }
+  const ignore = opts.ignoreIndex ?? null;
+  if (ignore !== null && (!Number.isInteger(ignore) || Math.abs(ignore) >= 2 ** 31)) {
+    throw new Error(`${op}: ignoreIndex ${ignore} must be a 32-bit integer`);
+  }
+  const C = opts.chunkRows ?? Math.max(1, Math.floor(2 ** 24 / Math.max(V, 1)));
+  if (!Number.isInteger(C) || C < 1) throw new Error(`${op}: chunkRows ${C} must be a positive integer`);
+  checkTokenTargets(op, targets, V, ignore);
+  const N = targets.size;
+  const h2 = reshape(hidden, [N, D]), t1 = reshape(targets, [N]);
+  const chunks: [number, number][] = [];
+  for (let c0 = 0; c0 < N; c0 += C) chunks.push([c0, Math.min(C, N - c0)]);
+  const backend = hidden.backend;
+
+  /** logits of rows [c0, c0 + n) and those rows' targets; run inside a tidy that frees them. */
+  const chunkLogits = (c0: number, n: number) => {
+    const hc = narrow(h2, 0, c0, n);
+    return { hc, tc: narrow(t1, 0, c0, n), logits: matmul(hc, weight, { transB: true }) };
+  };
+
+  const [logp, lse] = noGrad(() => {
+    const parts = chunks.map(([c0, n]) => tidy(() => {
+      const { tc, logits } = chunkLogits(c0, n);
+      const r = backend.tokenLogprobs(logits.storage, tc.storage, n, V, ignore);
+      return [wrap(r.logp, [n]), wrap(r.lse, [n])];
+    }));
+    if (parts.length === 0) return [zeros([0], { backend }), zeros([0], { backend })];
+    const joined = tidy(() => [concat(parts.map((p) => p[0])), concat(parts.map((p) => p[1]))]);
+    for (const p of parts) for (const t of p) t.dispose();
+    return joined;
+  });
+
+  const res = record(reshape(logp, lead), op, [hidden, weight], (g) => {
+    const g1 = reshape(g, [N]);
+    const dh: Tensor[] = [];
+    let dW: Tensor | null = null;
+    for (const [c0, n] of chunks) {
+      const [dhc, dWc] = tidy(() => {
+        const { hc, tc, logits } = chunkLogits(c0, n);
+        const gc = narrow(g1, 0, c0, n), lc = narrow(lse, 0, c0, n);
+        const dlogits = wrap(backend.tokenLogprobsBackward(logits.storage, tc.storage, lc.storage, gc.storage, n, V, ignore), [n, V]);
+        return [
+          hidden.requiresGrad ? matmul(dlogits, weight) : null,
+          weight.requiresGrad ? (dW ? add(dW, matmul(dlogits, hc, { transA: true })) : matmul(dlogits, hc, { transA: true })) : null,
+        ];
+      });
+      if (dhc) dh.push(dhc);
+      if (dWc) { dW?.dispose(); dW = dWc; }
+    }
+    let dHidden: Tensor | null = null;
+    if (hidden.requiresGrad) {
+      dHidden = dh.length ? reshape(concat(dh), hidden.shape) : mul(hidden, 0);
+      for (const t of dh) t.dispose();
+    }
+    if (weight.requiresGrad && !dW) dW = mul(weight, 0);
+    return [dHidden, dW];
+  });
+  if (!res.requiresGrad) lse.dispose();
+  return res;
+}
