@@ -12,6 +12,7 @@ import type { TensorLike } from './util.ts';
 export * from './create.ts';
 export * from './elementwise.ts';
 export * from './indexing.ts';
+export * from './lora-linear.ts';
 export * from './matmul.ts';
 export * from './nn.ts';
 export * from './reduce.ts';
