@@ -17,6 +17,9 @@
 //     array<vec4<f32>>; they are only chosen when every vec4 is 16-byte aligned (buffers bound at
 //     offsets that are multiples of 16 bytes, as storage offsets always are).
 //   - Without a shape, the result is a small bounds-checked scalar kernel (cheap to compile).
+//   - matmulKernelFromConfig() takes an optional MatmulFusion: code spliced into the K loop and the
+//     epilogue, with extra bindings between C and the uniform (kernels/lora-linear.ts). Without
+//     one the WGSL is exactly the plain kernel's.
 //
 // How the fast path works (bench/NOTES.md has the measurements behind each choice; H200: 39.5
 // TFLOP/s at 4096³, 0.78× PyTorch f32 with TF32 off):
