@@ -39,6 +39,23 @@ export function checkTokenLogprobs(op: string, logits: Storage, targets: Storage
   }
 }
 
+/** Argument check of Backend.loraLinear shared by the backends. */
+export function checkLoraLinear(x: Storage, w: Storage, bias: Storage | null, a: Storage, b: Storage, scale: number,
+  M: number, N: number, K: number, r: number): void {
+  if ([M, N, K].some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`loraLinear: sizes [M, N, K] = [${M}, ${N}, ${K}] must be non-negative integers`);
+  if (!Number.isInteger(r) || r < 1) throw new Error(`loraLinear: rank r = ${r} must be an integer ≥ 1`);
+  if (!Number.isFinite(scale)) throw new Error(`loraLinear: scale ${scale} must be finite`);
+  const want: [string, Storage | null, number, string][] = [
+    ['x', x, M * K, `[M, K] = [${M}, ${K}]`], ['w', w, N * K, `[N, K] = [${N}, ${K}]`], ['bias', bias, N, `[N] = [${N}]`],
+    ['a', a, r * K, `[r, K] = [${r}, ${K}]`], ['b', b, N * r, `[N, r] = [${N}, ${r}]`],
+  ];
+  for (const [f, s, n, shape] of want) {
+    if (!s) continue;
+    if (s.dtype !== 'f32') throw new Error(`loraLinear: ${f} must be f32, got ${s.dtype}`);
+    if (s.size !== n) throw new Error(`loraLinear: ${f} holds ${s.size} elements, ${shape} needs ${n}`);
+  }
+}
+
 export interface Storage {
   readonly backend: Backend;
   readonly size: number; // elements
@@ -144,6 +161,13 @@ export interface Backend {
   argmax(x: Storage, outer: number, r: number, inner: number): Storage;
   /** C[b] = op(A[b]) · op(B[b]) → [batch, m, n]. */
   matmul(a: Storage, b: Storage, p: MatmulParams): Storage;
+  /**
+   * LoRA linear in one pass over x (kernels/lora-linear.ts): x [M, K], w [N, K], bias [N] or null,
+   * a [r, K] (lora_A), b [N, r] (lora_B) →
+   *   y [M, N] = x·wᵀ + bias + scale·(x·aᵀ)·bᵀ,  xa [M, r] = x·aᵀ (the backward needs it for d b).
+   */
+  loraLinear(x: Storage, w: Storage, bias: Storage | null, a: Storage, b: Storage, scale: number,
+    M: number, N: number, K: number, r: number): { y: Storage; xa: Storage };
   /** out[i, :] = table[idx[i], :] for table [rows, cols] → [n, cols]. Out-of-range indices are an error the engine checks. */
   gather(table: Storage, idx: Storage, rows: number, cols: number): Storage;
   /** out[rows, cols] = zeros; out[idx[i], :] += src[i, :] (embedding backward). */

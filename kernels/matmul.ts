@@ -17,6 +17,9 @@
 //     array<vec4<f32>>; they are only chosen when every vec4 is 16-byte aligned (buffers bound at
 //     offsets that are multiples of 16 bytes, as storage offsets always are).
 //   - Without a shape, the result is a small bounds-checked scalar kernel (cheap to compile).
+//   - matmulKernelFromConfig() takes an optional MatmulFusion: code spliced into the K loop and the
+//     epilogue, with extra bindings between C and the uniform (kernels/lora-linear.ts). Without
+//     one the WGSL is exactly the plain kernel's.
 //
 // How the fast path works (bench/NOTES.md has the measurements behind each choice; H200: 39.5
 // TFLOP/s at 4096³, 0.78× PyTorch f32 with TF32 off):
@@ -151,23 +154,32 @@ export function chooseMatmulConfig(o: MatmulKernelOptions): MatmulConfig {
 
 export function matmulKernel(o: MatmulKernelOptions): MatmulKernel {
   const c = chooseMatmulConfig(o);
-  validate(c, o);
+  validateMatmulConfig(c, o);
+  return matmulKernelFromConfig(c, o.transA, o.transB);
+}
+
+/**
+ * The kernel for a validated configuration, optionally with a fusion (kernels/lora-linear.ts) woven
+ * into its K loop and epilogue. The fusion's key is part of the kernel's key.
+ */
+export function matmulKernelFromConfig(c: MatmulConfig, transA: boolean, transB: boolean, fusion?: MatmulFusion): MatmulKernel {
   const wx = c.tileN / c.TN, wy = c.tileM / c.TM;
-  const key = `matmul_${o.transA ? 't' : 'n'}${o.transB ? 't' : 'n'}_${c.tileM}x${c.tileN}x${c.BK}_${c.TM}x${c.TN}` +
+  const key = `matmul_${transA ? 't' : 'n'}${transB ? 't' : 'n'}_${c.tileM}x${c.tileN}x${c.BK}_${c.TM}x${c.TN}` +
     `_${c.vec4 ? 'v4' : 's'}_${c.checked ? 'chk' : 'unchk'}_${c.doubleBuffer ? 'db' : 'sb'}${c.pad ? '_pad' : ''}` +
-    `${c.rowStage && c.vec4 && (!o.transA || o.transB) ? '_rows' : ''}`;
+    `${c.rowStage && c.vec4 && (!transA || transB) ? '_rows' : ''}`;
   return {
-    code: buildWgsl(c, o.transA, o.transB),
+    code: buildWgsl(c, transA, transB, fusion),
     tileM: c.tileM,
     tileN: c.tileN,
     workgroupSize: [wx, wy, 1],
-    workgroupStorageBytes: workgroupStorageBytes(c, o.transA, o.transB),
-    key,
+    workgroupStorageBytes: workgroupStorageBytes(c, transA, transB) + (fusion?.workgroupBytes ?? 0),
+    key: fusion ? `${fusion.key}_${key}` : key,
     config: c,
   };
 }
 
-function validate(c: MatmulConfig, o: MatmulKernelOptions): void {
+/** Throws, naming the shape and configuration, when `c` cannot run the problem in `o`. */
+export function validateMatmulConfig(c: MatmulConfig, o: MatmulKernelOptions): void {
   const where = `matmulKernel(transA=${o.transA}, transB=${o.transB}, m=${o.m}, n=${o.n}, k=${o.k})`;
   const cfg = JSON.stringify(c);
   if (c.TM % 4 || c.TN % 4) throw new Error(`${where}: TM and TN must be multiples of 4, got ${cfg}`);
@@ -199,14 +211,22 @@ function validate(c: MatmulConfig, o: MatmulKernelOptions): void {
 //            [rows, K] are transposed on the way in (4 scalar stores per vec4 loaded).
 //   row-major [rows][k] (vec4 over 4 k's, +1 vec4 per row against bank conflicts): only for operands
 //            stored [rows, K] (A without transA, B with transB) when c.rowStage and vec4; no transpose.
-interface Staging { rowMajor: boolean; rows: number; vecs: number; outer: number } // array<array<vec4, vecs>, outer>
+export interface Staging { rowMajor: boolean; rows: number; vecs: number; outer: number } // array<array<vec4, vecs>, outer>
 
-function staging(c: MatmulConfig, name: 'A' | 'B', transA: boolean, transB: boolean): Staging {
+export function staging(c: MatmulConfig, name: 'A' | 'B', transA: boolean, transB: boolean): Staging {
   const kContiguous = name === 'A' ? !transA : transB;
   const rows = name === 'A' ? c.tileM : c.tileN;
   if (kContiguous && c.rowStage && c.vec4) return { rowMajor: true, rows, vecs: c.BK / 4 + 1, outer: rows };
   return { rowMajor: false, rows, vecs: (rows + (c.pad && kContiguous ? 4 : 0)) / 4, outer: c.BK };
 }
+
+/** Where a staged operand comes from: global array, its row count, first element and first tile row (WGSL expressions). */
+export interface CopySource { array: string; tile: string; rows: string; base: string; r0: string; prefix: string }
+
+const matmulOperand = (name: 'A' | 'B'): CopySource => ({
+  array: name, tile: `${name}s`, rows: name === 'A' ? 'P.M' : 'P.N', base: `${name.toLowerCase()}Base`,
+  r0: name === 'A' ? 'm0' : 'n0', prefix: `p${name}`,
+});
 
 /**
  * Code that moves one operand's K-slice from global memory into registers (`load`) and from
@@ -214,7 +234,7 @@ function staging(c: MatmulConfig, name: 'A' | 'B', transA: boolean, transB: bool
  *   contiguousRows: the operand is stored [K, rows] (transA, or plain B), so rows are contiguous;
  *   otherwise it is [rows, K] and each vec4 spans 4 k's.
  */
-function operandCopy(c: MatmulConfig, threads: number, name: 'A' | 'B', contiguousRows: boolean,
+export function operandCopy(c: MatmulConfig, threads: number, src: CopySource, contiguousRows: boolean,
   st: Staging): { decl: string; load: string; store: string } {
   const W = c.vec4 ? 4 : 1;
   const T = W === 4 ? 'vec4<f32>' : 'f32';
@@ -222,11 +242,10 @@ function operandCopy(c: MatmulConfig, threads: number, name: 'A' | 'B', contiguo
   const units = (tileRows * c.BK) / W; // loads per K-slice for the whole workgroup
   const perThread = Math.ceil(units / threads);
   const guard = units % threads !== 0; // some threads idle on the last unit
-  const R = name === 'A' ? 'P.M' : 'P.N';
-  const S = `${name}s`, base = `${name.toLowerCase()}Base`, r0 = name === 'A' ? 'm0' : 'n0';
+  const { array: name, tile: S, rows: R, base, r0 } = src;
   let decl = '', load = '', store = '';
   for (let u = 0; u < perThread; u++) {
-    const v = `p${name}${u}`;
+    const v = `${src.prefix}${u}`;
     decl += `  var ${v}: ${T};\n`;
     const idx = `(tid + ${u * threads}u)`;
     let body: string, sst: string;
@@ -269,22 +288,81 @@ function loadStmt(checked: boolean, v: string, name: string, T: string, index: s
   return `{ let ok = ${cond}; ${v} = select(${T}(), ${name}[select(0u, ${index}, ok)], ok); }`;
 }
 
-function buildWgsl(c: MatmulConfig, transA: boolean, transB: boolean): string {
-  const wx = c.tileN / c.TN, wy = c.tileM / c.TM, threads = wx * wy;
-  const rm = c.TM / 4, rn = c.TN / 4;
-  const nbuf = c.doubleBuffer ? 2 : 1;
-  const sa = staging(c, 'A', transA, transB), sb = staging(c, 'B', transA, transB);
+/**
+ * Names and index expressions of the generated kernel, for code a fusion adds to it. Inside main:
+ * tx, ty (thread), tid, m0, n0 (tile origin), P (uniform), k0 and sbuf (while a K-slice is staged),
+ * acc_{r}_{g} (vec4: row rowOf(r), the 4 columns colOf(g) + 0..3) and, at step k of the inner loop,
+ * a{h}_{k} (vec4: rows rowOf(4h) + 0..3 of x at k; only when A is staged k-major).
+ */
+export interface TileLayout {
+  c: MatmulConfig;
+  wx: number; // threads along N
+  wy: number; // threads along M
+  threads: number;
+  rm: number; // 4-row sub-blocks per thread (TM / 4)
+  rn: number; // 4-column sub-blocks per thread (TN / 4)
+  nbuf: number;
+  sa: Staging;
+  sb: Staging;
+  /** Row (within the tile) of a thread's r-th accumulator row, r < TM. */
+  rowOf: (r: number) => string;
+  /** First of the 4 columns (within the tile) of accumulator group g < rn; B staged k-major only. */
+  colOf: (g: number) => string;
+  /** Lane of the 4-row vec4 at sub-block h in a k-major [k][m/4] tile (As and tiles shaped like it). */
+  laneOf: (h: number) => string;
+}
+
+export function tileLayout(c: MatmulConfig, transA: boolean, transB: boolean): TileLayout {
+  const wx = c.tileN / c.TN, wy = c.tileM / c.TM, rm = c.TM / 4, rn = c.TN / 4;
+  // Thread (tx, ty) owns rows h·(tileM/rm) + ty·4 + i (i < 4) and columns g·(tileN/rn) + tx·4 + j,
+  // or tx + wx·(4g + j) when B is row-major. acc_{h·4+i}_{g} holds 4 of those columns of one row.
+  return {
+    c, wx, wy, threads: wx * wy, rm, rn, nbuf: c.doubleBuffer ? 2 : 1,
+    sa: staging(c, 'A', transA, transB), sb: staging(c, 'B', transA, transB),
+    rowOf: (r) => `ty * 4u + ${Math.floor(r / 4) * (c.tileM / rm) + (r % 4)}u`,
+    colOf: (g) => `${g * (c.tileN / rn)}u + tx * 4u`,
+    laneOf: (h) => `ty + ${h * (c.tileM / rm / 4)}u`,
+  };
+}
+
+/**
+ * Code a fused kernel adds to the tiled matmul (see kernels/lora-linear.ts). Everything is spliced
+ * in verbatim; the plain matmul passes none and its WGSL is unchanged.
+ */
+export interface MatmulFusion {
+  key: string;
+  /** Header comment lines (with the leading //). */
+  comment: string;
+  /** Extra storage bindings (`var<storage, ...> NAME: TYPE;`), numbered after C; the uniform follows them. */
+  bindings: string[];
+  /** Module-scope declarations: workgroup arrays, helper functions. */
+  module: string;
+  /** Per-thread declarations before the K loop. */
+  decl: string;
+  /** Global → registers and registers → workgroup memory with each K-slice, beside the operands' own copies. */
+  load: string;
+  store: string;
+  /** After a{h}_{k} are read at step k (buffer expression `buf`) of the inner loop. */
+  perK: (k: number, buf: string) => string;
+  /** After the K loop (uniform control flow, the tiles free), before C is written: may update acc_{r}_{g}. */
+  epilogue: string;
+  /** Workgroup memory the fusion declares. */
+  workgroupBytes: number;
+}
+
+function buildWgsl(c: MatmulConfig, transA: boolean, transB: boolean, fusion?: MatmulFusion): string {
+  const L = tileLayout(c, transA, transB);
+  const { wx, wy, threads, rm, rn, nbuf, sa, sb, rowOf } = L;
   const T = c.vec4 ? 'vec4<f32>' : 'f32';
   // C is written as vec4s of 4 adjacent columns, except when B is staged row-major: then a thread's
   // columns are tx + wx·q (so the row-major B reads hit distinct banks) and C is written by scalars.
   const TC = c.vec4 && !sb.rowMajor ? 'vec4<f32>' : 'f32';
   const cbuf = c.doubleBuffer ? 'buf' : '0';
-  const a = operandCopy(c, threads, 'A', transA, sa);
-  const b = operandCopy(c, threads, 'B', !transB, sb);
+  const a = operandCopy(c, threads, matmulOperand('A'), transA, sa);
+  const b = operandCopy(c, threads, matmulOperand('B'), !transB, sb);
+  const f = fusion ?? { comment: '', bindings: [], module: '', decl: '', load: '', store: '', perK: () => '', epilogue: '' };
+  if (fusion && sa.rowMajor) throw new Error('matmul fusion: A must be staged k-major (rowStage off)');
 
-  // Thread (tx, ty) owns rows h·(tileM/rm) + ty·4 + i (i < 4) and columns g·(tileN/rn) + tx·4 + j,
-  // or tx + wx·(4g + j) when B is row-major. acc_{h·4+i}_{g} holds 4 of those columns of one row.
-  const rowOf = (r: number) => `ty * 4u + ${Math.floor(r / 4) * (c.tileM / rm) + (r % 4)}u`;
   let accDecl = '';
   for (let r = 0; r < c.TM; r++) for (let g = 0; g < rn; g++) accDecl += `  var acc_${r}_${g} = vec4<f32>();\n`;
 
@@ -298,6 +376,7 @@ function buildWgsl(c: MatmulConfig, transA: boolean, transB: boolean): string {
     for (let kk = 0; kk < 4; kk++) {
       const k = kq * 4 + kk, kc = 'xyzw'[kk];
       if (!sa.rowMajor) for (let h = 0; h < rm; h++) inner += `    let a${h}_${k} = As[${cbuf}][${k}][ty + ${h * (c.tileM / rm / 4)}u];\n`;
+      inner += f.perK(k, cbuf);
       for (let g = 0; g < rn; g++) {
         inner += sb.rowMajor
           ? `    let b${g}_${k} = vec4<f32>(${[0, 1, 2, 3].map((j) => `br${4 * g + j}_${kq}.${kc}`).join(', ')});\n`
@@ -324,7 +403,7 @@ function buildWgsl(c: MatmulConfig, transA: boolean, transB: boolean): string {
         }
         continue;
       }
-      const col = `n0 + ${g * (c.tileN / rn)}u + tx * 4u`;
+      const col = `n0 + ${L.colOf(g)}`;
       if (c.vec4) {
         const stc = `C[(cBase + (${row}) * P.N + ${col}) / 4u] = ${acc};`;
         store += c.checked ? `  if (${row} < P.M && ${col} < P.N) { ${stc} }\n` : `  ${stc}\n`;
@@ -339,7 +418,7 @@ function buildWgsl(c: MatmulConfig, transA: boolean, transB: boolean): string {
   // Prologue: slice 0 into buffer 0.
   var k0 = 0u;
   { let sbuf = 0u;
-${a.load}${b.load}${a.store}${b.store}  }
+${a.load}${b.load}${f.load}${a.store}${b.store}${f.store}  }
   workgroupBarrier();
   var buf = 0u;
   for (var t = 0u; t < numSlices; t = t + 1u) {
@@ -347,11 +426,11 @@ ${a.load}${b.load}${a.store}${b.store}  }
     let hasNext = t + 1u < numSlices;
     k0 = (t + 1u) * ${c.BK}u;
     if (hasNext) {
-${a.load}${b.load}    }
+${a.load}${b.load}${f.load}    }
 ${inner}
     if (hasNext) {
       let sbuf = 1u - buf;
-${a.store}${b.store}    }
+${a.store}${b.store}${f.store}    }
     // One barrier per slice: buffer 1-buf was last read before the previous barrier.
     workgroupBarrier();
     buf = 1u - buf;
@@ -359,23 +438,24 @@ ${a.store}${b.store}    }
   for (var t = 0u; t < numSlices; t = t + 1u) {
     let k0 = t * ${c.BK}u;
     let sbuf = 0u;
-${a.load}${b.load}${a.store}${b.store}    workgroupBarrier();
+${a.load}${b.load}${f.load}${a.store}${b.store}${f.store}    workgroupBarrier();
 ${inner}    workgroupBarrier();
   }`;
 
-  return /* wgsl */ `// matmul ${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}: tile ${c.tileM}×${c.tileN}, BK ${c.BK}, ${c.TM}×${c.TN} per thread, ${threads} threads,
+  const extra = f.bindings.map((d, i) => `@group(0) @binding(${3 + i}) ${d}\n`).join('');
+  return /* wgsl */ `${f.comment}// matmul ${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}: tile ${c.tileM}×${c.tileN}, BK ${c.BK}, ${c.TM}×${c.TN} per thread, ${threads} threads,
 // ${c.vec4 ? 'vec4' : 'scalar'} global access, ${c.checked ? 'bounds-checked' : 'unchecked (M, N, K multiples of the tile)'}, ${c.doubleBuffer ? 'double' : 'single'}-buffered.
 // A ${transA ? '[K, M]' : '[M, K]'}, B ${transB ? '[N, K]' : '[K, N]'}, C [M, N] per batch.
 struct MatmulParams { M: u32, N: u32, K: u32, aBatchStride: u32, bBatchStride: u32, batchOffset: u32, p0: u32, p1: u32 }
 @group(0) @binding(0) var<storage, read> A: array<${T}>;
 @group(0) @binding(1) var<storage, read> B: array<${T}>;
 @group(0) @binding(2) var<storage, read_write> C: array<${TC}>;
-@group(0) @binding(3) var<uniform> P: MatmulParams;
+${extra}@group(0) @binding(${3 + f.bindings.length}) var<uniform> P: MatmulParams;
 
 // Tiles, ${nbuf} buffer(s): As ${sa.rowMajor ? '[m][k]' : '[k][m]'}, Bs ${sb.rowMajor ? '[n][k]' : '[k][n]'} (innermost as vec4s).
 var<workgroup> As: array<array<array<vec4<f32>, ${sa.vecs}>, ${sa.outer}>, ${nbuf}>;
 var<workgroup> Bs: array<array<array<vec4<f32>, ${sb.vecs}>, ${sb.outer}>, ${nbuf}>;
-
+${f.module}
 @compute @workgroup_size(${wx}, ${wy}, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let batch = wg.z + P.batchOffset;
@@ -388,8 +468,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let ty = lid.y;
   let tid = ty * ${wx}u + tx;
   let numSlices = (P.K + ${c.BK - 1}u) / ${c.BK}u;
-${a.decl}${b.decl}${accDecl}${mainLoop}
-
+${a.decl}${b.decl}${accDecl}${f.decl}${mainLoop}
+${f.epilogue}
 ${store}}
 `;
 }

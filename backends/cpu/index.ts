@@ -3,7 +3,7 @@
 import type {
   AdamWParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { adamwScalars, checkAdamW, checkRope, checkTokenLogprobs, dtypeBytes } from '../backend.ts';
+import { adamwScalars, checkAdamW, checkLoraLinear, checkRope, checkTokenLogprobs, dtypeBytes } from '../backend.ts';
 import { binaryFn, binaryI32, sigmoid, unaryFn } from './math.ts';
 import { cpuMatmul } from './matmul.ts';
 
@@ -183,6 +183,31 @@ export class CpuBackend implements Backend {
     const out = this.alloc(p.batch * p.m * p.n, 'f32');
     cpuMatmul(this.d(a) as Float32Array | Float64Array, this.d(b) as Float32Array | Float64Array, out.data as Float32Array | Float64Array, p);
     return out;
+  }
+
+  loraLinear(x: Storage, w: Storage, bias: Storage | null, a: Storage, b: Storage, scale: number,
+    M: number, N: number, K: number, r: number): { y: Storage; xa: Storage } {
+    checkLoraLinear(x, w, bias, a, b, scale, M, N, K, r);
+    const xd = this.d(x), wd = this.d(w), bd = bias ? this.d(bias) : null, ad = this.d(a), lb = this.d(b);
+    const y = this.alloc(M * N, 'f32'), xa = this.alloc(M * r, 'f32');
+    const xaRow = new Float64Array(r); // unrounded, so y is exact in f64 mode and rounded once in f32
+    for (let i = 0; i < M; i++) {
+      const xr = i * K;
+      for (let j = 0; j < r; j++) {
+        let s = 0;
+        for (let l = 0; l < K; l++) s += xd[xr + l] * ad[j * K + l];
+        xaRow[j] = s;
+        xa.data[i * r + j] = s;
+      }
+      for (let n = 0; n < N; n++) {
+        let base = 0;
+        for (let l = 0; l < K; l++) base += xd[xr + l] * wd[n * K + l];
+        let low = 0;
+        for (let j = 0; j < r; j++) low += xaRow[j] * lb[n * r + j];
+        y.data[i * N + n] = base + (bd ? bd[n] : 0) + scale * low;
+      }
+    }
+    return { y, xa };
   }
 
   gather(table: Storage, idx: Storage, rows: number, cols: number): Storage {

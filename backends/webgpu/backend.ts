@@ -4,13 +4,14 @@
 import type {
   AdamWParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { adamwScalars, checkAdamW, checkRope, checkTokenLogprobs } from '../backend.ts';
+import { adamwScalars, checkAdamW, checkLoraLinear, checkRope, checkTokenLogprobs } from '../backend.ts';
 import { adamwKernel } from '../../kernels/adamw.ts';
 import { argmaxKernel } from '../../kernels/argmax.ts';
 import { BINARY_F32, binaryKernel } from '../../kernels/binary.ts';
 import { copyIntoKernel, copyKernel, fillKernel } from '../../kernels/copy.ts';
 import { gatherKernel, scatterAddKernel } from '../../kernels/gather.ts';
 import { logsumexpKernel } from '../../kernels/logsumexp.ts';
+import { loraLinearKernel, type LoraLinearKernel } from '../../kernels/lora-linear.ts';
 import { matmulDispatch, matmulKernel, type MatmulKernel, matmulUniform } from '../../kernels/matmul.ts';
 import { REDUCE_THREADS, reduceKernel, reduceTileX } from '../../kernels/reduce.ts';
 import { rmsNormKernel } from '../../kernels/rmsnorm.ts';
@@ -81,6 +82,7 @@ export class WebGPUBackend implements Backend {
   private readonly pipelines: PipelineCache;
   private readonly maxDim: number;
   private readonly matmulKernels = new Map<string, MatmulKernel>();
+  private readonly loraKernels = new Map<string, LoraLinearKernel | null>();
   private readonly readbacks = new Map<number, GPUBuffer[]>();
   private readonly deviceErrors: Error[] = [];
   private lost: string | null = null;
@@ -559,6 +561,60 @@ export class WebGPUBackend implements Backend {
       this.matmulKernels.set(sig, mk);
     }
     return mk;
+  }
+
+  loraLinear(x: Storage, w: Storage, bias: Storage | null, a: Storage, b: Storage, scale: number,
+    M: number, N: number, K: number, r: number): { y: Storage; xa: Storage } {
+    checkLoraLinear(x, w, bias, a, b, scale, M, N, K, r);
+    const op = 'loraLinear';
+    const bindings = [this.binding(op, 'x', x), this.binding(op, 'w', w)];
+    const lb = [this.binding(op, 'a', a), this.binding(op, 'b', b)];
+    const biasB = bias ? this.binding(op, 'bias', bias) : null;
+    // N = 0 still owes xa, which only N-tile 0 writes: no tiles, so take the unfused path.
+    const mk = N === 0 || M === 0 ? null : this.loraKernelFor(M, N, K, r, bias !== null);
+    if (!mk) return this.loraLinearUnfused(x, w, bias, a, b, scale, M, N, K, r);
+    const [gx, gy] = matmulDispatch(mk, M, N, 1);
+    if (gx > this.maxDim || gy > this.maxDim) {
+      throw new Error(`webgpu loraLinear: [${M}, ${N}] output needs ${gy}×${gx} tiles, over the ${this.maxDim} workgroups per dimension limit`);
+    }
+    const y = this.alloc(M * N, 'f32', op), xa = this.alloc(M * r, 'f32', op);
+    bindings.push(this.binding(op, 'y', y), ...lb, this.binding(op, 'xa', xa));
+    if (biasB) bindings.push(biasB);
+    const u = matmulUniform({ m: M, n: N, k: K, aBatchStride: 0, bBatchStride: 0, batchOffset: 0 });
+    u[6] = r;
+    u[7] = new Uint32Array(new Float32Array([scale]).buffer)[0];
+    this.recorder.dispatch(this.pipelines.get(mk.key, mk.code), bindings, u, [gx, gy, 1]);
+    return { y, xa };
+  }
+
+  /** The fused kernel for a shape, or null where kernels/lora-linear.ts says fusing does not pay. */
+  private loraKernelFor(M: number, N: number, K: number, r: number, bias: boolean): LoraLinearKernel | null {
+    const sig = `${M}:${N}:${K}:${r}:${+bias}`;
+    if (!this.loraKernels.has(sig)) {
+      if (this.loraKernels.size >= 4096) this.loraKernels.clear();
+      this.loraKernels.set(sig, loraLinearKernel({ m: M, n: N, k: K, r, bias, maxWorkgroupStorage: this.device.limits.maxComputeWorkgroupStorageSize }));
+    }
+    return this.loraKernels.get(sig)!;
+  }
+
+  /** x·wᵀ + bias + scale·(x·aᵀ)·bᵀ as separate products (large r, or N = 0). */
+  private loraLinearUnfused(x: Storage, w: Storage, bias: Storage | null, a: Storage, b: Storage, scale: number,
+    M: number, N: number, K: number, r: number): { y: Storage; xa: Storage } {
+    const mm = (p: Storage, q: Storage, m: number, n: number, k: number) =>
+      this.matmul(p, q, { batch: 1, m, n, k, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 });
+    const xa = mm(x, a, M, r, K);
+    const base = mm(x, w, M, N, K), low = mm(xa, b, M, N, r);
+    const s = this.upload([scale], 'f32');
+    const full = (st: Storage): View => ({ storage: st, offset: 0, strides: [N, 1] });
+    const scaled = this.binary('mul', full(low), { storage: s, offset: 0, strides: [0, 0] }, [M, N]);
+    let y = this.binary('add', full(base), full(scaled), [M, N]);
+    for (const t of [s, low, scaled, base]) this.free(t);
+    if (bias) {
+      const yb = this.binary('add', full(y), { storage: bias, offset: 0, strides: [0, 1] }, [M, N]);
+      this.free(y);
+      y = yb;
+    }
+    return { y, xa };
   }
 
   gather(table: Storage, idx: Storage, rows: number, cols: number): Storage {

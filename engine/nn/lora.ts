@@ -3,7 +3,7 @@
 // The base Linear's weights stay frozen: they get no gradient and no optimizer state.
 import type { Backend } from '../../backends/backend.ts';
 import { Tensor } from '../tensor.ts';
-import { add, matmul, mul, rand, zeros } from '../ops/index.ts';
+import { add, loraLinear, matmul, mul, rand, zeros } from '../ops/index.ts';
 import { Generator } from '../random.ts';
 import { Linear } from './layers.ts';
 import { Module } from './module.ts';
@@ -45,14 +45,16 @@ export class LoRALinear extends Module {
 
   /** x [..., in] → [..., out] */
   forward(x: Tensor): Tensor {
-    const y = this.base.forward(x);
-    if (!this.enabled) return y;
+    if (!this.enabled) return this.base.forward(x);
     const p = this.config.dropout ?? 0;
-    let xd = x;
-    if (this.training && p > 0) {
-      const keep = rand([...x.shape], { generator: this.dropoutRng, backend: x.backend });
-      xd = mul(x, mul(keep.ge(p), 1 / (1 - p)));
+    if (!(this.training && p > 0)) {
+      // One pass over x for both products (engine/ops/lora-linear.ts).
+      return loraLinear(x, this.base.weight, this.base.bias, this.lora_A, this.lora_B, this.scale);
     }
+    // With dropout the low-rank branch sees dropout(x) ≠ x, so it cannot share the base's pass.
+    const y = this.base.forward(x);
+    const keep = rand([...x.shape], { generator: this.dropoutRng, backend: x.backend });
+    const xd = mul(x, mul(keep.ge(p), 1 / (1 - p)));
     const low = matmul(matmul(xd, this.lora_A, { transB: true }), this.lora_B, { transB: true });
     return add(y, mul(low, this.scale));
   }

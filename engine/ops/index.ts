@@ -14,6 +14,7 @@ export * from './elementwise.ts';
 export * from './indexing.ts';
 export * from './lm-head-logprobs.ts';
 export * from './logprobs.ts';
+export * from './lora-linear.ts';
 export * from './matmul.ts';
 export * from './nn.ts';
 export * from './reduce.ts';
