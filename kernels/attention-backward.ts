@@ -112,21 +112,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         ${segments ? 'var sq = -1; if (q0 + e < P.T) { sq = SQ[b * P.T + q0 + e]; } SEGQ[e] = sq;' : ''}
       }
       workgroupBarrier();
+      // d outer: k and v values are read once and reused for all NQ queries of the thread.
+      var s: array<f32, ${NQ}>;
+      var dp: array<f32, ${NQ}>;
+      for (var n = 0u; n < ${NQ}u; n = n + 1u) { s[n] = 0.0; dp[n] = 0.0; }
+      for (var d = 0u; d < ${D}u; d = d + 1u) {
+        let kd = KS[j * ${DP}u + d];
+        let vd = VS[j * ${DP}u + d];
+        for (var n = 0u; n < ${NQ}u; n = n + 1u) {
+          let r = min(cc + n * ${TPR}u, ${BQ - 1}u) * ${DP}u + d;
+          s[n] = s[n] + QS[r] * kd;
+          dp[n] = dp[n] + DOS[r] * vd;
+        }
+      }
       for (var n = 0u; n < ${NQ}u; n = n + 1u) {
         let i = cc + n * ${TPR}u;
-        if (i < ${BQ}u && j < ${BK}u) {
+        if (i < ${BQ}u) {
           let tq = q0 + i;
           var p = 0.0;
           var ds = 0.0;
           if ${visible(segments, 'tq', 'sj', 'SEGQ[i]', 'SEGK[j]')} {
-            var s = 0.0;
-            var dp = 0.0;
-            for (var d = 0u; d < ${D}u; d = d + 1u) {
-              s = s + QS[i * ${DP}u + d] * KS[j * ${DP}u + d];
-              dp = dp + DOS[i * ${DP}u + d] * VS[j * ${DP}u + d];
-            }
-            p = exp(s - LS[i]);
-            ds = p * (dp - DL[i]);
+            p = exp(s[n] - LS[i]);
+            ds = p * (dp[n] - DL[i]);
           }
           PS[j * ${BQP}u + i] = p;
           DSS[j * ${BQP}u + i] = ds;
@@ -211,19 +218,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ${stage('VS', 'V', BK, D, WG, 'kBase', 'k0', 'P.S')}
     ${segments ? `for (var e = lid; e < ${BK}u; e = e + ${WG}u) { var x = -1; if (k0 + e < P.S) { x = SK[b * P.S + k0 + e]; } SEGK[e] = x; }` : ''}
     workgroupBarrier();
+    // d outer: q and dO values are read once and reused for all NK keys of the thread.
+    var s: array<f32, ${NK}>;
+    var dp: array<f32, ${NK}>;
+    for (var n = 0u; n < ${NK}u; n = n + 1u) { s[n] = 0.0; dp[n] = 0.0; }
+    for (var d = 0u; d < ${D}u; d = d + 1u) {
+      let qd = QS[i * ${DP}u + d];
+      let dod = DOS[i * ${DP}u + d];
+      for (var n = 0u; n < ${NK}u; n = n + 1u) {
+        let r = min(cc + n * ${TPR}u, ${BK - 1}u) * ${DP}u + d;
+        s[n] = s[n] + qd * KS[r];
+        dp[n] = dp[n] + dod * VS[r];
+      }
+    }
     for (var n = 0u; n < ${NK}u; n = n + 1u) {
       let j = cc + n * ${TPR}u;
       if (j < ${BK}u) {
         let sj = k0 + j;
         var ds = 0.0;
         if ${visible(segments, 't', 'sj', 'sq', 'SEGK[j]')} {
-          var s = 0.0;
-          var dp = 0.0;
-          for (var d = 0u; d < ${D}u; d = d + 1u) {
-            s = s + QS[i * ${DP}u + d] * KS[j * ${DP}u + d];
-            dp = dp + DOS[i * ${DP}u + d] * VS[j * ${DP}u + d];
-          }
-          ds = exp(s - lse) * (dp - dl);
+          ds = exp(s[n] - lse) * (dp[n] - dl);
         }
         DSS[i * ${BKP}u + j] = ds;
       }

@@ -84,19 +84,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     ${segments ? `for (var e = lid; e < ${BK}u; e = e + ${WG}u) { if (k0 + e < P.S) { SEGK[e] = SK[b * P.S + k0 + e]; } }` : ''}
     workgroupBarrier();
+    // d outer: each q value is read once per key block and reused for all NK keys of the thread.
     var s: array<f32, ${NK}>;
+    for (var n = 0u; n < ${NK}u; n = n + 1u) { s[n] = 0.0; }
+    for (var d = 0u; d < ${D}u; d = d + 1u) {
+      let qd = QS[i * ${DP}u + d];
+      for (var n = 0u; n < ${NK}u; n = n + 1u) {
+        s[n] = s[n] + qd * KS[min(cc + n * ${TPR}u, ${BK - 1}u) * ${DP}u + d];
+      }
+    }
     var mx = f32_neg_inf();
     for (var n = 0u; n < ${NK}u; n = n + 1u) {
       let j = cc + n * ${TPR}u;
-      s[n] = f32_neg_inf();
-      if (j < ${BK}u) {
-        let sj = k0 + j;
-        if ${visible(segments, 't', 'sj', 'sq', 'SEGK[j]')} {
-          var acc = 0.0;
-          for (var d = 0u; d < ${D}u; d = d + 1u) { acc = acc + QS[i * ${DP}u + d] * KS[j * ${DP}u + d]; }
-          s[n] = acc;
-          mx = max(mx, acc);
-        }
+      let sj = k0 + j;
+      if (j < ${BK}u && ${visible(segments, 't', 'sj', 'sq', 'SEGK[min(j, ' + (BK - 1) + 'u)]')}) {
+        mx = max(mx, s[n]);
+      } else {
+        s[n] = f32_neg_inf();
       }
     }
     MX[i * ${TPR}u + cc] = mx;
