@@ -30,13 +30,16 @@ export function rowStride(D: number): number {
 
 // Largest first: more owned rows per workgroup means fewer reloads of the other side's tiles.
 const CANDIDATES: [number, number][] = [[64, 32], [32, 32], [32, 16], [16, 16], [16, 8], [8, 8], [8, 4], [4, 4]];
+// A decode step (one query per row) walks the whole cache in one workgroup: wide key steps mean
+// fewer barriers per key.
+const FEW_ROWS: [number, number][] = [[4, 64], [4, 32]];
 
 /**
  * The largest tiles whose workgroup memory (f32 words, `words(rows, cols)`) fits `limitBytes`, and
  * not much larger than the problem (`owned` rows; a decode step, T = 1, gets the smallest tile).
  */
 export function chooseTiles(words: (rows: number, cols: number) => number, limitBytes: number, owned: number, op: string): AttentionTiles {
-  for (const [rows, cols] of CANDIDATES) {
+  for (const [rows, cols] of owned <= 4 ? [...FEW_ROWS, ...CANDIDATES] : CANDIDATES) {
     if (rows > 4 && owned <= rows / 2) continue; // mostly idle rows: a smaller tile wastes less
     if (words(rows, cols) * 4 > limitBytes) continue;
     const TPR = rows >= 64 ? 2 : rows >= 32 ? 4 : 8;
