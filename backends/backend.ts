@@ -124,6 +124,48 @@ export function adamwScalars(o: AdamWParams) {
   return { decay: 1 - o.lr * o.weightDecay, stepSize: o.lr / c1, sqrtC2: Math.sqrt(c2) };
 }
 
+/**
+ * One fused causal attention call: q [B, H, T, D], k, v [B, KV, S, D], f32, contiguous; H % KV = 0
+ * and query head h reads kv head floor(h / (H / KV)) (GQA without repeating k/v).
+ * Query t sits at absolute position past + t and sees key s when s ≤ past + t and, with segment ids
+ * segQ i32 [B, T] / segK i32 [B, S], segK[b, s] == segQ[b, t] (padding, packed sequences).
+ */
+export interface AttentionParams {
+  B: number;
+  H: number;
+  KV: number;
+  T: number;
+  S: number;
+  D: number;
+  scale: number;
+  past: number;
+}
+
+/** Argument check of Backend.attentionForward/attentionBackward shared by the backends. */
+export function checkAttention(op: string, p: AttentionParams, t: Record<string, Storage | null>): void {
+  const ints = [p.B, p.H, p.KV, p.T, p.S, p.D, p.past];
+  if (ints.some((v) => !Number.isInteger(v) || v < 0)) {
+    throw new Error(`${op}: [B, H, KV, T, S, D, past] = [${ints}] must be non-negative integers`);
+  }
+  if (p.D === 0) throw new Error(`${op}: head dim D must be at least 1`);
+  if (p.KV === 0 ? p.H !== 0 : p.H % p.KV !== 0) throw new Error(`${op}: query heads H = ${p.H} must be a multiple of kv heads KV = ${p.KV}`);
+  if (!Number.isFinite(p.scale)) throw new Error(`${op}: scale ${p.scale} must be finite`);
+  const sizes: Record<string, [number, number[], DType]> = {
+    q: [p.B * p.H * p.T * p.D, [p.B, p.H, p.T, p.D], 'f32'], out: [p.B * p.H * p.T * p.D, [p.B, p.H, p.T, p.D], 'f32'],
+    dOut: [p.B * p.H * p.T * p.D, [p.B, p.H, p.T, p.D], 'f32'], lse: [p.B * p.H * p.T, [p.B, p.H, p.T], 'f32'],
+    k: [p.B * p.KV * p.S * p.D, [p.B, p.KV, p.S, p.D], 'f32'], v: [p.B * p.KV * p.S * p.D, [p.B, p.KV, p.S, p.D], 'f32'],
+    segQ: [p.B * p.T, [p.B, p.T], 'i32'], segK: [p.B * p.S, [p.B, p.S], 'i32'],
+  };
+  for (const [f, s] of Object.entries(t)) {
+    if (!s) continue;
+    const [n, shape, dtype] = sizes[f];
+    if (s.dtype !== dtype || s.size !== n) {
+      throw new Error(`${op}: ${f} must be ${dtype} [${shape.join(', ')}] (${n} elements), got ${s.dtype} with ${s.size} elements`);
+    }
+  }
+  if (('segQ' in t || 'segK' in t) && !t.segQ !== !t.segK) throw new Error(`${op}: segQ and segK come together (both or neither)`);
+}
+
 export interface MemoryStats {
   liveBuffers: number; // storages handed out and not yet freed
   liveBytes: number;
@@ -208,6 +250,20 @@ export interface Backend {
     style: RopeStyle, tableBlocks?: number): Storage;
   /** out[i] = silu(gate[i]) · up[i] = gate[i] · σ(gate[i]) · up[i], both contiguous of equal size. */
   swiglu(gate: Storage, up: Storage): Storage;
+  /**
+   * Fused causal attention (AttentionParams has the shapes and the mask), never materialising the
+   * [T, S] scores: out [B, H, T, D] = softmax(scale · q kᵀ + mask) v and lse [B, H, T], the
+   * logsumexp of each masked, scaled score row (kept for the backward). A query that sees no key
+   * gets out = 0 and lse = −inf. segQ/segK: both or neither (null: causal only).
+   */
+  attentionForward(q: Storage, k: Storage, v: Storage, segQ: Storage | null, segK: Storage | null,
+    p: AttentionParams): { out: Storage; lse: Storage };
+  /**
+   * Gradients of attentionForward given its out and lse and the output gradient dOut [B, H, T, D]:
+   * dq [B, H, T, D], and dk, dv [B, KV, S, D] summed over the query heads of each kv head.
+   */
+  attentionBackward(q: Storage, k: Storage, v: Storage, out: Storage, lse: Storage, dOut: Storage,
+    segQ: Storage | null, segK: Storage | null, p: AttentionParams): { dq: Storage; dk: Storage; dv: Storage };
   /**
    * One fused AdamW step over contiguous f32 storages of equal size, updating p, m and v IN PLACE:
    *   p ← p·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;

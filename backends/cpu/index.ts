@@ -1,9 +1,10 @@
 // The cpu backend: plain TypeScript loops, the reference every GPU kernel is checked against.
 // In f64 mode f32 storages hold Float64Array, which gradient checks use for finite differences.
 import type {
-  AdamWParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
+  AdamWParams, AttentionParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { adamwScalars, checkAdamW, checkLoraLinear, checkRope, checkTokenLogprobs, dtypeBytes } from '../backend.ts';
+import { adamwScalars, checkAdamW, checkAttention, checkLoraLinear, checkRope, checkTokenLogprobs, dtypeBytes } from '../backend.ts';
+import { attentionBackwardCpu, attentionForwardCpu } from './attention.ts';
 import { binaryFn, binaryI32, sigmoid, unaryFn } from './math.ts';
 import { cpuMatmul } from './matmul.ts';
 
@@ -356,6 +357,26 @@ export class CpuBackend implements Backend {
     for (let i = 0; i < gd.length; i++) out.data[i] = gd[i] * sigmoid(gd[i]) * ud[i];
     return out;
   }
+
+  attentionForward(q: Storage, k: Storage, v: Storage, segQ: Storage | null, segK: Storage | null,
+    p: AttentionParams): { out: Storage; lse: Storage } {
+    checkAttention('attentionForward', p, { q, k, v, segQ, segK });
+    const out = this.alloc(q.size, 'f32'), lse = this.alloc(p.B * p.H * p.T, 'f32');
+    attentionForwardCpu(this.f(q), this.f(k), this.f(v), this.i(segQ), this.i(segK), p, out.data as Float64Array, lse.data as Float64Array);
+    return { out, lse };
+  }
+
+  attentionBackward(q: Storage, k: Storage, v: Storage, out: Storage, lse: Storage, dOut: Storage,
+    segQ: Storage | null, segK: Storage | null, p: AttentionParams): { dq: Storage; dk: Storage; dv: Storage } {
+    checkAttention('attentionBackward', p, { q, k, v, out, lse, dOut, segQ, segK });
+    const dq = this.alloc(q.size, 'f32'), dk = this.alloc(k.size, 'f32'), dv = this.alloc(v.size, 'f32');
+    attentionBackwardCpu(this.f(q), this.f(k), this.f(v), this.f(out), this.f(lse), this.f(dOut), this.i(segQ), this.i(segK), p,
+      dq.data as Float64Array, dk.data as Float64Array, dv.data as Float64Array);
+    return { dq, dk, dv };
+  }
+
+  private f(s: Storage): Float32Array | Float64Array { return this.d(s) as Float32Array | Float64Array; }
+  private i(s: Storage | null): Int32Array | null { return s ? this.d(s) as Int32Array : null; }
 
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, o: AdamWParams): void {
     const pd = this.d(p), gd = this.d(g), md = this.d(m), vd = this.d(v);

@@ -2,9 +2,12 @@
 // Storage = one pooled GPUBuffer holding `size` 32-bit elements. Everything except read() returns
 // at once; work reaches the GPU when a value is read, on sync(), or every `maxPendingDispatches`.
 import type {
-  AdamWParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
+  AdamWParams, AttentionParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { adamwScalars, checkAdamW, checkLoraLinear, checkRope, checkTokenLogprobs } from '../backend.ts';
+import { adamwScalars, checkAdamW, checkAttention, checkLoraLinear, checkRope, checkTokenLogprobs } from '../backend.ts';
+import { attentionBackwardWords, attentionDeltaKernel, attentionDkDvKernel, attentionDqKernel } from '../../kernels/attention-backward.ts';
+import { chooseTiles } from '../../kernels/attention-common.ts';
+import { attentionForwardKernel, attentionForwardWords } from '../../kernels/attention-forward.ts';
 import { adamwKernel } from '../../kernels/adamw.ts';
 import { argmaxKernel } from '../../kernels/argmax.ts';
 import { BINARY_F32, binaryKernel } from '../../kernels/binary.ts';
@@ -507,6 +510,66 @@ export class WebGPUBackend implements Backend {
       n: vec4 ? p.size / 4 : p.size, decay: bits(decay), stepSize: bits(stepSize), b1: bits(o.beta1), omb1: bits(1 - o.beta1),
       b2: bits(o.beta2), omb2: bits(1 - o.beta2), eps: bits(o.eps), sqrtC2: bits(sqrtC2),
     });
+  }
+
+  // ---- fused attention (kernels/attention-*.ts) -------------------------------------------------
+
+  /** Uniform values of the tiled attention kernels for `blocks` tiles per (b, head) over `heads`. */
+  private attentionValues(p: AttentionParams, blocks: number, heads: number): Record<string, number> {
+    const scale = new Uint32Array(new Float32Array([p.scale]).buffer)[0];
+    return { B: p.B, H: p.H, KV: p.KV, T: p.T, S: p.S, past: p.past, scale, blocks, total: p.B * heads * blocks };
+  }
+
+  private checkHeadDim(op: string, D: number): void {
+    if (D > 256) throw new Error(`webgpu ${op}: head dim D = ${D} is over the 256 the kernels support`);
+  }
+
+  attentionForward(q: Storage, k: Storage, v: Storage, segQ: Storage | null, segK: Storage | null,
+    p: AttentionParams): { out: Storage; lse: Storage } {
+    const op = 'attentionForward';
+    checkAttention(op, p, { q, k, v, segQ, segK });
+    this.checkHeadDim(op, p.D);
+    const bindings = [this.binding(op, 'q', q), this.binding(op, 'k', k), this.binding(op, 'v', v)];
+    if (segQ && segK) bindings.push(this.binding(op, 'segQ', segQ), this.binding(op, 'segK', segK));
+    const out = this.alloc(q.size, 'f32', op), lse = this.alloc(p.B * p.H * p.T, 'f32', op);
+    if (lse.size === 0) return { out, lse };
+    const limit = this.device.limits.maxComputeWorkgroupStorageSize;
+    const tiles = chooseTiles((r, c) => attentionForwardWords(p.D, r, c), limit, p.T, op);
+    const blocks = Math.ceil(p.T / tiles.rows);
+    bindings.push(this.binding(op, 'out', out), this.binding(op, 'lse', lse));
+    this.runGrid(op, attentionForwardKernel(p.D, tiles, segQ !== null), bindings, this.attentionValues(p, blocks, p.H), p.B * p.H * blocks);
+    return { out, lse };
+  }
+
+  attentionBackward(q: Storage, k: Storage, v: Storage, out: Storage, lse: Storage, dOut: Storage,
+    segQ: Storage | null, segK: Storage | null, p: AttentionParams): { dq: Storage; dk: Storage; dv: Storage } {
+    const op = 'attentionBackward';
+    checkAttention(op, p, { q, k, v, out, lse, dOut, segQ, segK });
+    this.checkHeadDim(op, p.D);
+    const ins = [this.binding(op, 'q', q), this.binding(op, 'k', k), this.binding(op, 'v', v), this.binding(op, 'dOut', dOut)];
+    const ob = this.binding(op, 'out', out), lb = this.binding(op, 'lse', lse);
+    const segs = segQ && segK ? [this.binding(op, 'segQ', segQ), this.binding(op, 'segK', segK)] : [];
+    const dq = this.alloc(q.size, 'f32', op), dk = this.alloc(k.size, 'f32', op), dv = this.alloc(v.size, 'f32', op);
+    if (q.size === 0 || k.size === 0) { // no queries or no keys: every gradient is 0
+      for (const g of [dq, dk, dv]) if (g.size > 0) this.recorder.clear(g.buf!, g.size * 4);
+      return { dq, dk, dv };
+    }
+    const rows = p.B * p.H * p.T;
+    const delta = this.alloc(rows, 'f32', op);
+    this.run1d(op, attentionDeltaKernel(p.D), [ob, ins[3], this.binding(op, 'delta', delta)], { n: rows });
+    const common = [...ins, lb, this.binding(op, 'delta', delta), ...segs];
+    const limit = this.device.limits.maxComputeWorkgroupStorageSize;
+    const words = (r: number, c: number) => attentionBackwardWords(p.D, r, c);
+    const kvTiles = chooseTiles(words, limit, p.S, op);
+    const kBlocks = Math.ceil(p.S / kvTiles.rows);
+    this.runGrid(op, attentionDkDvKernel(p.D, kvTiles, segs.length > 0),
+      [...common, this.binding(op, 'dk', dk), this.binding(op, 'dv', dv)], this.attentionValues(p, kBlocks, p.KV), p.B * p.KV * kBlocks);
+    const qTiles = chooseTiles(words, limit, p.T, op);
+    const qBlocks = Math.ceil(p.T / qTiles.rows);
+    this.runGrid(op, attentionDqKernel(p.D, qTiles, segs.length > 0),
+      [...common, this.binding(op, 'dq', dq)], this.attentionValues(p, qBlocks, p.H), p.B * p.H * qBlocks);
+    this.free(delta);
+    return { dq, dk, dv };
   }
 
   private checkRows(op: string, x: Storage, rows: number, cols: number): void {

@@ -1,11 +1,12 @@
 // Autoregressive generation with a KV cache, for a batch of prompts of different lengths:
-// prompts are left-padded, padded keys are masked, and each sequence keeps its own positions.
+// prompts are left-padded (segment 0, so no real token attends to padding), and each sequence
+// keeps its own positions.
 import { noGrad } from '../autodiff.ts';
 import { tidy } from '../memory.ts';
 import { tensor } from '../ops/index.ts';
 import { Generator } from '../random.ts';
 import { KVCache } from '../models/llama/kv-cache.ts';
-import { causalMask, type LlamaForCausalLM } from '../models/llama/model.ts';
+import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import { sampleRow, type SamplingOpts } from './sampling.ts';
 
 export interface GenerateOpts extends SamplingOpts {
@@ -30,8 +31,8 @@ export async function generate(model: LlamaForCausalLM, prompts: number[][], opt
   const stops = new Set(opts.stopTokens ?? []);
   const backend = model.backend;
   const pad = prompts.map((p) => maxLen - p.length);
-  // keyValid[b][s]: false for left padding; grows by one valid key per step.
-  const keyValid = pad.map((n) => Array.from({ length: maxLen }, (_, s) => s >= n));
+  // Segment ids: 0 on left padding, 1 on real tokens (the cache keeps those of earlier steps).
+  let segments = pad.map((n) => Array.from({ length: maxLen }, (_, t) => (t < n ? 0 : 1)));
   const out: number[][] = prompts.map(() => []);
   const done = new Array(B).fill(false);
   const cache = new KVCache(model.config.numLayers);
@@ -42,8 +43,7 @@ export async function generate(model: LlamaForCausalLM, prompts: number[][], opt
       const T = ids[0].length;
       const logits = noGrad(() => tidy(() => {
         const x = tensor(Int32Array.from(ids.flat()), [B, T], { dtype: 'i32', backend });
-        const mask = causalMask(B, T, cache.length, backend, keyValid);
-        return model.forward(x, { cache, positions, mask, lastOnly: true });
+        return model.forward(x, { cache, positions, segments, lastOnly: true });
       }));
       const data = await logits.data();
       logits.dispose();
@@ -58,7 +58,7 @@ export async function generate(model: LlamaForCausalLM, prompts: number[][], opt
       if (done.every(Boolean)) break;
       ids = next.map((t) => [t ?? 0]);
       positions = positions.map((p) => [p[p.length - 1] + 1]);
-      keyValid.forEach((k) => k.push(true));
+      segments = prompts.map(() => [1]);
     }
   } finally {
     cache.dispose();

@@ -9,6 +9,7 @@ import * as R from './reduce.ts';
 import * as S from './shape.ts';
 import type { TensorLike } from './util.ts';
 
+export * from './attention.ts';
 export * from './create.ts';
 export * from './elementwise.ts';
 export * from './indexing.ts';

@@ -4,7 +4,7 @@ import type { Batch } from '../data/collate.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import { crossEntropy, reshape, tensor } from '../ops/index.ts';
 import type { Tensor } from '../tensor.ts';
-import { batchAttentionMask } from './masks.ts';
+import { forwardBatch } from './forward.ts';
 
 export const IGNORE_INDEX = -100;
 
@@ -27,8 +27,7 @@ export interface MethodOutput {
 export function sftLoss(model: LlamaForCausalLM, batch: Batch): MethodOutput {
   const backend = model.backend;
   const [B, T] = batch.shape;
-  const ids = tensor(Int32Array.from(batch.inputIds.flat()), [B, T], { backend });
-  const logits = model.forward(ids, { positions: batch.positionIds, mask: batchAttentionMask(batch, backend) });
+  const logits = forwardBatch(model, batch);
   const targets = tensor(shiftedTargets(batch), [B * T], { backend });
   const lossSum = crossEntropy(reshape(logits, [B * T, model.config.vocabSize]), targets, { ignoreIndex: IGNORE_INDEX, reduction: 'sum' });
   let tokens = 0;

@@ -3,7 +3,7 @@
 import type { Backend } from '../../../backends/backend.ts';
 import { Tensor } from '../../tensor.ts';
 import {
-  add, matmul, mul, narrow, permute, reshape, rope, RopeTables, softmax, swiglu, tensor,
+  add, matmul, narrow, permute, reshape, rope, RopeTables, scaledDotProductAttention, swiglu, tensor,
 } from '../../ops/index.ts';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.ts';
 import { Module } from '../../nn/module.ts';
@@ -14,8 +14,12 @@ export interface ForwardOpts {
   cache?: KVCache;
   /** Position of each token [B][T]; default: continues from the cache length. */
   positions?: number[][];
-  /** Additive attention mask [B, 1, 1, T, S] (0 or a large negative); default causal. */
-  mask?: Tensor;
+  /**
+   * Segment id of each token [B][T]: a token attends to earlier tokens of its own segment only
+   * (padding 0, examples 1, 2, ...: right/left padding and packed rows). Default: one segment (1).
+   * A cache remembers the ids of the tokens it holds.
+   */
+  segments?: number[][];
   /** Compute logits only at the last position (generation): [B, 1, vocab]. */
   lastOnly?: boolean;
 }
@@ -35,7 +39,7 @@ class Attention extends Module {
   }
 
   /** x [B, T, hidden] → [B, T, hidden] */
-  forward(x: Tensor, layer: number, tables: RopeTables, mask: Tensor, cache?: KVCache): Tensor {
+  forward(x: Tensor, layer: number, tables: RopeTables, seg: Segments | null, cache?: KVCache): Tensor {
     const { numHeads: H, numKvHeads: KV, headDim: D } = this.c;
     const [B, T] = x.shape;
     const heads = (t: Tensor, n: number) => permute(reshape(t, [B, T, n, D]), [0, 2, 1, 3]); // [B, n, T, D]
@@ -43,13 +47,8 @@ class Attention extends Module {
     let k = rope(heads(this.k_proj.forward(x), KV), { tables });
     let v = heads(this.v_proj.forward(x), KV);
     if (cache) [k, v] = cache.append(layer, k, v);
-    const S = k.shape[2], G = H / KV;
-    // Grouped-query attention without repeating k/v: the G query heads that share a kv head are
-    // stacked along the row axis, q [B, KV, G·T, D] against k [B, KV, S, D].
-    const scores = matmul(reshape(q, [B, KV, G * T, D]), k, { transB: true }); // [B, KV, G·T, S]
-    const masked = add(mul(reshape(scores, [B, KV, G, T, S]), 1 / Math.sqrt(D)), mask);
-    const p = reshape(softmax(masked, -1), [B, KV, G * T, S]);
-    const o = reshape(matmul(p, v), [B, H, T, D]); // [B, H, T, D]
+    // Fused causal attention, GQA without repeating k/v; the cached keys come first (past = S − T).
+    const o = scaledDotProductAttention(q, k, v, seg ?? {}); // [B, H, T, D]
     return this.o_proj.forward(reshape(permute(o, [0, 2, 1, 3]), [B, T, H * D]));
   }
 }
@@ -76,8 +75,8 @@ class DecoderLayer extends Module {
     this.input_layernorm = this.child('input_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps, o));
     this.post_attention_layernorm = this.child('post_attention_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps, o));
   }
-  forward(x: Tensor, layer: number, tables: RopeTables, mask: Tensor, cache?: KVCache): Tensor {
-    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), layer, tables, mask, cache));
+  forward(x: Tensor, layer: number, tables: RopeTables, seg: Segments | null, cache?: KVCache): Tensor {
+    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), layer, tables, seg, cache));
     return add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
   }
 }
@@ -116,15 +115,20 @@ export class LlamaForCausalLM extends Module {
     if (ids.ndim !== 2 || ids.dtype !== 'i32') throw new Error(`llama forward: ids must be i32 [batch, seq], got ${ids.describe()}`);
     const past = opts.cache?.length ?? 0;
     const positions = opts.positions ?? Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => past + t));
-    const mask = opts.mask ?? causalMask(B, T, past, this.backend);
     if (positions.length !== B || positions.some((p) => p.length !== T)) {
       throw new Error(`llama forward: positions must be [${B}][${T}] for ids ${ids.describe()}`);
     }
+    const segQ = opts.segments ?? Array.from({ length: B }, () => new Array<number>(T).fill(1));
+    if (segQ.length !== B || segQ.some((r) => r.length !== T || r.some((id) => !Number.isInteger(id)))) {
+      throw new Error(`llama forward: segments must be [${B}][${T}] integers for ids ${ids.describe()}`);
+    }
+    const segK = opts.cache ? opts.cache.keySegments(segQ) : segQ;
+    const seg = segmentTensors(segQ, segK, this.backend);
     // cos/sin computed and uploaded once, shared by every layer's q and k (and their backward).
     const tables = new RopeTables(positions, this.config.headDim, this.config.ropeTheta, this.backend);
     let h = this.model.embed_tokens.forward(ids);
-    this.model.layers.forEach((layer, i) => { h = layer.forward(h, i, tables, mask, opts.cache); });
-    if (opts.cache) opts.cache.advance(T);
+    this.model.layers.forEach((layer, i) => { h = layer.forward(h, i, tables, seg, opts.cache); });
+    if (opts.cache) opts.cache.advance(T, segQ);
     if (opts.lastOnly) h = narrow(h, 1, T - 1, 1);
     h = this.model.norm.forward(h);
     const head = this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight;
@@ -132,17 +136,16 @@ export class LlamaForCausalLM extends Module {
   }
 }
 
-/** Additive mask [B, 1, 1, T, S]: query t (absolute position past+t) sees keys 0..past+t. */
-export function causalMask(B: number, T: number, past: number, backend: Backend, keyValid?: boolean[][]): Tensor {
-  const S = past + T;
-  const m = new Float32Array(B * T * S);
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < T; t++) {
-      for (let s = 0; s < S; s++) {
-        const ok = s <= past + t && (!keyValid || keyValid[b][s]);
-        m[(b * T + t) * S + s] = ok ? 0 : -1e9;
-      }
-    }
-  }
-  return tensor(m, [B, 1, 1, T, S], { backend });
+/** Segment ids of the queries [B, T] and keys [B, S] as i32 tensors for scaledDotProductAttention. */
+interface Segments { segQ: Tensor; segK: Tensor }
+
+/** Null when every query and key shares one segment: the causal mask alone says it all. */
+function segmentTensors(segQ: number[][], segK: number[][], backend: Backend): Segments | null {
+  const first = segK[0]?.[0] ?? segQ[0]?.[0];
+  if (segQ.every((r) => r.every((id) => id === first)) && segK.every((r) => r.every((id) => id === first))) return null;
+  const B = segQ.length;
+  return {
+    segQ: tensor(Int32Array.from(segQ.flat()), [B, segQ[0].length], { backend, dtype: 'i32' }),
+    segK: tensor(Int32Array.from(segK.flat()), [B, segK[0].length], { backend, dtype: 'i32' }),
+  };
 }
