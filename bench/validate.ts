@@ -114,8 +114,10 @@ function checkRow(c: Checker, v: unknown, path: string): void {
 /** Check `json` against schema version 1; returns it typed, or throws one error listing every problem. */
 export function validateBenchFile(json: unknown, source = 'benchmark file'): BenchFile {
   const c = new Checker();
-  const f = c.obj(json, source);
-  if (!f) throw new BenchSchemaError(`${source}: ${c.errors.join('; ')}`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new BenchSchemaError(`${source}: expected a wgrad-bench result object, got ${Array.isArray(json) ? 'an array' : JSON.stringify(json)?.slice(0, 40)}`);
+  }
+  const f = json as Obj;
   if (f.schema !== SCHEMA_NAME) c.fail('schema', `"${SCHEMA_NAME}"`, f.schema);
   if (f.version !== SCHEMA_VERSION) {
     c.fail('version', `${SCHEMA_VERSION} (this wgrad reads schema version ${SCHEMA_VERSION} only)`, f.version);
