@@ -39,6 +39,8 @@ export function chartSpecs(c: Comparison): ChartSpecs {
           y: { field: 'workload', type: 'nominal', sort: null, title: null },
           yOffset: { field: 'file' },
           x: { field: 'ratio', type: 'quantitative', scale: { type: 'log' }, title: 'ratio to baseline (log)' },
+          // Bars grow from 1 (a log axis has no 0): left of the rule is slower than the baseline.
+          x2: { datum: 1 },
           color: { field: 'file', type: 'nominal', title: 'file' },
         },
       },

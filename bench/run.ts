@@ -7,7 +7,7 @@ import { createCpuBackend } from '../backends/cpu/index.ts';
 import { deviceFingerprint, engineFingerprint, runtimeFingerprint } from './fingerprint.ts';
 import { SCHEMA_NAME, SCHEMA_VERSION, type BenchFile, type BenchMode, type BenchRow, type CorrectnessCheck, type SkippedRow, type SuiteName } from './schema.ts';
 import { SUITE_REGISTRY } from './suites.ts';
-import { FULL_TIMING, measure, QUICK_TIMING } from './timing.ts';
+import { FULL_TIMING, measure, QUICK_TIMING, type TimingPlan } from './timing.ts';
 import { relativeError, type Workload } from './workload.ts';
 
 export interface RunOptions {
@@ -43,8 +43,9 @@ export async function checkWorkload(w: Workload, backend: Backend): Promise<Corr
 }
 
 /** Time one workload (after its check) into a schema row. */
-export async function runWorkload(w: Workload, backend: Backend, mode: BenchMode, check?: CorrectnessCheck): Promise<BenchRow> {
-  const plan = { ...(mode === 'quick' ? QUICK_TIMING : FULL_TIMING), ...w.timing };
+export async function runWorkload(w: Workload, backend: Backend, mode: BenchMode, check?: CorrectnessCheck,
+  override?: Partial<TimingPlan>): Promise<BenchRow> {
+  const plan = { ...(mode === 'quick' ? QUICK_TIMING : FULL_TIMING), ...w.timing, ...override };
   const inst = await w.build(backend);
   try {
     const t = await measure(backend, inst.step, plan, { gpuTimer: !w.wallClock });
