@@ -95,7 +95,9 @@ export function rateOf(r: BenchRow): { value: number; unit: string } {
   if (r.metrics?.tokensPerSecond !== undefined) return { value: r.metrics.tokensPerSecond, unit: 'tok/s' };
   const intensity = r.bytes > 0 ? r.flops / r.bytes : Infinity;
   // Below ~4 FLOP/byte every device is bandwidth-bound: GB/s says more than TFLOP/s.
-  return intensity < 4 ? { value: r.gbps, unit: 'GB/s' } : { value: r.tflops, unit: 'TFLOP/s' };
+  if (intensity < 4) return { value: r.gbps, unit: 'GB/s' };
+  // CPUs and software GPUs run far below a TFLOP/s.
+  return r.tflops >= 1 ? { value: r.tflops, unit: 'TFLOP/s' } : { value: r.tflops * 1000, unit: 'GFLOP/s' };
 }
 
 function pad(cells: string[][]): string {
