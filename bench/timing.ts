@@ -49,13 +49,15 @@ export async function measure(backend: Backend, step: Step, plan: TimingPlan, op
   const timer = opts.gpuTimer !== false && hasTimer(backend) ? backend.createTimer() : null;
   if (timer) {
     try {
+      const spans: (number | null)[] = [];
       for (let s = 0; s < plan.samples; s++) {
         timer.begin();
         for (let i = 0; i < inner; i++) await step();
         timer.end();
-        await backend.sync(); // bounds the queued work (and the pool) to one sample
+        // Read per sample: bounds the queued work and the pool to one sample, and gives every
+        // sample the whole query set (a workload that ends its compute pass often needs many slots).
+        spans.push(...(await timer.read()));
       }
-      const spans = await timer.read();
       if (spans.every((x): x is number => x !== null)) {
         samplesMs = spans.map((x) => x / inner);
         method = 'gpu-timestamp';
