@@ -10,6 +10,8 @@ export interface CreateBackendOptions {
   backend?: BackendChoice;
   /** f64 is cpu-only (gradient checks); auto picks cpu for it. */
   precision?: 'f32' | 'f64';
+  /** webgpu: ask for the 'timestamp-query' feature where the adapter has it (benchmarks' GPU timers). */
+  timestampQuery?: boolean;
 }
 
 /** $WGRAD_BACKEND in Node or Deno; undefined in browsers or when Deno has no env permission. */
@@ -46,10 +48,11 @@ export async function createBackend(opts: CreateBackendOptions = {}): Promise<Ba
   if (choice === 'cpu') return createCpuBackend({ precision });
   // Loaded on demand so cpu-only users never load GPU code (or Dawn in Node).
   const { createWebGPUBackend, WebGPUUnavailableError } = await import('./webgpu/index.ts');
-  if (choice === 'webgpu') return createWebGPUBackend({ precision });
+  const timestampQuery = opts.timestampQuery;
+  if (choice === 'webgpu') return createWebGPUBackend({ precision, timestampQuery });
   if (precision === 'f64') return createCpuBackend({ precision });
   try {
-    return await createWebGPUBackend();
+    return await createWebGPUBackend({ timestampQuery });
   } catch (e) {
     if (e instanceof WebGPUUnavailableError) return createCpuBackend({ precision });
     throw e;

@@ -6,7 +6,7 @@ import { build } from 'esbuild';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testPageBuildOptions, webStaticFiles } from './web-bundles.mjs';
+import { benchPageBuildOptions, testPageBuildOptions, webStaticFiles } from './web-bundles.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
@@ -47,9 +47,9 @@ async function buildWeb() {
   const outdir = join(dist, 'web');
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
-  await build({ ...testPageBuildOptions(), outdir });
+  await Promise.all([build({ ...testPageBuildOptions(), outdir }), build({ ...benchPageBuildOptions(), outdir })]);
   for (const [src, name] of webStaticFiles) copyFileSync(join(root, src), join(outdir, name));
-  console.log(`build: dist/web/ (${['test.js', ...webStaticFiles.map(([, n]) => n)].join(', ')})`);
+  console.log(`build: dist/web/ (${['test.js', 'bench.js', ...webStaticFiles.map(([, n]) => n)].join(', ')})`);
 }
 
 await Promise.all([buildCli(), buildWeb()]);

@@ -3,3 +3,4 @@ import type { BuildOptions } from 'esbuild';
 
 export declare const webStaticFiles: [string, string][];
 export declare function testPageBuildOptions(): BuildOptions & { entryPoints: Record<string, string> };
+export declare function benchPageBuildOptions(): BuildOptions & { entryPoints: Record<string, string> };

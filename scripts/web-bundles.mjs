@@ -1,11 +1,12 @@
 // esbuild options for the browser bundles, shared by scripts/build.mjs (writes dist/web/) and
 // the Chromium test runner (tests/browser/run.ts, builds in memory and serves from there).
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Static files copied next to the bundles, as [source under the repo, name in dist/web]. */
-export const webStaticFiles = [['web/test.html', 'test.html']];
+export const webStaticFiles = [['web/test.html', 'test.html'], ['web/bench.html', 'bench.html']];
 
 /** The core-test page script: every core case on cpu and webgpu, results on window.__wgrad. */
 export function testPageBuildOptions() {
@@ -20,5 +21,24 @@ export function testPageBuildOptions() {
     // The Node-only Dawn binding is behind a guarded dynamic import the browser never takes.
     external: ['webgpu', 'node:*'],
     logLevel: 'warning',
+  };
+}
+
+/** The commit the bundle is built from, for result files made in the browser (bench/fingerprint.ts). */
+function gitCommit() {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** The benchmark page script (web/bench.html → bench.js): runs a suite and downloads the result file. */
+export function benchPageBuildOptions() {
+  return {
+    ...testPageBuildOptions(),
+    entryPoints: { bench: 'bench/web/page.ts' },
+    sourcemap: false,
+    define: { __WGRAD_COMMIT__: JSON.stringify(gitCommit()) },
   };
 }

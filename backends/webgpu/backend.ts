@@ -26,11 +26,12 @@ import { tokenLogprobsBackwardKernel, tokenLogprobsKernel } from '../../kernels/
 import { UNARY_F32, unaryKernel, unaryOutDType } from '../../kernels/unary.ts';
 import { whereKernel } from '../../kernels/where.ts';
 import { type Kernel, stridedValues } from '../../kernels/wgsl.ts';
-import type { AcquiredDevice } from './device.ts';
+import type { AcquiredDevice, AdapterInfo } from './device.ts';
 import { foldGrid, MAX_WORKGROUPS_PER_DIM } from './grid.ts';
 import { PipelineCache } from './pipelines.ts';
 import { BufferPool, type PooledBuffer } from './pool.ts';
 import { Recorder, type StorageBinding } from './recorder.ts';
+import { GpuTimer } from './timer.ts';
 import { checkShape, checkView, collapseDims, numel, type StridedView, vec4Views } from './views.ts';
 
 // Compile-time proof that the kernels cover every op of the Backend contract.
@@ -79,6 +80,7 @@ export class WebGPUBackend implements Backend {
   readonly device: GPUDevice;
   readonly features: ReadonlySet<string>;
   readonly runtime: AcquiredDevice['runtime'];
+  readonly adapterInfo: AdapterInfo;
 
   private readonly pool: BufferPool;
   private readonly recorder: Recorder;
@@ -99,6 +101,7 @@ export class WebGPUBackend implements Backend {
     this.device = acq.device;
     this.features = acq.features;
     this.runtime = acq.runtime;
+    this.adapterInfo = acq.adapterInfo;
     this.ownsDevice = acq.ownsDevice;
     this.description = `webgpu (${acq.adapterName}; ${acq.runtime})`;
     this.maxDim = Math.min(
@@ -116,6 +119,16 @@ export class WebGPUBackend implements Backend {
     void this.device.lost.then((info) => {
       if (!this.destroyed) this.lost = `${info.reason}: ${info.message}`;
     });
+  }
+
+  /**
+   * A GPU timer over the compute passes this backend records (bench/timing.ts), or null when the
+   * device was created without 'timestamp-query' (DeviceOptions.timestampQuery) or lacks it.
+   */
+  createTimer(maxPasses = 2048): GpuTimer | null {
+    this.alive('createTimer');
+    if (!this.device.features.has('timestamp-query')) return null;
+    return new GpuTimer(this.device, this.recorder, maxPasses);
   }
 
   /** Commands recorded, submits made, uploads by path; for tests and benchmarks. */

@@ -13,19 +13,33 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Dawn toggles for Node's `create(flags)`; default: $WEBGPU_DAWN_FLAGS split on spaces. */
   dawnFlags?: string[];
+  /**
+   * Ask for 'timestamp-query' when the adapter has it (GPU timers for benchmarks: WebGPUBackend.createTimer).
+   * Off by default: browsers may quantise or gate timestamps, and ordinary work does not need them.
+   */
+  timestampQuery?: boolean;
+}
+
+/** What the adapter says about itself (empty strings where it does not say). */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
 }
 
 export interface AcquiredDevice {
   device: GPUDevice;
   runtime: Runtime;
   adapterName: string;
+  adapterInfo: AdapterInfo;
   features: ReadonlySet<string>;
   ownsDevice: boolean;
 }
 
-/** Features later kernels use (f16 storage/math, subgroup reductions, GPU timers, subgroup matrices). */
+/** Features later kernels use (f16 storage/math, subgroup reductions, subgroup matrices). */
 export const WANTED_FEATURES = [
-  'shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix',
+  'shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix',
 ] as const;
 
 /** Limits requested at the adapter's maximum. */
@@ -95,7 +109,11 @@ function envFlags(): string[] {
 export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredDevice> {
   const runtime = detectRuntime();
   if (opts.device) {
-    return { device: opts.device, runtime, adapterName: 'caller-provided device', features: new Set(opts.device.features), ownsDevice: false };
+    const info = (opts.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    return {
+      device: opts.device, runtime, adapterName: 'caller-provided device', adapterInfo: adapterInfo(info),
+      features: new Set(opts.device.features), ownsDevice: false,
+    };
   }
   let gpu: GPU | undefined = g.navigator?.gpu;
   let where = 'navigator.gpu';
@@ -124,7 +142,8 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
         `a missing Vulkan loader or driver looks like this. ${INSTALL_HINT}`,
     );
   }
-  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+  const wanted: string[] = [...WANTED_FEATURES, ...(opts.timestampQuery ? ['timestamp-query'] : [])];
+  const requiredFeatures = wanted.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   const requiredLimits: Record<string, number> = {};
   const limits = adapter.limits as unknown as Record<string, number>;
   for (const k of WANTED_LIMITS) if (typeof limits[k] === 'number') requiredLimits[k] = limits[k];
@@ -137,5 +156,11 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
   const info = adapter.info;
   const adapterName = [info?.vendor, info?.architecture, info?.description || info?.device]
     .filter((s) => s && s.length > 0).join(' ') || 'unknown adapter';
-  return { device, runtime, adapterName, features: new Set(device.features), ownsDevice: true };
+  return { device, runtime, adapterName, adapterInfo: adapterInfo(info), features: new Set(device.features), ownsDevice: true };
+}
+
+// Dawn's GPUAdapterInfo fields are prototype getters (JSON.stringify sees none), so read each by name.
+function adapterInfo(info: GPUAdapterInfo | undefined): AdapterInfo {
+  const s = (v: unknown) => (typeof v === 'string' ? v : '');
+  return { vendor: s(info?.vendor), architecture: s(info?.architecture), device: s(info?.device), description: s(info?.description) };
 }

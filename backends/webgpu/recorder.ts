@@ -32,6 +32,12 @@ export interface StorageBinding {
   size: number;
 }
 
+/** Where timed compute passes write their timestamps: claim() gives the begin slot (end = +1), or undefined when full. */
+export interface TimestampSink {
+  readonly querySet: GPUQuerySet;
+  claim(): number | undefined;
+}
+
 export class Recorder {
   /** Bumped at every submit; a buffer whose epoch equals it is used by a pending command. */
   epoch = 1;
@@ -44,6 +50,7 @@ export class Recorder {
   private doomed: GPUBuffer[] = [];
   private readonly align: number;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private timing: TimestampSink | null = null;
 
   constructor(private readonly device: GPUDevice, private readonly maxPending: number) {
     this.align = device.limits.minUniformBufferOffsetAlignment;
@@ -144,6 +151,25 @@ export class Recorder {
     this.doomed = [];
   }
 
+  /**
+   * Every compute pass opened from now until the sink is cleared writes its begin and end
+   * timestamps into the sink's query set (two slots per pass; the sink counts them). The open pass
+   * is ended first so that no earlier dispatch is timed.
+   */
+  setTimestampSink(sink: TimestampSink | null): void {
+    this.endPass();
+    this.timing = sink;
+  }
+
+  /** Resolve query slots [0, count) into dst (QUERY_RESOLVE, 8 bytes each), in order with the commands. */
+  resolveQueries(querySet: GPUQuerySet, count: number, dst: GPUBuffer): void {
+    if (count === 0) return;
+    const enc = this.commandEncoder();
+    this.endPass();
+    enc.resolveQuerySet(querySet, 0, count, dst, 0);
+    this.bump();
+  }
+
   /** Drop the uniform arena (device teardown). */
   dispose(): void {
     this.pass = null;
@@ -188,7 +214,13 @@ export class Recorder {
   }
 
   private computePass(): GPUComputePassEncoder {
-    return (this.pass ??= this.commandEncoder().beginComputePass());
+    if (this.pass) return this.pass;
+    const enc = this.commandEncoder();
+    const slot = this.timing?.claim();
+    this.pass = slot === undefined
+      ? enc.beginComputePass()
+      : enc.beginComputePass({ timestampWrites: { querySet: this.timing!.querySet, beginningOfPassWriteIndex: slot, endOfPassWriteIndex: slot + 1 } });
+    return this.pass;
   }
 
   private endPass(): void {

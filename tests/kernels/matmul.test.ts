@@ -3,8 +3,8 @@
 // (scalar/vec4, checked/unchecked, single/double buffer, padded tiles, each tile size).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matmulKernel, type MatmulConfig } from '../../kernels/matmul.ts';
-import { openGpu, readF32, storageBuffer, uploadF32, type GpuContext } from '../../bench/gpu.ts';
-import { kernelFor, matmulDispatches, randomF32, referenceMatmul, type MatmulProblem } from '../../bench/matmul-run.ts';
+import { openGpu, readF32, storageBuffer, uploadF32, type GpuContext } from '../../bench/tuning/gpu.ts';
+import { kernelFor, matmulDispatches, randomF32, referenceMatmul, type MatmulProblem } from '../../bench/tuning/matmul-run.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => { ctx = await openGpu(); });

@@ -7,7 +7,7 @@ a full sum over 64M elements, and a device-to-device copy. Each row is the media
 timed with CUDA events, after warm-up; matmul results are checked against float64 on sampled
 elements, as the wgrad bench does.
 
-    python3 bench/reference/torch_kernels.py --out torch.json [--quick]
+    python3 bench/tuning/torch_kernels.py --out torch.json [--quick]
 """
 import argparse
 import datetime

@@ -2,13 +2,13 @@
 // (kernels/*.ts) and the same binding/uniform/grid contract that backends/webgpu uses, and each
 // checked against a float64 reference so a fast wrong kernel cannot post a number.
 
-import type { MatmulConfig } from '../kernels/matmul.ts';
-import { binaryKernel } from '../kernels/binary.ts';
-import { copyKernel } from '../kernels/copy.ts';
-import { REDUCE_THREADS, reduceKernel, reduceTileX } from '../kernels/reduce.ts';
-import { stridedValues, type Kernel } from '../kernels/wgsl.ts';
-import { foldGrid } from '../backends/webgpu/grid.ts';
-import { vec4Views } from '../backends/webgpu/views.ts';
+import type { MatmulConfig } from '../../kernels/matmul.ts';
+import { binaryKernel } from '../../kernels/binary.ts';
+import { copyKernel } from '../../kernels/copy.ts';
+import { REDUCE_THREADS, reduceKernel, reduceTileX } from '../../kernels/reduce.ts';
+import { stridedValues, type Kernel } from '../../kernels/wgsl.ts';
+import { foldGrid } from '../../backends/webgpu/grid.ts';
+import { vec4Views } from '../../backends/webgpu/views.ts';
 import {
   computePipeline, readF32, storageBuffer, timeDispatches, uniformBuffer, uploadF32,
   type Dispatch, type GpuContext,

@@ -3,7 +3,7 @@
 
 import {
   matmulKernel, matmulDispatch, matmulUniform, type MatmulKernel, type MatmulKernelOptions,
-} from '../kernels/matmul.ts';
+} from '../../kernels/matmul.ts';
 import { computePipeline, uniformBuffer, type Dispatch, type GpuContext } from './gpu.ts';
 
 export interface MatmulProblem {

@@ -1,8 +1,8 @@
 // Command-line entry of the kernel benchmark, for running without the wgrad CLI:
-//   npx esbuild bench/kernels-main.ts --bundle --platform=node --format=esm \
+//   npx esbuild bench/tuning/kernels-main.ts --bundle --platform=node --format=esm \
 //     --outfile=dist/bench-kernels.js --external:webgpu
 //   node dist/bench-kernels.js [--quick] [--out FILE] [--variants] [--toggles a,b] [--sizes 1024,4096] [--elements N]
-//                              [--compare torch.json]   (ratios against bench/reference/torch_kernels.py's JSON)
+//                              [--compare torch.json]   (ratios against bench/tuning/torch_kernels.py's JSON)
 // (On a CPU machine: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.)
 import { readFileSync } from 'node:fs';
 import { runKernelBench, type KernelBenchOptions } from './kernels.ts';

@@ -1,9 +1,11 @@
+// Matmul tuning harness (raw WebGPU, kernels/matmul.ts configurations; bench/NOTES.md). Not the product
+// benchmark: `wgrad bench` (bench/run.ts) writes the versioned schema of bench/schema.ts.
 // `wgrad bench --suite kernels`: matmul (1024/2048/4096, f32, and the transposes training uses),
 // elementwise add and full sum bandwidth, and copies (copyBufferToBuffer and the backend's copy kernel).
 // Prints GFLOP/s and GB/s with the adapter's name; writes JSON (bench/report.ts) with --out.
-// The PyTorch counterpart is bench/reference/torch_kernels.py (same workloads, same JSON shape).
+// The PyTorch counterpart is bench/tuning/torch_kernels.py (same workloads, same JSON shape).
 
-import type { MatmulConfig } from '../kernels/matmul.ts';
+import type { MatmulConfig } from '../../kernels/matmul.ts';
 import { openGpu, type GpuContext } from './gpu.ts';
 import type { MatmulProblem } from './matmul-run.ts';
 import { renderTable, type KernelBenchReport, type KernelBenchRow } from './report.ts';

@@ -1,5 +1,5 @@
 // The kernel benchmark's result schema, shared by bench/kernels.ts and
-// bench/reference/torch_kernels.py (which writes the same JSON shape), and its table rendering.
+// bench/tuning/torch_kernels.py (which writes the same JSON shape), and its table rendering.
 
 export interface KernelBenchRow {
   name: string; // e.g. "matmul_f32_4096_nn", "add_f32_64M"
@@ -44,7 +44,7 @@ export function renderTable(r: KernelBenchReport): string {
 }
 
 /**
- * Ratios against a reference report (e.g. PyTorch's JSON from bench/reference/torch_kernels.py),
+ * Ratios against a reference report (e.g. PyTorch's JSON from bench/tuning/torch_kernels.py),
  * matching rows by name: time_ref / time_ours, so > 1 means wgrad is faster.
  */
 export function renderComparison(ours: KernelBenchReport, ref: KernelBenchReport): string {

@@ -1,0 +1,70 @@
+// Causal self-attention over q, k, v [B, H, T, D], f32, forward and forward + backward.
+// FLOPs (the FlashAttention convention): forward 4·B·H·T²·D halved for the causal mask; backward
+// 2.5× the forward. Bytes: forward q, k, v read and o written (4 · 4·B·H·T·D); backward adds dO
+// read and dq, dk, dv written (another 4 · 4·B·H·T·D): what a fused kernel needs, not what the
+// unfused ops below move.
+import { add, matmul, mul, softmax, tensor } from '../../engine/ops/index.ts';
+import type { Backend } from '../../backends/backend.ts';
+import { tidy } from '../../engine/memory.ts';
+import type { Tensor } from '../../engine/tensor.ts';
+import { randomValues, type Workload } from '../workload.ts';
+
+/**
+ * The attention this workload times: softmax(q·kᵀ/√D + mask)·v with an additive causal mask [T, T].
+ * The fused scaledDotProductAttention op replaces this one function body when it lands.
+ */
+export function causalAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor {
+  const D = q.shape[q.ndim - 1];
+  const scores = add(mul(matmul(q, k, { transB: true }), 1 / Math.sqrt(D)), mask);
+  return matmul(softmax(scores), v);
+}
+const IMPL = 'engine matmul + causal additive mask + softmax + matmul (unfused)';
+
+/** Additive causal mask [T, T]: 0 where key s ≤ query t, −1e30 above the diagonal. */
+function causalMaskValues(T: number): Float32Array {
+  const m = new Float32Array(T * T);
+  for (let t = 0; t < T; t++) for (let s = t + 1; s < T; s++) m[t * T + s] = -1e30;
+  return m;
+}
+
+function inputs(backend: Backend, B: number, H: number, T: number, D: number, grad: boolean) {
+  const n = B * H * T * D;
+  const mk = (seed: number) => {
+    const t = tensor(randomValues(n, seed), [B, H, T, D], { backend });
+    t.requiresGrad = grad;
+    return t;
+  };
+  return { q: mk(81), k: mk(82), v: mk(83), dO: tensor(randomValues(n, 84), [B, H, T, D], { backend }),
+    mask: tensor(causalMaskValues(T), [T, T], { backend }) };
+}
+
+export function attentionWorkload(B: number, H: number, T: number, D: number, backward: boolean): Workload {
+  const fwdFlops = (4 * B * H * T * T * D) / 2;
+  const io = 4 * B * H * T * D;
+  const op = backward ? 'attention_fwd_bwd' : 'attention_fwd';
+  return {
+    id: `${op}_b${B}h${H}t${T}d${D}`, suite: 'kernels', op, dtype: 'f32', shape: { batch: B, heads: H, seq: T, headDim: D },
+    flops: backward ? 3.5 * fwdFlops : fwdFlops, bytes: backward ? 8 * io : 4 * io, impl: IMPL, tolerance: 1e-5,
+    build(backend) {
+      const x = inputs(backend, B, H, T, D, backward);
+      const run = (): Tensor[] => {
+        const o = causalAttention(x.q, x.k, x.v, x.mask);
+        if (!backward) return [o];
+        o.backward(x.dO);
+        const gs = [x.q, x.k, x.v].map((t) => { const g = t.grad!; t.grad = null; return g; });
+        return [o, ...gs];
+      };
+      return {
+        step: () => { for (const t of tidy(run)) t.dispose(); },
+        outputs: async () => {
+          const ts = tidy(run);
+          const out = await Promise.all(ts.map((t) => t.data()));
+          for (const t of ts) t.dispose();
+          return out;
+        },
+        dispose: () => { for (const t of Object.values(x)) t.dispose(); },
+      };
+    },
+    small: () => attentionWorkload(1, 2, 9, 8, backward),
+  };
+}

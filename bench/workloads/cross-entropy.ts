@@ -1,0 +1,44 @@
+// Cross-entropy forward + backward over logits [N, V] against targets [N] (mean over N), f32: the
+// LM-head loss of a training step (N tokens, V vocabulary).
+// FLOPs ≈ 6·N·V (logsumexp 3, gradient softmax − onehot 3); bytes 8·N·V (logits read once,
+// their gradient written once: what a fused kernel needs).
+import { crossEntropy, tensor } from '../../engine/ops/index.ts';
+import { tidy } from '../../engine/memory.ts';
+import type { Tensor } from '../../engine/tensor.ts';
+import { randomInts, randomValues, type Workload } from '../workload.ts';
+
+/** The loss this workload times. A fused op (tokenLogprobs) replaces this one line when it lands. */
+export function crossEntropyLoss(logits: Tensor, targets: Tensor): Tensor {
+  return crossEntropy(logits, targets);
+}
+const IMPL = 'engine crossEntropy (logsumexp − gather, unfused) + autodiff';
+
+export function crossEntropyWorkload(tokens: number, vocab: number): Workload {
+  return {
+    id: `cross_entropy_fwd_bwd_n${tokens}v${vocab}`, suite: 'kernels', op: 'cross_entropy_fwd_bwd', dtype: 'f32',
+    shape: { tokens, vocab }, flops: 6 * tokens * vocab, bytes: 8 * tokens * vocab, impl: IMPL, tolerance: 1e-5,
+    build(backend) {
+      const logits = tensor(randomValues(tokens * vocab, 71, 4), [tokens, vocab], { backend });
+      logits.requiresGrad = true;
+      const targets = tensor(randomInts(tokens, 72, vocab), [tokens], { dtype: 'i32', backend });
+      const run = (): [Tensor, Tensor] => {
+        const loss = crossEntropyLoss(logits, targets);
+        loss.backward();
+        const g = logits.grad!;
+        logits.grad = null;
+        return [loss, g];
+      };
+      return {
+        step: () => { for (const t of tidy(run)) t.dispose(); },
+        outputs: async () => {
+          const ts = tidy(run);
+          const out = await Promise.all(ts.map((t) => t.data()));
+          for (const t of ts) t.dispose();
+          return out;
+        },
+        dispose: () => { logits.dispose(); targets.dispose(); },
+      };
+    },
+    small: () => crossEntropyWorkload(7, 131),
+  };
+}

@@ -1,0 +1,92 @@
+// One LoRA SFT training step on a random-weight Llama-family model (f32): the Trainer's step for
+// one micro-batch — sftLoss (cross-entropy over every next token), backward, clipGradNorm(1.0),
+// AdamW, zeroGrad, loss read back. LoRA r 16, alpha 32 on q/k/v/o. Batch of random tokens.
+// FLOPs (estimate): forward 2·P·N + causal attention + adapters; backward the same minus the frozen
+// weights' gradients (2·P·N for input gradients, 2.5× attention, 2× adapters), with P the weights in
+// matmuls (bench/models.ts) and N = B·T tokens. Bytes (lower bound): every weight read in the
+// forward and again in the backward.
+import { noGrad } from '../../engine/autodiff.ts';
+import type { Batch } from '../../engine/data/collate.ts';
+import { tidy } from '../../engine/memory.ts';
+import { randomInit } from '../../engine/models/llama/init.ts';
+import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
+import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
+import { mul } from '../../engine/ops/index.ts';
+import { AdamW } from '../../engine/optim/adamw.ts';
+import { clipGradNorm } from '../../engine/optim/clip.ts';
+import type { Tensor } from '../../engine/tensor.ts';
+import { sftLoss } from '../../engine/train/sft.ts';
+import { attentionFlops, matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
+import { randomInts, type Workload } from '../workload.ts';
+
+const LORA = { r: 16, alpha: 32, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] };
+
+/** A full batch of random tokens, no padding, labels = inputs (every next token counts). */
+export function randomBatch(seed: number, B: number, T: number, vocab: number): Batch {
+  const ids = randomInts(B * T, seed, vocab);
+  const inputIds = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * T, (b + 1) * T)));
+  return {
+    kind: 'padded', shape: [B, T], inputIds, labels: inputIds.map((r) => [...r]),
+    attentionMask: inputIds.map((r) => r.map(() => 1)), positionIds: inputIds.map((r) => r.map((_, t) => t)),
+    lossTokens: B * (T - 1), examples: B,
+  };
+}
+
+function adapterFlops(m: ModelShape, N: number): number {
+  const c = m.config, h = c.hiddenSize, q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
+  // in + out of q, k, v, o
+  return c.numLayers * 2 * N * LORA.r * ((h + q) + 2 * (h + kv) + (q + h));
+}
+
+export function loraSftWorkload(model: ModelShape, B: number, T: number): Workload {
+  const c = model.config, N = B * T;
+  const P = matmulParams(c), attn = attentionFlops(c, B, T), lora = adapterFlops(model, N);
+  return {
+    id: `lora_sft_step_${model.id}_b${B}t${T}`, suite: 'training', op: 'lora_sft_step', dtype: 'f32',
+    shape: { model: model.id, batch: B, seq: T, layers: c.numLayers, hidden: c.hiddenSize, vocab: c.vocabSize, rank: LORA.r },
+    flops: 2 * P * N + attn + lora + 2 * P * N + 2.5 * attn + 2 * lora,
+    bytes: 2 * 4 * totalParams(c),
+    impl: 'engine sftLoss + backward + clipGradNorm + AdamW (Trainer step, unfused attention and cross-entropy)',
+    wallClock: true, timing: { warmup: 2, samples: 5, maxInner: 1 }, tolerance: 1e-4,
+    build(backend) {
+      const m = new LlamaForCausalLM(c, { backend });
+      randomInit(m, 0);
+      applyLoRA(m, { ...LORA, seed: 0 });
+      const params = trainableParameters(m).map(([, p]) => p);
+      const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
+      let seed = 1;
+      let lastLoss = NaN;
+      // The Trainer's trainStep for one micro-batch (gradAccum 1), max grad norm 1.
+      const step = async (): Promise<[number, number]> => {
+        const batch = randomBatch(seed++, B, T, c.vocabSize);
+        const loss = tidy(() => {
+          const { lossSum } = sftLoss(m, batch);
+          mul(lossSum, 1 / batch.lossTokens).backward();
+          return noGrad(() => mul(lossSum, 1 / batch.lossTokens));
+        });
+        const norm: Tensor = clipGradNorm(params, 1.0);
+        optimizer.step();
+        optimizer.zeroGrad();
+        const [v, n] = [await loss.item(), await norm.item()];
+        loss.dispose();
+        norm.dispose();
+        lastLoss = v;
+        return [v, n];
+      };
+      return {
+        step: async () => { await step(); },
+        outputs: async () => {
+          const [l1, n1] = await step();
+          const [l2] = await step();
+          return [[l1, n1, l2]];
+        },
+        metrics: (t) => ({
+          tokensPerSecond: N / (t.stats.medianMs / 1000), peakLiveBytes: backend.memoryStats().peakLiveBytes,
+          trainableParams: params.reduce((s, p) => s + p.size, 0), loss: lastLoss,
+        }),
+        dispose: () => { optimizer.dispose(); m.dispose(); },
+      };
+    },
+    small: () => loraSftWorkload(TINY, 2, 8),
+  };
+}
