@@ -3,29 +3,17 @@
 // 2.5× the forward. Bytes: forward q, k, v read and o written (4 · 4·B·H·T·D); backward adds dO
 // read and dq, dk, dv written (another 4 · 4·B·H·T·D): what a fused kernel needs, not what the
 // unfused ops below move.
-import { add, matmul, mul, softmax, tensor } from '../../engine/ops/index.ts';
+import { scaledDotProductAttention, tensor } from '../../engine/ops/index.ts';
 import type { Backend } from '../../backends/backend.ts';
 import { tidy } from '../../engine/memory.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import { randomValues, type Workload } from '../workload.ts';
 
-/**
- * The attention this workload times: softmax(q·kᵀ/√D + mask)·v with an additive causal mask [T, T].
- * The fused scaledDotProductAttention op replaces this one function body when it lands.
- */
-export function causalAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor {
-  const D = q.shape[q.ndim - 1];
-  const scores = add(mul(matmul(q, k, { transB: true }), 1 / Math.sqrt(D)), mask);
-  return matmul(softmax(scores), v);
+/** The attention this workload times: the fused causal kernel (engine/ops/attention.ts). */
+export function causalAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
+  return scaledDotProductAttention(q, k, v);
 }
-const IMPL = 'engine matmul + causal additive mask + softmax + matmul (unfused)';
-
-/** Additive causal mask [T, T]: 0 where key s ≤ query t, −1e30 above the diagonal. */
-function causalMaskValues(T: number): Float32Array {
-  const m = new Float32Array(T * T);
-  for (let t = 0; t < T; t++) for (let s = t + 1; s < T; s++) m[t * T + s] = -1e30;
-  return m;
-}
+const IMPL = 'fused causal attention (FlashAttention-2 style WGSL forward, dK/dV and dQ backward kernels)';
 
 function inputs(backend: Backend, B: number, H: number, T: number, D: number, grad: boolean) {
   const n = B * H * T * D;
@@ -34,8 +22,7 @@ function inputs(backend: Backend, B: number, H: number, T: number, D: number, gr
     t.requiresGrad = grad;
     return t;
   };
-  return { q: mk(81), k: mk(82), v: mk(83), dO: tensor(randomValues(n, 84), [B, H, T, D], { backend }),
-    mask: tensor(causalMaskValues(T), [T, T], { backend }) };
+  return { q: mk(81), k: mk(82), v: mk(83), dO: tensor(randomValues(n, 84), [B, H, T, D], { backend }) };
 }
 
 export function attentionWorkload(B: number, H: number, T: number, D: number, backward: boolean): Workload {
@@ -48,7 +35,7 @@ export function attentionWorkload(B: number, H: number, T: number, D: number, ba
     build(backend) {
       const x = inputs(backend, B, H, T, D, backward);
       const run = (): Tensor[] => {
-        const o = causalAttention(x.q, x.k, x.v, x.mask);
+        const o = causalAttention(x.q, x.k, x.v);
         if (!backward) return [o];
         o.backward(x.dO);
         const gs = [x.q, x.k, x.v].map((t) => { const g = t.grad!; t.grad = null; return g; });

@@ -14,7 +14,7 @@ import { randomValues, type Workload } from '../workload.ts';
 export function loraForward(layer: LoRALinear, x: Tensor): Tensor {
   return layer.forward(x);
 }
-const IMPL = 'engine/nn/lora.ts LoRALinear (3 matmuls + scale + add) + autodiff';
+const IMPL = 'engine/nn/lora.ts LoRALinear: fused loraLinear kernel (base matmul + low-rank update in one pass over x) + autodiff';
 
 export function loraLinearWorkload(tokens: number, inF: number, outF: number, r: number): Workload {
   const N = tokens;
