@@ -1,5 +1,6 @@
-// wgrad train --method sft: LoRA or full fine-tuning from the command line or a YAML config,
-// writing metrics.jsonl, adapter/ (PEFT), adapter-mlx/ (mlx-lm) and checkpoints/ to --output-dir.
+// wgrad train --method sft|dpo|orpo|cpo|simpo|kto: LoRA or full fine-tuning from the command line or
+// a YAML config, writing metrics.jsonl, adapter/ (PEFT), adapter-mlx/ (mlx-lm) and checkpoints/ to
+// --output-dir.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
@@ -8,11 +9,24 @@ import { createBackend, type BackendChoice } from '../../backends/select.ts';
 import { saveAdapter, exportHfFolder } from '../../engine/adapters/index.ts';
 import { loadLlama } from '../../engine/models/llama/load.ts';
 import { loadTokenizer } from '../../engine/tokenizers/load.ts';
-import { runSft, type SftSettings } from '../../engine/train/sft-run.ts';
+import { runTraining, type TrainSettings } from '../../engine/train/run.ts';
+import { DPO_LOSS_TYPES, type DpoLossType } from '../../engine/methods/dpo.ts';
+import { PREFERENCE_METHODS, type PreferenceMethod } from '../../engine/train/preference.ts';
 import { log, numberFlag, parse, UsageError } from '../args.ts';
 
-export const trainHelp = `wgrad train --method sft --model PATH --data FILE --output-dir DIR [options]
-  --method sft               training method (sft; dpo and others come later)
+export const trainHelp = `wgrad train --method sft|dpo|orpo|cpo|simpo|kto --model PATH --data FILE --output-dir DIR [options]
+  --method M                 sft (default); preference methods (TRL 1.x losses and metric names):
+                             dpo, orpo, cpo, simpo, kto
+  --beta B                   preference methods: β (default 0.1)
+  --loss-type T              dpo: sigmoid | robust | hinge | ipo (default sigmoid)
+  --label-smoothing E        dpo (cDPO/robust), cpo, simpo: ε (default 0)
+  --rpo-alpha A              dpo: add A × NLL of the chosen completions (RPO)
+  --cpo-alpha A              cpo/simpo: weight of the chosen NLL (default 1 for cpo, 0 for simpo)
+  --simpo-gamma G            simpo: target margin γ (default 0.5)
+  --desirable-weight W --undesirable-weight W   kto (default 1, 1)
+  --max-prompt-length N      preference data: longest prompt when a pair exceeds --max-length
+  --truncation-mode M        keep_start (default) | keep_end
+  --precompute-ref           dpo: reference log-probs computed once before training
   --model PATH               Hugging Face folder or llama2.c .bin (then --tokenizer)
   --tokenizer PATH           tokenizer.json / tokenizer.bin (default: the model folder's)
   --data FILE|DIR            JSONL, JSON, CSV, Parquet (or a folder with train.* / valid.*)
@@ -50,6 +64,10 @@ const flags = {
   'lora-layers': { type: 'string' }, rslora: { type: 'boolean' }, full: { type: 'boolean' }, 'eval-every': { type: 'string' },
   'steps-per-eval': { type: 'string' }, 'save-every': { type: 'string' }, resume: { type: 'boolean' },
   'adapter-path': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' },
+  beta: { type: 'string' }, 'loss-type': { type: 'string' }, 'label-smoothing': { type: 'string' }, 'rpo-alpha': { type: 'string' },
+  'cpo-alpha': { type: 'string' }, 'simpo-gamma': { type: 'string' }, 'desirable-weight': { type: 'string' },
+  'undesirable-weight': { type: 'string' }, 'max-prompt-length': { type: 'string' }, 'truncation-mode': { type: 'string' },
+  'precompute-ref': { type: 'boolean' },
 } as const;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -78,7 +96,14 @@ export async function trainCommand(argv: string[]): Promise<void> {
   const num = (k: string, d: number, what = 'a number', ok?: (n: number) => boolean) => numberFlag('train', k, str(k), d, what, ok);
   const int = (k: string, d: number) => num(k, d, 'a positive integer', (n) => Number.isInteger(n) && n > 0);
   const method = str('method') ?? 'sft';
-  if (method !== 'sft') throw new UsageError(`wgrad train: --method ${method} is not available yet (available: sft)`);
+  if (method !== 'sft' && !PREFERENCE_METHODS.includes(method as PreferenceMethod)) {
+    throw new UsageError(`wgrad train: unknown --method "${method}" (expected sft, ${PREFERENCE_METHODS.join(', ')})`);
+  }
+  const lossType = str('loss-type') ?? 'sigmoid';
+  if (!DPO_LOSS_TYPES.includes(lossType as DpoLossType)) throw new UsageError(`wgrad train: --loss-type expects ${DPO_LOSS_TYPES.join(', ')}, got "${lossType}"`);
+  const truncation = str('truncation-mode') ?? 'keep_start';
+  if (truncation !== 'keep_start' && truncation !== 'keep_end') throw new UsageError(`wgrad train: --truncation-mode expects keep_start or keep_end, got "${truncation}"`);
+  const opt = (k: string, what: string, ok: (n: number) => boolean) => (str(k) === undefined ? undefined : num(k, 0, what, ok));
   for (const req of ['model', 'data', 'output-dir']) if (!str(req)) throw new UsageError(`wgrad train: --${req} is required\n\n${trainHelp}`);
   const out = str('output-dir')!;
   const layers = str('lora-layers');
@@ -90,13 +115,23 @@ export async function trainCommand(argv: string[]): Promise<void> {
   }
   const schedule = str('lr-schedule') ?? 'cosine';
   if (!['constant', 'linear', 'cosine'].includes(schedule)) throw new UsageError(`wgrad train: --lr-schedule expects constant, linear or cosine, got "${schedule}"`);
-  const settings: SftSettings = {
+  const settings: TrainSettings = {
+    method: method as TrainSettings['method'],
+    preference: {
+      beta: opt('beta', 'a positive number', (n) => n > 0), lossType: lossType as DpoLossType,
+      labelSmoothing: opt('label-smoothing', 'a number in [0, 0.5)', (n) => n >= 0 && n < 0.5),
+      rpoAlpha: opt('rpo-alpha', 'a number ≥ 0', (n) => n >= 0), cpoAlpha: opt('cpo-alpha', 'a number ≥ 0', (n) => n >= 0),
+      gamma: opt('simpo-gamma', 'a number', Number.isFinite),
+      desirableWeight: opt('desirable-weight', 'a positive number', (n) => n > 0), undesirableWeight: opt('undesirable-weight', 'a positive number', (n) => n > 0),
+    },
+    maxPromptLength: str('max-prompt-length') === undefined ? undefined : int('max-prompt-length', 512),
+    truncationMode: truncation, precomputeRef: !!v['precompute-ref'],
     data: str('data')!, valid: str('valid'), valFraction: num('val-fraction', 0, 'a fraction in [0, 1)', (n) => n >= 0 && n < 1),
     maxSteps: str('iters') !== undefined ? int('iters', 100) : int('max-steps', 100),
     batchSize: int('batch-size', 4), gradAccum: int('grad-accum', 1),
     learningRate: num('learning-rate', 1e-4, 'a positive number', (n) => n > 0),
-    schedule: schedule as SftSettings['schedule'], warmupSteps: num('warmup-steps', 0, 'an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0),
-    optimizer: (str('optimizer') ?? 'adamw') as SftSettings['optimizer'], weightDecay: num('weight-decay', 0, 'a number ≥ 0', (n) => n >= 0),
+    schedule: schedule as TrainSettings['schedule'], warmupSteps: num('warmup-steps', 0, 'an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0),
+    optimizer: (str('optimizer') ?? 'adamw') as TrainSettings['optimizer'], weightDecay: num('weight-decay', 0, 'a number ≥ 0', (n) => n >= 0),
     maxGradNorm: num('max-grad-norm', 1, 'a positive number', (n) => n > 0),
     seed: num('seed', 0, 'an integer', Number.isInteger), maxLength: int('max-length', 1024),
     packing: !!v.packing, completionOnly: !v['train-on-prompt'], skipInvalid: !!v['skip-invalid'], chatTemplate: str('chat-template'),
@@ -116,11 +151,18 @@ export async function trainCommand(argv: string[]): Promise<void> {
     const modelPath = str('model')!;
     const tokenizer = await loadTokenizer(str('tokenizer') ?? (modelPath.endsWith('.bin') ? join(modelPath, '..', 'tokenizer.bin') : modelPath));
     const { model } = await loadLlama(modelPath, { backend });
-    const bar = new SingleBar({ format: 'train |{bar}| {value}/{total} steps | loss {loss} | {tps} tok/s | ETA {eta_formatted}', hideCursor: true, stream: process.stderr });
-    bar.start(settings.maxSteps, 0, { loss: '-', tps: '-' });
-    const r = await runSft(model, tokenizer, settings, {
-      onStep: (rec) => bar.update(rec.step, { loss: rec.loss.toFixed(4), tps: rec.tokens_per_second.toFixed(0) }),
-      onEval: (e) => log(`\neval step ${e.step}: loss ${e.eval_loss.toFixed(4)}`),
+    const pref = method !== 'sft';
+    const bar = new SingleBar({
+      format: `${method} |{bar}| {value}/{total} steps | loss {loss}${pref ? ' | margins {margins} | acc {acc}' : ''} | {tps} tok/s | ETA {eta_formatted}`,
+      hideCursor: true, stream: process.stderr,
+    });
+    bar.start(settings.maxSteps, 0, { loss: '-', tps: '-', margins: '-', acc: '-' });
+    const fmt = (x: number | null | undefined) => (x === undefined || x === null ? '-' : x.toFixed(3));
+    const r = await runTraining(model, tokenizer, settings, {
+      onStep: (rec) => bar.update(rec.step, { loss: rec.loss.toFixed(4), tps: rec.tokens_per_second.toFixed(0), margins: fmt(rec['rewards/margins']), acc: fmt(rec['rewards/accuracies']) }),
+      onEval: (e) => log(`\neval step ${e.step}: ` + Object.entries(e).filter(([k]) => k !== 'step').map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ')),
+      loadReference: async () => (await loadLlama(modelPath, { backend })).model,
+      log,
     }).finally(() => bar.stop());
     if (r.lora) {
       await saveAdapter(model, join(out, 'adapter'), { format: 'peft', baseModel: modelPath });

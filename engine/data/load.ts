@@ -70,7 +70,7 @@ export async function readSplitRecords(train: string | string[], options: SplitS
   let valRows: RawRecord[] | null = null;
   if (options.valid !== undefined) {
     valRows = await readDataFiles(await resolvePaths(options.valid, 'valid'), options);
-  } else if (options.valFraction === undefined && typeof train === 'string' && (await pathKind(train)) === 'directory') {
+  } else if (!(options.valFraction && options.valFraction > 0) && typeof train === 'string' && (await pathKind(train)) === 'directory') {
     const f = await findSplitFile(train, 'valid');
     if (f) valRows = await readDataFile(f, options);
   }

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { loadLlama } from '../../engine/models/llama/load.ts';
 import { loadTokenizer } from '../../engine/tokenizers/load.ts';
-import { runSft, type SftSettings } from '../../engine/train/sft-run.ts';
+import { runTraining, type TrainSettings } from '../../engine/train/run.ts';
 import { Trainer } from '../../engine/train/trainer.ts';
 import type { MethodOutput } from '../../engine/train/sft.ts';
 import { BatchIterator } from '../../engine/data/iterator.ts';
@@ -21,7 +21,7 @@ const ok = haveAssets(MODEL, DATA);
 const tmp = mkdtempSync(join(tmpdir(), 'wgrad-sft-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const base = (outputDir?: string): SftSettings => ({
+const base = (outputDir?: string): TrainSettings => ({
   data: asset(DATA), valFraction: 0.1, maxSteps: 8, batchSize: 2, gradAccum: 2, learningRate: 3e-3, schedule: 'cosine',
   warmupSteps: 1, seed: 1, maxLength: 160, lora: { r: 4, alpha: 8, dropout: 0.1, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] },
   evalEvery: 4, saveEvery: 3, outputDir,
@@ -34,7 +34,7 @@ async function setup() {
   return { backend, tok, model };
 }
 
-async function adapterValues(lora: NonNullable<Awaited<ReturnType<typeof runSft>>['lora']>) {
+async function adapterValues(lora: NonNullable<Awaited<ReturnType<typeof runTraining>>['lora']>) {
   const out: number[] = [];
   for (const l of lora.values()) out.push(...await l.lora_A.data(), ...await l.lora_B.data());
   return out;
@@ -44,12 +44,12 @@ describe.skipIf(!ok)('LoRA SFT on stories260K with alpaca_tiny', () => {
   it('lowers the held-out loss and writes metrics and checkpoints', async () => {
     const { tok, model } = await setup();
     const before = await (async () => {
-      const r = await runSft(model, tok, { ...base(), maxSteps: 0 });
+      const r = await runTraining(model, tok, { ...base(), maxSteps: 0 });
       return r.evalLoss!;
     })();
     const { model: m2 } = await setup();
     const dir = join(tmp, 'run');
-    const r = await runSft(m2, tok, base(dir));
+    const r = await runTraining(m2, tok, base(dir));
     expect(r.records.length).toBe(8);
     expect(r.evalLoss!).toBeLessThan(before - 0.05);
     const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -61,14 +61,14 @@ describe.skipIf(!ok)('LoRA SFT on stories260K with alpaca_tiny', () => {
 
   it('kill after a checkpoint and --resume gives the same adapter as an uninterrupted run', async () => {
     const a = await setup();
-    const full = await runSft(a.model, a.tok, base(join(tmp, 'full')));
+    const full = await runTraining(a.model, a.tok, base(join(tmp, 'full')));
     const b = await setup();
     const dir = join(tmp, 'killed');
     // The process dies during step 7, after the step-6 checkpoint was written.
     const kill = (r: { step: number }) => { if (r.step === 7) throw new Error('killed'); };
-    await expect(runSft(b.model, b.tok, base(dir), { onStep: kill })).rejects.toThrow('killed');
+    await expect(runTraining(b.model, b.tok, base(dir), { onStep: kill })).rejects.toThrow('killed');
     const c = await setup();
-    const resumed = await runSft(c.model, c.tok, { ...base(dir), resume: true });
+    const resumed = await runTraining(c.model, c.tok, { ...base(dir), resume: true });
     expect(resumed.records[0].step).toBe(7);
     expect(await adapterValues(resumed.lora!)).toEqual(await adapterValues(full.lora!));
   }, 180_000);
