@@ -130,7 +130,11 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
   });
   const records = await trainer.run({ resume: s.resume });
   let evalLoss: number | null = null;
-  if (data.eval) { setTraining(false); evalLoss = await trainer.evaluate(iterate(data.eval())); }
+  if (data.eval) {
+    setTraining(false);
+    // The periodic eval may just have run on the final weights.
+    evalLoss = trainer.lastEval?.step === trainer.step ? trainer.lastEval.eval_loss : await trainer.evaluate(iterate(data.eval()));
+  }
   setTraining(true);
   return { records, lora, evalLoss, trainer };
 }

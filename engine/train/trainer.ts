@@ -65,6 +65,8 @@ export interface EvalRecord { step: number; eval_loss: number; [metric: string]:
 
 export class Trainer {
   step = 0;
+  /** The newest evaluation (logged to metrics.jsonl as well). */
+  lastEval: EvalRecord | null = null;
   private data!: BatchSource;
 
   constructor(readonly o: TrainerOptions) {
@@ -149,6 +151,7 @@ export class Trainer {
     const { loss, metrics } = await readValues(outs, units);
     const r: EvalRecord = { step: this.step, eval_loss: loss };
     for (const [k, v] of Object.entries(metrics)) r[`eval_${k}`] = v;
+    this.lastEval = r;
     await this.log(r);
     o.onEval?.(r);
     return r.eval_loss;
