@@ -388,6 +388,72 @@ def lora_sft_wl(name, B, T):
                 small=lambda: lora_sft_wl("tiny", 2, 8), make=make, tol=1e-4)
 
 
+def dpo_wl(name, P, T):
+    """TRL 1.x's DPO sigmoid loss (beta 0.1) with LoRA, reference = the adapter disabled (no grad);
+    summed completion log-probs as TRL's selective_log_softmax (gather - logsumexp row by row)."""
+    m = MODELS[name]
+    N = 2 * P * T
+    Pm, attn = matmul_params(m), attention_flops(m, 2 * P, T)
+    half = T // 2
+
+    def make(dtype, device):
+        import torch.nn.functional as F
+        from peft import LoraConfig, get_peft_model
+        model = build_model(name, dtype, device)
+        torch.manual_seed(1)
+        model = get_peft_model(model, LoraConfig(r=LORA_R, lora_alpha=LORA_ALPHA, lora_dropout=0.0, target_modules=TARGETS, bias="none"))
+        model.train()
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
+        seed = [1]
+        state = dict(loss=float("nan"))
+
+        def logps(ids):
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16" and device == "cuda"):
+                logits = model(input_ids=ids).logits[:, :-1].float()
+            labels = ids[:, 1:]
+            sel = torch.gather(logits, -1, labels.unsqueeze(-1)).squeeze(-1)
+            lse = torch.stack([torch.logsumexp(row, dim=-1) for row in logits])
+            mask = torch.zeros_like(sel)
+            mask[:, half - 1:] = 1  # targets at positions >= half: the completion tokens
+            return ((sel - lse) * mask).sum(-1)
+
+        def step():
+            prompt = ints((P, half), seed[0] + 7919, m["vocab"])
+            comp = ints((2 * P, T - half), seed[0], m["vocab"])
+            seed[0] += 1
+            ids = torch.cat([prompt.repeat(2, 1), comp], 1).to(device)  # [2P, T]: chosen rows, then rejected
+            with torch.no_grad(), model.disable_adapter():
+                ref = logps(ids)
+            pol = logps(ids)
+            delta = (pol[:P] - ref[:P]) - (pol[P:] - ref[P:])
+            loss = -F.logsigmoid(0.1 * delta).mean()
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            state["loss"] = loss.item()
+            return [torch.tensor([state["loss"], norm.item()], dtype=torch.float64)]
+
+        def outputs():
+            a = step()[0]
+            b = step()[0]
+            return [torch.cat([a, b[:1]])]
+
+        def metrics(median_ms):
+            return dict(pairsPerSecond=P / (median_ms / 1000), tokensPerSecond=N / (median_ms / 1000),
+                        peakAllocatedBytes=float(torch.cuda.max_memory_allocated()), loss=state["loss"])
+
+        return step, outputs, metrics
+
+    return dict(id=f"dpo_step_{name}_p{P}t{T}", suite="training", op="dpo_step",
+                shape=dict(model=name, pairs=P, seq=T, layers=m["layers"], hidden=m["hidden"], vocab=m["vocab"], rank=LORA_R),
+                flops=3 * (2 * Pm * N + attn) + 1.5 * attn, bytes=lambda d: 3 * 4 * total_params(m),
+                impl="transformers + peft LoRA, disable_adapter() reference, TRL sigmoid DPO loss, clip_grad_norm_, torch.optim.AdamW",
+                dtypes=["f32", "tf32", "bf16"], wall=True, timing=dict(warmup=2, samples=5),
+                small=lambda: dpo_wl("tiny", 2, 8), make=make, tol=1e-4)
+
+
 def generation_wl(name, B, P, G):
     m = MODELS[name]
 
@@ -423,8 +489,9 @@ def generation_wl(name, B, P, G):
 
 def training_workloads(quick):
     if quick:
-        return [lora_sft_wl("tiny", 2, 16)]
-    return [lora_sft_wl("smollm2-135m", 8, 512), lora_sft_wl("qwen2.5-0.5b", 4, 512), lora_sft_wl("tinyllama-1.1b", 4, 512)]
+        return [lora_sft_wl("tiny", 2, 16), dpo_wl("tiny", 2, 16)]
+    return [lora_sft_wl("smollm2-135m", 8, 512), dpo_wl("smollm2-135m", 4, 512), lora_sft_wl("qwen2.5-0.5b", 4, 512),
+            lora_sft_wl("tinyllama-1.1b", 4, 512)]
 
 
 def generation_workloads(quick):

@@ -46,7 +46,7 @@ export function loraSftWorkload(model: ModelShape, B: number, T: number): Worklo
     shape: { model: model.id, batch: B, seq: T, layers: c.numLayers, hidden: c.hiddenSize, vocab: c.vocabSize, rank: LORA.r },
     flops: 2 * P * N + attn + lora + 2 * P * N + 2.5 * attn + 2 * lora,
     bytes: 2 * 4 * totalParams(c),
-    impl: 'engine sftLoss + backward + clipGradNorm + AdamW (Trainer step, unfused attention and cross-entropy)',
+    impl: 'engine sftLoss + backward + clipGradNorm + AdamW (Trainer step; fused attention, LoRA linear and cross-entropy kernels)',
     wallClock: true, timing: { warmup: 2, samples: 5, maxInner: 1 }, tolerance: 1e-4,
     build(backend) {
       const m = new LlamaForCausalLM(c, { backend });

@@ -1,0 +1,86 @@
+// One DPO training step with LoRA on a random-weight Llama-family model (f32): P pairs of T tokens
+// (prompt T/2, completion T/2; chosen and rejected rows in one batch of 2P), the reference = the same
+// model with the adapter off (one extra forward, no graph), TRL's sigmoid loss with β 0.1, backward,
+// clipGradNorm(1.0), AdamW, zeroGrad, loss read back: the Trainer's step with preferenceMethod('dpo').
+// bench/reference/torch_bench.py's dpo_step runs the same step with PyTorch + PEFT.
+// FLOPs (estimate): a reference forward plus the SFT step's forward + backward over 2P·T tokens.
+import { noGrad } from '../../engine/autodiff.ts';
+import { tidy } from '../../engine/memory.ts';
+import { randomInit } from '../../engine/models/llama/init.ts';
+import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
+import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
+import { mul } from '../../engine/ops/index.ts';
+import { AdamW } from '../../engine/optim/adamw.ts';
+import { clipGradNorm } from '../../engine/optim/clip.ts';
+import { preferenceMethod, type PairBatch } from '../../engine/train/preference.ts';
+import { adapterOffReference } from '../../engine/train/reference.ts';
+import { attentionFlops, matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
+import { randomInts, type Workload } from '../workload.ts';
+import { randomBatch } from './lora-sft.ts';
+
+const LORA = { r: 16, alpha: 32, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] };
+
+/** P random pairs: rows 0..P-1 prompt+chosen, P..2P-1 the same prompt + rejected; loss on completions. */
+export function randomPairs(seed: number, P: number, T: number, vocab: number): PairBatch {
+  const b = randomBatch(seed, 2 * P, T, vocab);
+  const half = Math.floor(T / 2);
+  const prompts = randomInts(P * half, seed + 7919, vocab);
+  for (let i = 0; i < 2 * P; i++) {
+    for (let t = 0; t < half; t++) { b.inputIds[i][t] = prompts[(i % P) * half + t]; b.labels[i][t] = -100; }
+    for (let t = half; t < T; t++) b.labels[i][t] = b.inputIds[i][t];
+  }
+  return { ...b, lossTokens: 2 * P * (T - half), examples: 2 * P, pairs: P };
+}
+
+export function dpoWorkload(model: ModelShape, P: number, T: number): Workload {
+  const c = model.config, N = 2 * P * T;
+  const P2 = matmulParams(c), attn = attentionFlops(c, 2 * P, T);
+  return {
+    id: `dpo_step_${model.id}_p${P}t${T}`, suite: 'training', op: 'dpo_step', dtype: 'f32',
+    shape: { model: model.id, pairs: P, seq: T, layers: c.numLayers, hidden: c.hiddenSize, vocab: c.vocabSize, rank: LORA.r },
+    flops: 3 * (2 * P2 * N + attn) + 1.5 * attn,
+    bytes: 3 * 4 * totalParams(c),
+    impl: 'engine preferenceMethod(dpo) with adapter-off reference + backward + clipGradNorm + AdamW (Trainer step)',
+    wallClock: true, timing: { warmup: 2, samples: 5, maxInner: 1 }, tolerance: 1e-4,
+    build(backend) {
+      const m = new LlamaForCausalLM(c, { backend });
+      randomInit(m, 0);
+      const lora = applyLoRA(m, { ...LORA, seed: 0 });
+      const params = trainableParameters(m).map(([, p]) => p);
+      const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
+      const dpo = preferenceMethod({ method: 'dpo', beta: 0.1 }, adapterOffReference(m, lora.values()));
+      let seed = 1;
+      let lastLoss = NaN;
+      const step = async (): Promise<[number, number]> => {
+        const batch = randomPairs(seed++, P, T, c.vocabSize);
+        const loss = tidy(() => {
+          const { lossSum } = dpo(m, batch);
+          mul(lossSum, 1 / P).backward();
+          return noGrad(() => mul(lossSum, 1 / P));
+        });
+        const norm = clipGradNorm(params, 1.0);
+        optimizer.step();
+        optimizer.zeroGrad();
+        const [v, n] = [await loss.item(), await norm.item()];
+        loss.dispose();
+        norm.dispose();
+        lastLoss = v;
+        return [v, n];
+      };
+      return {
+        step: async () => { await step(); },
+        outputs: async () => {
+          const [l1, n1] = await step();
+          const [l2] = await step();
+          return [[l1, n1, l2]];
+        },
+        metrics: (t) => ({
+          pairsPerSecond: P / (t.stats.medianMs / 1000), tokensPerSecond: N / (t.stats.medianMs / 1000),
+          peakLiveBytes: backend.memoryStats().peakLiveBytes, loss: lastLoss,
+        }),
+        dispose: () => { optimizer.dispose(); m.dispose(); },
+      };
+    },
+    small: () => dpoWorkload(TINY, 2, 8),
+  };
+}
