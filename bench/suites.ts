@@ -60,7 +60,7 @@ const kernels: Suite = {
 
 const training: Suite = {
   name: 'training',
-  description: 'LoRA SFT step (r 16 on q/k/v/o, AdamW) on SmolLM2-135M, Qwen2.5-0.5B and TinyLlama-1.1B shapes',
+  description: 'LoRA SFT and DPO steps (LoRA r 16 on q/k/v/o, AdamW) on SmolLM2-135M, Qwen2.5-0.5B and TinyLlama-1.1B shapes',
   workloads(mode) {
     if (mode === 'quick') return [loraSftWorkload(TINY, 2, 16), dpoWorkload(TINY, 2, 16)];
     return [loraSftWorkload(SMOLLM2_135M, 8, 512), dpoWorkload(SMOLLM2_135M, 4, 512), loraSftWorkload(QWEN25_05B, 4, 512), loraSftWorkload(TINYLLAMA_11B, 4, 512)];
