@@ -4,21 +4,15 @@
 // clipGradNorm(1.0), AdamW, zeroGrad, loss read back: the Trainer's step with preferenceMethod('dpo').
 // bench/reference/torch_bench.py's dpo_step runs the same step with PyTorch + PEFT.
 // FLOPs (estimate): a reference forward plus the SFT step's forward + backward over 2P·T tokens.
-import { noGrad } from '../../engine/autodiff.ts';
-import { tidy } from '../../engine/memory.ts';
 import { randomInit } from '../../engine/models/llama/init.ts';
 import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
 import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
-import { mul } from '../../engine/ops/index.ts';
 import { AdamW } from '../../engine/optim/adamw.ts';
-import { clipGradNorm } from '../../engine/optim/clip.ts';
 import { preferenceMethod, type PairBatch } from '../../engine/train/preference.ts';
 import { adapterOffReference } from '../../engine/train/reference.ts';
 import { attentionFlops, matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
 import { randomInts, type Workload } from '../workload.ts';
-import { randomBatch } from './lora-sft.ts';
-
-const LORA = { r: 16, alpha: 32, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] };
+import { LORA, randomBatch, trainerStep } from './lora-sft.ts';
 
 /** P random pairs: rows 0..P-1 prompt+chosen, P..2P-1 the same prompt + rejected; loss on completions. */
 export function randomPairs(seed: number, P: number, T: number, vocab: number): PairBatch {
@@ -49,34 +43,12 @@ export function dpoWorkload(model: ModelShape, P: number, T: number): Workload {
       const params = trainableParameters(m).map(([, p]) => p);
       const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
       const dpo = preferenceMethod({ method: 'dpo', beta: 0.1 }, adapterOffReference(m, lora.values()));
-      let seed = 1;
-      let lastLoss = NaN;
-      const step = async (): Promise<[number, number]> => {
-        const batch = randomPairs(seed++, P, T, c.vocabSize);
-        const loss = tidy(() => {
-          const { lossSum } = dpo(m, batch);
-          mul(lossSum, 1 / P).backward();
-          return noGrad(() => mul(lossSum, 1 / P));
-        });
-        const norm = clipGradNorm(params, 1.0);
-        optimizer.step();
-        optimizer.zeroGrad();
-        const [v, n] = [await loss.item(), await norm.item()];
-        loss.dispose();
-        norm.dispose();
-        lastLoss = v;
-        return [v, n];
-      };
+      const run = trainerStep(params, optimizer, (seed) => ({ lossSum: dpo(m, randomPairs(seed, P, T, c.vocabSize)).lossSum, units: P }));
       return {
-        step: async () => { await step(); },
-        outputs: async () => {
-          const [l1, n1] = await step();
-          const [l2] = await step();
-          return [[l1, n1, l2]];
-        },
+        ...run,
         metrics: (t) => ({
           pairsPerSecond: P / (t.stats.medianMs / 1000), tokensPerSecond: N / (t.stats.medianMs / 1000),
-          peakLiveBytes: backend.memoryStats().peakLiveBytes, loss: lastLoss,
+          peakLiveBytes: backend.memoryStats().peakLiveBytes, loss: run.lastLoss(),
         }),
         dispose: () => { optimizer.dispose(); m.dispose(); },
       };

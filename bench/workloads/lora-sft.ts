@@ -19,7 +19,7 @@ import { sftLoss } from '../../engine/train/sft.ts';
 import { attentionFlops, matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
 import { randomInts, type Workload } from '../workload.ts';
 
-const LORA = { r: 16, alpha: 32, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] };
+export const LORA = { r: 16, alpha: 32, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] };
 
 /** A full batch of random tokens, no padding, labels = inputs (every next token counts). */
 export function randomBatch(seed: number, B: number, T: number, vocab: number): Batch {
@@ -54,39 +54,53 @@ export function loraSftWorkload(model: ModelShape, B: number, T: number): Worklo
       applyLoRA(m, { ...LORA, seed: 0 });
       const params = trainableParameters(m).map(([, p]) => p);
       const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
-      let seed = 1;
-      let lastLoss = NaN;
-      // The Trainer's trainStep for one micro-batch (gradAccum 1), max grad norm 1.
-      const step = async (): Promise<[number, number]> => {
-        const batch = randomBatch(seed++, B, T, c.vocabSize);
-        const loss = tidy(() => {
-          const { lossSum } = sftLoss(m, batch);
-          mul(lossSum, 1 / batch.lossTokens).backward();
-          return noGrad(() => mul(lossSum, 1 / batch.lossTokens));
-        });
-        const norm: Tensor = clipGradNorm(params, 1.0);
-        optimizer.step();
-        optimizer.zeroGrad();
-        const [v, n] = [await loss.item(), await norm.item()];
-        loss.dispose();
-        norm.dispose();
-        lastLoss = v;
-        return [v, n];
-      };
+      const run = trainerStep(params, optimizer, (seed) => {
+        const batch = randomBatch(seed, B, T, c.vocabSize);
+        return { lossSum: sftLoss(m, batch).lossSum, units: batch.lossTokens };
+      });
       return {
-        step: async () => { await step(); },
-        outputs: async () => {
-          const [l1, n1] = await step();
-          const [l2] = await step();
-          return [[l1, n1, l2]];
-        },
+        ...run,
         metrics: (t) => ({
           tokensPerSecond: N / (t.stats.medianMs / 1000), peakLiveBytes: backend.memoryStats().peakLiveBytes,
-          trainableParams: params.reduce((s, p) => s + p.size, 0), loss: lastLoss,
+          trainableParams: params.reduce((s, p) => s + p.size, 0), loss: run.lastLoss(),
         }),
         dispose: () => { optimizer.dispose(); m.dispose(); },
       };
     },
     small: () => loraSftWorkload(TINY, 2, 8),
+  };
+}
+
+/**
+ * The Trainer's step for one micro-batch of a training workload: the loss summed over `units`,
+ * backward of its mean, clipGradNorm(1.0), the optimizer, zeroGrad, loss and norm read back. Batch
+ * `seed` counts up from 1, so the cpu check and the timed run see the same batches.
+ */
+export function trainerStep(params: Tensor[], optimizer: { step(): void; zeroGrad(): void },
+  batchLoss: (seed: number) => { lossSum: Tensor; units: number }) {
+  let seed = 1, lastLoss = NaN;
+  const one = async (): Promise<[number, number]> => {
+    const loss = tidy(() => {
+      const { lossSum, units } = batchLoss(seed++);
+      mul(lossSum, 1 / units).backward();
+      return noGrad(() => mul(lossSum, 1 / units));
+    });
+    const norm = clipGradNorm(params, 1.0);
+    optimizer.step();
+    optimizer.zeroGrad();
+    const [v, n] = [await loss.item(), await norm.item()];
+    loss.dispose();
+    norm.dispose();
+    lastLoss = v;
+    return [v, n];
+  };
+  return {
+    step: async () => { await one(); },
+    outputs: async () => {
+      const [l1, n1] = await one();
+      const [l2] = await one();
+      return [[l1, n1, l2]];
+    },
+    lastLoss: () => lastLoss,
   };
 }
