@@ -1,4 +1,4 @@
-// Backend selection: the explicit option, then $WGRAD_BACKEND, then auto (a GPU adapter if one
+// Backend selection: the explicit option, then $WGRAD_BACKEND, then auto (a hardware GPU adapter if one
 // exists, else cpu). Works in Node, Deno and browsers; only the webgpu path touches a GPU.
 import type { Backend } from './backend.ts';
 import { createCpuBackend } from './cpu/index.ts';
@@ -52,9 +52,19 @@ export async function createBackend(opts: CreateBackendOptions = {}): Promise<Ba
   if (choice === 'webgpu') return createWebGPUBackend({ precision, timestampQuery });
   if (precision === 'f64') return createCpuBackend({ precision });
   try {
-    return await createWebGPUBackend({ timestampQuery });
+    const gpu = await createWebGPUBackend({ timestampQuery });
+    // Software Vulkan (SwiftShader, lavapipe) runs under 1 GFLOP/s: slower than the cpu backend, so
+    // auto takes it only when asked for by name (--backend webgpu).
+    if (!isSoftwareAdapter(gpu.adapterInfo)) return gpu;
+    gpu.destroy();
+    return createCpuBackend({ precision });
   } catch (e) {
     if (e instanceof WebGPUUnavailableError) return createCpuBackend({ precision });
     throw e;
   }
+}
+
+/** CPU implementations of Vulkan/WebGPU: SwiftShader, Mesa's lavapipe/llvmpipe, WARP. */
+export function isSoftwareAdapter(info: { vendor: string; architecture: string; device: string; description: string }): boolean {
+  return /swiftshader|llvmpipe|lavapipe|warp|microsoft basic render/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
 }

@@ -29,6 +29,10 @@ export interface DemoOptions {
   dpoSteps?: number;
   /** Training problems turned into preference pairs for the DPO stage. */
   dpoPairs?: number;
+  /** Model width (hidden, MLP) and depth. */
+  hiddenSize?: number;
+  intermediateSize?: number;
+  numLayers?: number;
   /** Learning rates and adapter shapes of the three stages (defaults below were tuned for this task). */
   pretrainLr?: number;
   loraLr?: number;
@@ -57,7 +61,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const seed = o.seed ?? 0;
   const { train, test } = problems(o.maxOperand ?? 50, 200, seed);
   const model = new LlamaForCausalLM({
-    hiddenSize: 96, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 24, intermediateSize: 256, vocabSize: VOCAB_SIZE,
+    hiddenSize: o.hiddenSize ?? 96, numLayers: o.numLayers ?? 2, numHeads: 4, numKvHeads: 2, headDim: (o.hiddenSize ?? 96) / 4,
+    intermediateSize: o.intermediateSize ?? 256, vocabSize: VOCAB_SIZE,
     ropeTheta: 10000, rmsNormEps: 1e-5, tieWordEmbeddings: true, attentionBias: false, maxPositions: 32, eosTokenIds: [EOS],
   }, { backend: o.backend });
   randomInit(model, seed);

@@ -1,6 +1,6 @@
 // Backend selection: explicit option, then WGRAD_BACKEND, then auto; unknown names fail clearly.
 import { afterEach, describe, expect, it } from 'vitest';
-import { BACKEND_CHOICES, createBackend, resolveBackendChoice } from '../../backends/select.ts';
+import { BACKEND_CHOICES, createBackend, isSoftwareAdapter, resolveBackendChoice } from '../../backends/select.ts';
 
 describe('createBackend', () => {
   const saved = process.env.WGRAD_BACKEND;
@@ -36,15 +36,28 @@ describe('createBackend', () => {
     expect((await createBackend()).name).toBe('cpu');
   });
 
-  it('auto gives a working backend (webgpu when an adapter exists), and cpu for f64', async () => {
+  it('auto gives a working backend (webgpu on a hardware adapter, cpu on software Vulkan), and cpu for f64', async () => {
+    const named = await createBackend({ backend: 'webgpu' }).catch(() => null);
+    const software = named ? isSoftwareAdapter((named as unknown as { adapterInfo: Parameters<typeof isSoftwareAdapter>[0] }).adapterInfo) : true;
+    named?.destroy();
     const b = await createBackend({ backend: 'auto' });
     try {
-      expect(['cpu', 'webgpu']).toContain(b.name);
+      expect(b.name).toBe(software ? 'cpu' : 'webgpu');
       const x = b.upload([1, 2, 3], 'f32');
       expect(Array.from(await b.read(b.reduce('sum', x, 1, 3, 1)))).toEqual([6]);
     } finally {
       b.destroy();
     }
     expect((await createBackend({ backend: 'auto', precision: 'f64' })).name).toBe('cpu');
+  });
+});
+
+describe('isSoftwareAdapter', () => {
+  it('knows SwiftShader, lavapipe and WARP, and not hardware adapters', () => {
+    const info = (vendor: string, architecture: string, description = '') => ({ vendor, architecture, device: '', description });
+    expect(isSoftwareAdapter(info('google', 'swiftshader', 'SwiftShader driver 5.0.0'))).toBe(true);
+    expect(isSoftwareAdapter(info('mesa', '', 'llvmpipe (LLVM 15.0.6, 256 bits)'))).toBe(true);
+    expect(isSoftwareAdapter(info('nvidia', 'hopper', 'NVIDIA H200'))).toBe(false);
+    expect(isSoftwareAdapter(info('apple', 'metal-3'))).toBe(false);
   });
 });
