@@ -42,8 +42,6 @@ export const formats = {
   // The answer restates the sum, so LoRA only has to learn to copy the operands into place and
   // the arithmetic learned in stage 1 finishes it.
   qa: (p: Problem) => ({ prompt: `Q: ${p.a}+${p.b}? A: `, answer: `${p.a}+${p.b}=${p.a + p.b}` }),
-  // The answer alone: LoRA has to make "? A: " do what "=" did.
-  qaShort: (p: Problem) => ({ prompt: `Q: ${p.a}+${p.b}? A: `, answer: String(p.a + p.b) }),
 };
 export type Format = keyof typeof formats;
 
@@ -80,8 +78,8 @@ export async function accuracy(model: LlamaForCausalLM, ps: Problem[], f: Format
  * with BOS; completions end in EOS). `wrong` is the model's own mistake when it made one (what
  * DPO should unlearn), else a near miss: the sum off by one or ten.
  */
-export function preferencePair(p: Problem, f: Format, wrong: string | null, g: Generator): { prompt: number[]; chosen: number[]; rejected: number[] } {
-  const { prompt, answer } = formats[f](p);
+export function preferencePair(p: Problem, wrong: string | null, g: Generator): { prompt: number[]; chosen: number[]; rejected: number[] } {
+  const { prompt, answer } = formats.qa(p);
   let bad = wrong;
   if (bad === null || bad === answer) {
     const c = p.a + p.b;

@@ -1,0 +1,27 @@
+// The main job's pipeline end to end at a few steps per stage (the full run is `npm start`): every
+// stage trains, the accuracies are shares, the Q/A adapter lands in both formats and the DPO stage
+// logs TRL's metrics. The learning itself is shown by `npm start` and checked by the method tests.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createCpuBackend } from '../../backends/cpu/index.ts';
+import { runDemo } from '../../engine/demo/pipeline.ts';
+
+const out = mkdtempSync(join(tmpdir(), 'wgrad-demo-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('wgrad demo pipeline', () => {
+  it('runs pretrain, LoRA and DPO stages and writes adapters and metrics', async () => {
+    const r = await runDemo({ outputDir: out, backend: createCpuBackend(), pretrainSteps: 3, loraSteps: 2, dpoSteps: 2, dpoPairs: 8, batchSize: 8 });
+    for (const x of [r.pretrain.before, r.pretrain.after, r.lora.before, r.lora.after, r.dpo.after]) expect(x).toBeGreaterThanOrEqual(0);
+    expect(r.dpo.pairs).toBe(8);
+    for (const f of ['adapter/adapter_config.json', 'adapter/adapter_model.safetensors', 'adapter-mlx/adapters.safetensors', 'adapter-mlx/adapter_config.json']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    const dpo = readFileSync(join(out, 'metrics-dpo.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(dpo).toHaveLength(2);
+    expect(dpo[0]['rewards/margins']).toBeCloseTo(0, 6); // step 1: fresh adapter, policy = reference
+    expect(Object.keys(dpo[0])).toEqual(expect.arrayContaining(['rewards/accuracies', 'logps/chosen', 'nll_loss']));
+  }, 120_000);
+});
