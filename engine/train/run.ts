@@ -1,7 +1,6 @@
 // A training run from settings: load the data for the method (SFT examples, preference pairs or
 // KTO examples), apply LoRA (or train everything), set up the reference model where the method has
 // one, train, and return what was trained. The CLI and the tests come through here.
-import type { Backend } from '../../backends/backend.ts';
 import { BatchIterator, type IteratorState } from '../data/iterator.ts';
 import { ktoBatchIterator, preferenceBatchIterator } from '../data/preference/iterator.ts';
 import { loadKtoSplits, loadPreferenceSplits } from '../data/preference/load.ts';

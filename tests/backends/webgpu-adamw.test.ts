@@ -3,7 +3,7 @@
 // grid, and the argument checks. Needs a WebGPU adapter (SwiftShader in CI); skips if none.
 import { describe, expect, it } from 'vitest';
 import type { AdamWParams, Backend } from '../../backends/backend.ts';
-import { createWebGPUBackend, type WebGPUBackend } from '../../backends/webgpu/index.ts';
+import { createWebGPUBackend } from '../../backends/webgpu/index.ts';
 import { webgpuSuite } from './gpu-suite.ts';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { mismatch, rng, type Tol, uniform } from './compare.ts';

@@ -3,7 +3,7 @@
 // Needs a WebGPU adapter (SwiftShader in CI); skips with the reason if none.
 import { describe, expect } from 'vitest';
 import type { Backend, Storage } from '../../backends/backend.ts';
-import { createWebGPUBackend, type WebGPUBackend } from '../../backends/webgpu/index.ts';
+import { createWebGPUBackend } from '../../backends/webgpu/index.ts';
 import { webgpuSuite } from './gpu-suite.ts';
 import { mismatch, rng, type Tol, uniform } from './compare.ts';
 

@@ -39,7 +39,6 @@ const f32 = (data: ArrayLike<number>): Input => ({ data, dtype: 'f32' });
 const i32 = (data: ArrayLike<number>): Input => ({ data, dtype: 'i32' });
 const view = (storage: Storage, offset: number, strides: number[]): View => ({ storage, offset, strides });
 const contiguous = (shape: number[]) => shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
-const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 describe('webgpu backend vs cpu', () => {
   const rand = rng(SEED);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MatmulConfig } from '../../kernels/matmul.ts';
 import { matmulDispatch, matmulUniform } from '../../kernels/matmul.ts';
 import { loraLinearKernel } from '../../kernels/lora-linear.ts';
-import { computePipeline, type GpuContext, openGpu, readF32, storageBuffer, uniformBuffer, uploadF32 } from '../../bench/tuning/gpu.ts';
+import { computePipeline, type GpuContext, openGpu, readF32, uniformBuffer, uploadF32 } from '../../bench/tuning/gpu.ts';
 import { randomF32 } from '../../bench/tuning/matmul-run.ts';
 
 let ctx: GpuContext;

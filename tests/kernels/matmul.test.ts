@@ -3,7 +3,7 @@
 // (scalar/vec4, checked/unchecked, single/double buffer, padded tiles, each tile size).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matmulKernel, type MatmulConfig } from '../../kernels/matmul.ts';
-import { openGpu, readF32, storageBuffer, uploadF32, type GpuContext } from '../../bench/tuning/gpu.ts';
+import { openGpu, readF32, uploadF32, type GpuContext } from '../../bench/tuning/gpu.ts';
 import { kernelFor, matmulDispatches, randomF32, referenceMatmul, type MatmulProblem } from '../../bench/tuning/matmul-run.ts';
 
 let ctx: GpuContext;
