@@ -20,15 +20,6 @@ export { SGD } from './optim/sgd.ts';
 export { Lion } from './optim/lion.ts';
 export { LlamaForCausalLM } from './models/llama/model.ts';
 export { generate } from './generate/generate.ts';
-export { Trainer } from './train/trainer.ts';
-export { runTraining } from './train/run.ts';
-export { preferenceMethod } from './train/preference.ts';
-export { adapterOffReference, modelReference, precomputeReference } from './train/reference.ts';
-export { dpoLoss } from './methods/dpo.ts';
-export { orpoLoss } from './methods/orpo.ts';
-export { cpoLoss } from './methods/cpo.ts';
-export { ktoLoss } from './methods/kto.ts';
-export { sequenceLogprobs } from './methods/logprobs.ts';
 
 /** Create a backend (explicit choice, then WGRAD_BACKEND, then auto) and make it the default. */
 export async function init(opts: { backend?: BackendChoice; precision?: 'f32' | 'f64' } = {}): Promise<Backend> {
