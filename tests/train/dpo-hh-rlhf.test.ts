@@ -42,4 +42,28 @@ describe.skipIf(!haveAssets(MODEL, DATA))('DPO on stories260K with 200 hh-rlhf p
     expect(r.records[r.records.length - 1]['rewards/margins']).toBeGreaterThan(first['rewards/margins']!);
     model.dispose();
   }, 300_000);
+
+  it('a DPO run killed after a checkpoint resumes to the same adapter as an uninterrupted run (precomputed reference)', async () => {
+    const rows = gunzipSync(readFileSync(asset(DATA))).toString('utf8').split('\n').filter(Boolean);
+    const data = join(tmp, 'small.jsonl');
+    writeFileSync(data, rows.slice(300, 316).join('\n') + '\n');
+    const tok = await loadTokenizer(asset(MODEL));
+    const settings = (dir: string) => ({
+      method: 'dpo' as const, data, maxSteps: 5, batchSize: 2, learningRate: 5e-3, seed: 3, maxLength: 48, maxPromptLength: 24,
+      precomputeRef: true, lora: { r: 2, alpha: 4, dropout: 0.1, targets: ['q_proj', 'v_proj'] }, saveEvery: 2, outputDir: dir,
+    });
+    const run = async (dir: string, hooks = {}, resume = false) => {
+      const { model } = await loadLlama(asset(MODEL), { backend: createCpuBackend() });
+      const r = await runTraining(model, tok, { ...settings(dir), resume }, hooks);
+      const values: number[] = [];
+      for (const l of r.lora!.values()) values.push(...await l.lora_A.data(), ...await l.lora_B.data());
+      return { r, values };
+    };
+    const full = await run(join(tmp, 'full'));
+    const killed = join(tmp, 'killed');
+    await expect(run(killed, { onStep: (r: { step: number }) => { if (r.step === 5) throw new Error('killed'); } })).rejects.toThrow('killed');
+    const resumed = await run(killed, {}, true);
+    expect(resumed.r.records[0].step).toBe(5);
+    expect(resumed.values).toEqual(full.values);
+  }, 120_000);
 });
