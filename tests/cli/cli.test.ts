@@ -1,7 +1,8 @@
 // The built `wgrad` command: stdout carries only generated text, bad flags exit 2 with the flag
 // named, and a short `train` run writes metrics, both adapter formats and checkpoints.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'wgrad-cli-'));
 const BIN = 'models/stories260K/stories260K.bin', TOK = 'models/stories260K/tok512.bin';
 const HF = 'models/stories260K-hf', DATA = 'data/torchtune/alpaca_tiny.json';
 const GOLDEN = 'models/stories260K/golden/stories260K_greedy_n200.txt';
+const HH = 'data/hh-rlhf/harmless-base.test.jsonl.gz';
 const ok = haveAssets(BIN, TOK, HF, DATA, GOLDEN);
 
 const wgrad = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, WGRAD_BACKEND: 'cpu' } });
@@ -39,6 +41,12 @@ describe.skipIf(!ok)('wgrad CLI', () => {
     r = wgrad('train', '--method', 'sft', '--model', asset(HF), '--data', asset(DATA), '--output-dir', tmp, '--lora-targets', 'qproj', '--iters', '1');
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('unknown target module(s) qproj');
+    r = wgrad('train', '--method', 'ppo', '--model', asset(HF), '--data', asset(DATA), '--output-dir', tmp);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('unknown --method "ppo" (expected sft, dpo, orpo, cpo, simpo, kto)');
+    r = wgrad('train', '--method', 'dpo', '--loss-type', 'apo', '--model', asset(HF), '--data', asset(DATA), '--output-dir', tmp);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--loss-type expects sigmoid, robust, hinge, ipo, got "apo"');
     r = wgrad('frobnicate');
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('unknown command "frobnicate"');
@@ -56,5 +64,18 @@ describe.skipIf(!ok)('wgrad CLI', () => {
     const peft = JSON.parse(readFileSync(join(out, 'adapter', 'adapter_config.json'), 'utf8'));
     expect(peft).toMatchObject({ peft_type: 'LORA', r: 4 });
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length).toBe(2);
+  }, 120_000);
+
+  it('train --method dpo on hh-rlhf dialogues logs TRL\'s metric names and writes the adapter', () => {
+    if (!haveAssets(HH)) return;
+    const out = join(tmp, 'dpo'), data = join(tmp, 'hh.jsonl');
+    writeFileSync(data, gunzipSync(readFileSync(asset(HH))).toString('utf8').split('\n').slice(0, 8).join('\n') + '\n');
+    const r = wgrad('train', '--method', 'dpo', '--beta', '0.2', '--model', asset(HF), '--data', data, '--output-dir', out,
+      '--iters', '2', '--batch-size', '2', '--max-length', '48', '--max-prompt-length', '24', '--lora-r', '2');
+    expect(r.status, r.stderr).toBe(0);
+    const m = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(m[0].loss).toBeCloseTo(Math.LN2, 5);
+    expect(Object.keys(m[0])).toEqual(expect.arrayContaining(['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected']));
+    expect(existsSync(join(out, 'adapter', 'adapter_model.safetensors'))).toBe(true);
   }, 120_000);
 });
