@@ -42,7 +42,12 @@ void _unaryCovered, void _binaryCovered;
 export interface WebGPUBackendOptions {
   /** Submit after this many recorded commands even if nothing is read (default 512). */
   maxPendingDispatches?: number;
-  /** Freed bytes kept in the pool for reuse (default 4 GiB, capped at maxBufferSize · 4). */
+  /**
+   * Freed bytes kept in the pool for reuse. Default: the larger of 4 GiB (capped at maxBufferSize · 4)
+   * and the most bytes ever live at once, so a training step finds every buffer of the previous
+   * step again (at 4 GiB a LoRA SFT step whose intermediates peak at 27 GB re-created ~20 GB of
+   * buffers each step and spent 3× its time in createBuffer; bench/NOTES.md).
+   */
   poolLimitBytes?: number;
   /**
    * Workgroups per grid dimension (default and maximum: 65535, the WebGPU limit). Smaller values
@@ -110,7 +115,8 @@ export class WebGPUBackend implements Backend {
     );
     this.recorder = new Recorder(this.device, opts.maxPendingDispatches ?? 512);
     this.pipelines = new PipelineCache(this.device);
-    const poolLimit = opts.poolLimitBytes ?? Math.min(4 * 2 ** 30, 4 * this.device.limits.maxBufferSize);
+    const floor = Math.min(4 * 2 ** 30, 4 * this.device.limits.maxBufferSize);
+    const poolLimit = opts.poolLimitBytes !== undefined ? () => opts.poolLimitBytes! : () => Math.max(floor, this.peakLiveBytes);
     this.pool = new BufferPool(this.device, poolLimit, (b) => this.recorder.destroyWhenIdle(b));
     this.device.addEventListener('uncapturederror', (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;

@@ -35,8 +35,8 @@ export class BufferPool {
 
   constructor(
     private readonly device: GPUDevice,
-    /** Freed bytes kept for reuse; beyond this, freed buffers are destroyed. */
-    private readonly limitBytes: number,
+    /** Freed bytes kept for reuse (read at each release); beyond this, freed buffers are destroyed. */
+    private readonly limitBytes: () => number,
     /** Destroys a buffer once no recorded-but-unsubmitted command uses it. */
     private readonly destroy: (b: PooledBuffer) => void,
   ) {}
@@ -60,7 +60,7 @@ export class BufferPool {
   }
 
   release(b: PooledBuffer): void {
-    if (this.pooledBytes + b.bytes > this.limitBytes) {
+    if (this.pooledBytes + b.bytes > this.limitBytes()) {
       this.destroy(b);
       return;
     }

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { foldGrid } from '../../backends/webgpu/grid.ts';
 import { declaredBindings } from '../../backends/webgpu/pipelines.ts';
-import { bucketBytes, MIN_BUCKET_BYTES } from '../../backends/webgpu/pool.ts';
+import { BufferPool, bucketBytes, MIN_BUCKET_BYTES } from '../../backends/webgpu/pool.ts';
 import { checkView, collapseDims } from '../../backends/webgpu/views.ts';
 import { binaryKernel } from '../../kernels/binary.ts';
 import { argmaxKernel } from '../../kernels/argmax.ts';
@@ -23,6 +23,27 @@ describe('pool buckets', () => {
       if (b > 1 << 20) expect(k / b).toBeLessThanOrEqual(1.25);
       expect(bucketBytes(k)).toBe(k); // a bucket size maps to itself: freed buffers are found again
     }
+  });
+});
+
+describe('pool limit', () => {
+  // A stand-in device: the pool only calls createBuffer and reads limits.maxBufferSize.
+  const device = { limits: { maxBufferSize: 2 ** 40 }, createBuffer: ({ size }: { size: number }) => ({ size }) } as unknown as GPUDevice;
+
+  it('keeps freed buffers up to the limit read at each release, destroys the rest, and hands kept ones back', () => {
+    let limit = 1024;
+    const destroyed: number[] = [];
+    const pool = new BufferPool(device, () => limit, (b) => destroyed.push(b.id));
+    const [a, b, c] = [pool.acquire(512), pool.acquire(512), pool.acquire(512)];
+    pool.release(a);
+    pool.release(b);
+    pool.release(c); // 1536 > 1024
+    expect(pool.pooledBytes).toBe(1024);
+    expect(destroyed).toEqual([c.id]);
+    limit = 4096; // the backend raises it with the peak of live bytes
+    pool.release(pool.acquire(2048));
+    expect(pool.pooledBytes).toBe(3072);
+    expect([pool.acquire(512).id, pool.acquire(512).id].sort()).toEqual([a.id, b.id].sort());
   });
 });
 
