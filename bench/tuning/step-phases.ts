@@ -1,0 +1,52 @@
+// Where a LoRA SFT step's time goes: for each phase (forward without a graph, forward + backward,
+// clip + AdamW), the host time to record it, the total until the GPU is done, and its dispatches.
+// Record ≈ total means the host is the bottleneck; a small record with a large total, the GPU.
+//   here:  npx esbuild bench/tuning/step-phases.ts --bundle --platform=node --format=esm \
+//            --outfile=dist/step-phases.js --external:webgpu
+//   there: source .gpu/remote-env.sh; node dist/step-phases.js [quick] [POOL_GiB]
+//          (add --cpu-prof --cpu-prof-dir=$OUT after `node` for a profile of the host side)
+import { noGrad } from '../../engine/autodiff.ts';
+import { tidy } from '../../engine/memory.ts';
+import { randomInit } from '../../engine/models/llama/init.ts';
+import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
+import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
+import { mul } from '../../engine/ops/index.ts';
+import { AdamW } from '../../engine/optim/adamw.ts';
+import { clipGradNorm } from '../../engine/optim/clip.ts';
+import { sftLoss } from '../../engine/train/sft.ts';
+import { createWebGPUBackend } from '../../backends/webgpu/index.ts';
+import { SMOLLM2_135M } from '../models.ts';
+import { LORA, randomBatch } from '../workloads/lora-sft.ts';
+
+const quick = process.argv[2] === 'quick';
+const poolGiB = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
+const b = await createWebGPUBackend({ poolLimitBytes: poolGiB === undefined ? undefined : poolGiB * 2 ** 30 });
+const c = quick ? { ...SMOLLM2_135M.config, numLayers: 2, vocabSize: 512 } : SMOLLM2_135M.config;
+const B = quick ? 2 : 8, T = quick ? 32 : 512;
+const m = new LlamaForCausalLM(c, { backend: b });
+randomInit(m, 0);
+applyLoRA(m, { ...LORA, seed: 0 });
+const params = trainableParameters(m).map(([, p]) => p);
+const opt = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
+console.log(`${b.description}, pool limit ${poolGiB === undefined ? 'default' : `${poolGiB} GiB`}, batch ${B}×${T}`);
+
+/** Record `fn`, then wait for the GPU: [record ms, total ms, dispatches]. */
+async function phase(fn: () => Promise<void> | void): Promise<string> {
+  await b.sync();
+  const d0 = b.counters.dispatches, t0 = performance.now();
+  const pending = fn();
+  const t1 = performance.now();
+  await pending;
+  await b.sync();
+  const t2 = performance.now();
+  return `record ${(t1 - t0).toFixed(0)} / total ${(t2 - t0).toFixed(0)} ms, ${b.counters.dispatches - d0} dispatches`;
+}
+
+for (let i = 0; i < 4; i++) {
+  const batch = randomBatch(i + 1, B, T, c.vocabSize);
+  const forward = await phase(() => { noGrad(() => tidy(() => sftLoss(m, batch).lossSum)).dispose(); });
+  const backward = await phase(() => { tidy(() => mul(sftLoss(m, batch).lossSum, 1 / batch.lossTokens).backward()); });
+  const optimizer = await phase(() => { clipGradNorm(params, 1).dispose(); opt.step(); opt.zeroGrad(); });
+  console.log(`step ${i}${i === 0 ? ' (pipelines compile)' : ''}: forward ${forward} | forward+backward ${backward} | clip+AdamW ${optimizer}`);
+}
+b.destroy();
