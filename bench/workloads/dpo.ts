@@ -8,14 +8,15 @@ import { randomInit } from '../../engine/models/llama/init.ts';
 import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
 import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
 import { AdamW } from '../../engine/optim/adamw.ts';
-import { preferenceMethod, type PairBatch } from '../../engine/train/preference.ts';
+import { preferenceMethod } from '../../engine/train/preference.ts';
+import type { PreferenceBatch } from '../../engine/data/preference/collate.ts';
 import { adapterOffReference } from '../../engine/train/reference.ts';
 import { attentionFlops, matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
 import { randomInts, type Workload } from '../workload.ts';
 import { LORA, randomBatch, trainerStep } from './lora-sft.ts';
 
 /** P random pairs: rows 0..P-1 prompt+chosen, P..2P-1 the same prompt + rejected; loss on completions. */
-export function randomPairs(seed: number, P: number, T: number, vocab: number): PairBatch {
+export function randomPairs(seed: number, P: number, T: number, vocab: number): PreferenceBatch {
   const b = randomBatch(seed, 2 * P, T, vocab);
   const half = Math.floor(T / 2);
   const prompts = randomInts(P * half, seed + 7919, vocab);

@@ -4,6 +4,7 @@
 // pairs (examples for KTO), so lossSum = loss × pairs and the trainer averages over the pairs of an
 // accumulation window, like TRL's mean of micro-batch means when micro-batches are equal.
 import type { Batch } from '../data/collate.ts';
+import type { KtoBatch, PreferenceBatch } from '../data/preference/collate.ts';
 import { cpoLoss } from '../methods/cpo.ts';
 import { dpoLoss, type DpoLossType, type MethodLoss } from '../methods/dpo.ts';
 import { ktoLoss } from '../methods/kto.ts';
@@ -40,10 +41,6 @@ export interface PreferenceSettings {
   undesirableWeight?: number;
 }
 
-/** Paired rows: 0..pairs-1 prompt+chosen, pairs..2·pairs-1 prompt+rejected. */
-export type PairBatch = Batch & { pairs: number };
-/** KTO rows: one example each; kl holds prompt i with another example's completion. */
-export type KtoRows = Batch & { desirable: boolean[]; kl: Batch };
 
 /** Whether a method compares against a reference model (DPO and KTO do; ORPO, CPO, SimPO do not). */
 export function needsReference(m: PreferenceMethod): boolean {
@@ -52,16 +49,16 @@ export function needsReference(m: PreferenceMethod): boolean {
 
 /** What one unit of loss is: pairs, or examples for KTO (Trainer.units). */
 export function preferenceUnits(m: PreferenceMethod): (b: Batch) => number {
-  return m === 'kto' ? (b) => b.shape[0] : (b) => (b as PairBatch).pairs;
+  return m === 'kto' ? (b) => b.shape[0] : (b) => (b as PreferenceBatch).pairs;
 }
 
 export function preferenceMethod(s: PreferenceSettings, ref: Reference | null): (model: LlamaForCausalLM, batch: Batch) => MethodOutput {
   if (needsReference(s.method) && !ref) throw new Error(`${s.method}: needs a reference model`);
-  if (s.method === 'kto') return (model, batch) => ktoStep(model, batch as KtoRows, s, ref!);
-  return (model, batch) => pairStep(model, batch as PairBatch, s, ref);
+  if (s.method === 'kto') return (model, batch) => ktoStep(model, batch as KtoBatch, s, ref!);
+  return (model, batch) => pairStep(model, batch as PreferenceBatch, s, ref);
 }
 
-function pairStep(model: LlamaForCausalLM, batch: PairBatch, s: PreferenceSettings, ref: Reference | null): MethodOutput {
+function pairStep(model: LlamaForCausalLM, batch: PreferenceBatch, s: PreferenceSettings, ref: Reference | null): MethodOutput {
   const P = batch.pairs;
   if (!Number.isInteger(P) || P < 1 || batch.shape[0] !== 2 * P) {
     throw new Error(`${s.method}: a preference batch holds 2·pairs rows (chosen then rejected), got ${batch.shape[0]} rows for ${P} pairs`);
@@ -106,13 +103,13 @@ function pairStep(model: LlamaForCausalLM, batch: PairBatch, s: PreferenceSettin
   return { lossSum: mul(out.loss, P), tokens: countChosen(batch), metrics: out.metrics };
 }
 
-function countChosen(batch: PairBatch): number {
+function countChosen(batch: PreferenceBatch): number {
   let n = 0;
   for (let b = 0; b < batch.pairs; b++) for (let t = 1; t < batch.shape[1]; t++) if (batch.labels[b][t] !== -100) n++;
   return n;
 }
 
-function ktoStep(model: LlamaForCausalLM, batch: KtoRows, s: PreferenceSettings, ref: Reference): MethodOutput {
+function ktoStep(model: LlamaForCausalLM, batch: KtoBatch, s: PreferenceSettings, ref: Reference): MethodOutput {
   const n = batch.shape[0];
   if (!Array.isArray(batch.desirable) || batch.desirable.length !== n || !batch.kl) {
     throw new Error(`kto: a KTO batch needs desirable[${n}] and a kl batch of mismatched pairs`);

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { padBatch } from '../../engine/data/collate.ts';
+import type { PreferenceBatch } from '../../engine/data/preference/collate.ts';
 import type { TokenizedExample } from '../../engine/data/labels.ts';
 import { sequenceLogprobs } from '../../engine/methods/logprobs.ts';
 import { randomInit } from '../../engine/models/llama/init.ts';
@@ -10,7 +11,7 @@ import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
 import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
 import { AdamW } from '../../engine/optim/adamw.ts';
 import { batchLabels, forwardBatch } from '../../engine/train/forward.ts';
-import { preferenceMethod, preferenceUnits, type PairBatch, type PreferenceMethod } from '../../engine/train/preference.ts';
+import { preferenceMethod, preferenceUnits, type PreferenceMethod } from '../../engine/train/preference.ts';
 import { adapterOffReference, precomputeReference } from '../../engine/train/reference.ts';
 import { Trainer } from '../../engine/train/trainer.ts';
 import { noGrad } from '../../engine/autodiff.ts';
@@ -37,7 +38,7 @@ const pairs = [
   { prompt: [0, 2, 2, 5], chosen: [3, 1], rejected: [4, 1] },
 ];
 
-function pairBatch(ps: typeof pairs): PairBatch {
+function pairBatch(ps: typeof pairs): PreferenceBatch {
   const rows = [...ps.map((p) => ex(p.prompt, p.chosen)), ...ps.map((p) => ex(p.prompt, p.rejected))];
   return { ...padBatch(rows, { padId: 1 }), pairs: ps.length };
 }
