@@ -65,7 +65,9 @@ for (const tb of backends) {
         const row = await runWorkload(w.small(), backend, 'quick', check, ONE_SAMPLE);
         validateBenchFile(fileOf([row]), `${w.id} row`);
         expect(row.stats.medianMs).toBeGreaterThan(0);
-        if (tb.name === 'webgpu') expect(row.timing).toBe(w.wallClock ? 'wall-clock' : 'gpu-timestamp');
+        // A kernel shorter than SwiftShader's timestamp resolution reads as 0 ns and falls back to the
+        // wall clock (bench/timing.ts); tests/bench/timing.test.ts checks the GPU timer itself.
+        if (tb.name === 'webgpu') expect(w.wallClock ? ['wall-clock'] : ['gpu-timestamp', 'wall-clock']).toContain(row.timing);
         else expect(row.timing).toBe('wall-clock');
         if (w.op === 'lora_sft_step' || w.op === 'generate') expect(row.metrics?.tokensPerSecond).toBeGreaterThan(0);
       });
