@@ -57,7 +57,8 @@ describe.skipIf(!gpuWanted)('GPU timer (webgpu)', () => {
       const probe = b.createTimer();
       expect(probe === null).toBe(!ts);
       probe?.destroy();
-      const x = tensor(randomValues(64 * 64, 2), [64, 64], { backend: b });
+      // Large enough to outlast SwiftShader's timestamp resolution (a 0 ns span falls back to the wall clock).
+      const x = tensor(randomValues(128 * 128, 2), [128, 128], { backend: b });
       const m = await measure(b, () => matmul(x, x).dispose(), plan);
       expect(m.method).toBe(method);
       expect(m.samplesMs).toHaveLength(2);
