@@ -8,6 +8,7 @@ import { RowError, SFT_FORMATS, validateRow, type SftFormat, type SftRow } from 
 import { countLossTokens, type TokenizedExample } from './labels.ts';
 import { formatLocation, type RawRecord, type RecordLocation } from './records.ts';
 import { tokenizeRow } from './tokenize.ts';
+import { fileField, renameColumns } from './columns.ts';
 
 /** The fields the formats read, which `columns` can map from other column names. */
 export type SftField = 'messages' | 'conversations' | 'prompt' | 'completion' | 'instruction' | 'input' | 'output' | 'text' | 'tools';
@@ -83,24 +84,6 @@ export interface SftDataset {
 }
 
 const CONVERSATIONAL = (row: SftRow): boolean => row.format === 'messages' || row.format === 'sharegpt' || (row.format === 'prompt-completion' && typeof row.prompt !== 'string');
-
-/** The row with mapped columns under the names the formats read. */
-function renameColumns(value: unknown, columns: Partial<Record<SftField, string>>): unknown {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  const row = value as Record<string, unknown>;
-  const out: Record<string, unknown> = { ...row };
-  for (const theirs of Object.values(columns)) delete out[theirs as string];
-  for (const [ours, theirs] of Object.entries(columns)) if ((theirs as string) in row) out[ours] = row[theirs as string];
-  return out;
-}
-
-/** An error about a mapped field names the column as it is in the file. */
-function fileField(field: string | undefined, columns: Partial<Record<SftField, string>> | undefined): string | undefined {
-  if (field === undefined || !columns) return field;
-  const root = /^[a-z]+/.exec(field)?.[0] as SftField | undefined;
-  const theirs = root === undefined ? undefined : columns[root];
-  return theirs === undefined ? field : theirs + field.slice(root!.length);
-}
 
 function truncate(ex: TokenizedExample, maxLength: number, mode: 'keep_start' | 'keep_end'): TokenizedExample {
   const cut = <T>(a: T[]): T[] => (mode === 'keep_start' ? a.slice(0, maxLength) : a.slice(a.length - maxLength));

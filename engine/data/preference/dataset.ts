@@ -17,6 +17,7 @@ import {
 } from './formats.ts';
 import { tokenizeChatCompletions, tokenizeTextCompletions, type PreferenceTokenizeOptions, type TokenizedCompletions } from './tokenize.ts';
 import { checkTruncationOptions, completionRow, limitPrompt, type TruncationOptions } from './truncate.ts';
+import { fileField, renameColumns } from '../columns.ts';
 
 /** The fields the formats read, which `columns` can map from other column names. */
 export type PreferenceField = 'prompt' | 'chosen' | 'rejected' | 'completion' | 'label' | 'input' | 'preferred_output' | 'non_preferred_output' | 'tools';
@@ -70,23 +71,6 @@ export interface PreferenceDataset {
 export interface KtoDataset {
   examples: KtoExample[];
   stats: KtoDatasetStats;
-}
-
-function renameColumns(value: unknown, columns: Partial<Record<PreferenceField, string>>): unknown {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  const row = value as Record<string, unknown>;
-  const out: Record<string, unknown> = { ...row };
-  for (const theirs of Object.values(columns)) delete out[theirs as string];
-  for (const [ours, theirs] of Object.entries(columns)) if ((theirs as string) in row) out[ours] = row[theirs as string];
-  return out;
-}
-
-/** An error about a mapped field names the column as it is in the file. */
-function fileField(field: string | undefined, columns: Partial<Record<PreferenceField, string>> | undefined): string | undefined {
-  if (field === undefined || !columns) return field;
-  const root = /^[a-z_]+/.exec(field)?.[0] as PreferenceField | undefined;
-  const theirs = root === undefined ? undefined : columns[root];
-  return theirs === undefined ? field : theirs + field.slice(root!.length);
 }
 
 function emptyStats(rows: number): PreferenceDatasetStats {
