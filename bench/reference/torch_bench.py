@@ -336,6 +336,29 @@ def build_model(name, dtype, device):
     return model.to(device=device, dtype=td)
 
 
+def trainer_step(params, opt, batch_loss):
+    """The Trainer's step for one micro-batch (bench/workloads/lora-sft.ts trainerStep): batch_loss(seed)
+    with seeds 1, 2, ..., backward, clip_grad_norm_ 1.0, AdamW, zero_grad; loss and norm read back."""
+    state = dict(loss=float("nan"), seed=1)
+
+    def step():
+        loss = batch_loss(state["seed"])
+        state["seed"] += 1
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        state["loss"] = loss.item()
+        return [torch.tensor([state["loss"], norm.item()], dtype=torch.float64)]
+
+    def outputs():
+        a = step()[0]
+        b = step()[0]
+        return [torch.cat([a, b[:1]])]
+
+    return step, outputs, state
+
+
 def lora_sft_wl(name, B, T):
     m = MODELS[name]
     N = B * T
@@ -354,25 +377,13 @@ def lora_sft_wl(name, B, T):
         model.train()
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
-        seed = [1]
-        state = dict(loss=float("nan"))
 
-        def step():
-            ids = ints((B, T), seed[0], m["vocab"]).to(device)
-            seed[0] += 1
+        def batch_loss(seed):
+            ids = ints((B, T), seed, m["vocab"]).to(device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16" and device == "cuda"):
-                loss = model(input_ids=ids, labels=ids).loss  # mean CE over B·(T−1) next tokens
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            state["loss"] = loss.item()
-            return [torch.tensor([state["loss"], norm.item()], dtype=torch.float64)]
+                return model(input_ids=ids, labels=ids).loss  # mean CE over B·(T−1) next tokens
 
-        def outputs():
-            a = step()[0]
-            b = step()[0]
-            return [torch.cat([a, b[:1]])]
+        step, outputs, state = trainer_step(params, opt, batch_loss)
 
         def metrics(median_ms):
             return dict(tokensPerSecond=N / (median_ms / 1000), peakAllocatedBytes=float(torch.cuda.max_memory_allocated()),
@@ -405,9 +416,6 @@ def dpo_wl(name, P, T):
         model.train()
         params = [p for p in model.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
-        seed = [1]
-        state = dict(loss=float("nan"))
-
         def logps(ids):
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16" and device == "cuda"):
                 logits = model(input_ids=ids).logits[:, :-1].float()
@@ -418,27 +426,17 @@ def dpo_wl(name, P, T):
             mask[:, half - 1:] = 1  # targets at positions >= half: the completion tokens
             return ((sel - lse) * mask).sum(-1)
 
-        def step():
-            prompt = ints((P, half), seed[0] + 7919, m["vocab"])
-            comp = ints((2 * P, T - half), seed[0], m["vocab"])
-            seed[0] += 1
+        def batch_loss(seed):
+            prompt = ints((P, half), seed + 7919, m["vocab"])
+            comp = ints((2 * P, T - half), seed, m["vocab"])
             ids = torch.cat([prompt.repeat(2, 1), comp], 1).to(device)  # [2P, T]: chosen rows, then rejected
             with torch.no_grad(), model.disable_adapter():
                 ref = logps(ids)
             pol = logps(ids)
             delta = (pol[:P] - ref[:P]) - (pol[P:] - ref[P:])
-            loss = -F.logsigmoid(0.1 * delta).mean()
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            state["loss"] = loss.item()
-            return [torch.tensor([state["loss"], norm.item()], dtype=torch.float64)]
+            return -F.logsigmoid(0.1 * delta).mean()
 
-        def outputs():
-            a = step()[0]
-            b = step()[0]
-            return [torch.cat([a, b[:1]])]
+        step, outputs, state = trainer_step(params, opt, batch_loss)
 
         def metrics(median_ms):
             return dict(pairsPerSecond=P / (median_ms / 1000), tokensPerSecond=N / (median_ms / 1000),
