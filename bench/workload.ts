@@ -3,6 +3,8 @@
 // backend in float64 at a small size. One file per workload kind in bench/workloads/; the suites
 // that list them are in bench/suites.ts.
 import type { Backend } from '../backends/backend.ts';
+import { tidy } from '../engine/memory.ts';
+import type { Tensor } from '../engine/tensor.ts';
 import type { BenchDType, SuiteName } from './schema.ts';
 import type { Measurement, Step, TimingPlan } from './timing.ts';
 
@@ -79,4 +81,20 @@ export function relativeError(got: ArrayLike<number>[], ref: ArrayLike<number>[]
     worst = Math.max(worst, diff / Math.max(scale, 1e-30));
   }
   return worst;
+}
+
+/**
+ * step and outputs of a workload whose run() returns tensors (e.g. y and its input gradients): step
+ * runs it and frees the results, outputs reads them back for the correctness check.
+ */
+export function tensorRun(run: () => Tensor[]): Pick<Instance, 'step' | 'outputs'> {
+  return {
+    step: () => { for (const t of tidy(run)) t.dispose(); },
+    outputs: async () => {
+      const ts = tidy(run);
+      const out = await Promise.all(ts.map((t) => t.data()));
+      for (const t of ts) t.dispose();
+      return out;
+    },
+  };
 }

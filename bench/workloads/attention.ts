@@ -5,9 +5,8 @@
 // unfused ops below move.
 import { scaledDotProductAttention, tensor } from '../../engine/ops/index.ts';
 import type { Backend } from '../../backends/backend.ts';
-import { tidy } from '../../engine/memory.ts';
 import type { Tensor } from '../../engine/tensor.ts';
-import { randomValues, type Workload } from '../workload.ts';
+import { randomValues, tensorRun, type Workload } from '../workload.ts';
 
 /** The attention this workload times: the fused causal kernel (engine/ops/attention.ts). */
 export function causalAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
@@ -42,13 +41,7 @@ export function attentionWorkload(B: number, H: number, T: number, D: number, ba
         return [o, ...gs];
       };
       return {
-        step: () => { for (const t of tidy(run)) t.dispose(); },
-        outputs: async () => {
-          const ts = tidy(run);
-          const out = await Promise.all(ts.map((t) => t.data()));
-          for (const t of ts) t.dispose();
-          return out;
-        },
+        ...tensorRun(run),
         dispose: () => { for (const t of Object.values(x)) t.dispose(); },
       };
     },

@@ -3,9 +3,8 @@
 // FLOPs ≈ 6·N·V (logsumexp 3, gradient softmax − onehot 3); bytes 8·N·V (logits read once,
 // their gradient written once: what a fused kernel needs).
 import { crossEntropy, tensor } from '../../engine/ops/index.ts';
-import { tidy } from '../../engine/memory.ts';
 import type { Tensor } from '../../engine/tensor.ts';
-import { randomInts, randomValues, type Workload } from '../workload.ts';
+import { randomInts, randomValues, tensorRun, type Workload } from '../workload.ts';
 
 /** The loss this workload times. A fused op (tokenLogprobs) replaces this one line when it lands. */
 export function crossEntropyLoss(logits: Tensor, targets: Tensor): Tensor {
@@ -29,13 +28,7 @@ export function crossEntropyWorkload(tokens: number, vocab: number): Workload {
         return [loss, g];
       };
       return {
-        step: () => { for (const t of tidy(run)) t.dispose(); },
-        outputs: async () => {
-          const ts = tidy(run);
-          const out = await Promise.all(ts.map((t) => t.data()));
-          for (const t of ts) t.dispose();
-          return out;
-        },
+        ...tensorRun(run),
         dispose: () => { logits.dispose(); targets.dispose(); },
       };
     },

@@ -3,12 +3,11 @@
 // FLOPs: forward 2·N·(in·out + in·r + r·out); backward 2·N·in·out (dx through W) + 4·N·r·(in + out)
 // (dA, dB and dx through the adapter). Bytes: x, W, A, B, dy read; y, dx, dA, dB written.
 import { tensor } from '../../engine/ops/index.ts';
-import { tidy } from '../../engine/memory.ts';
 import { Linear } from '../../engine/nn/layers.ts';
 import { LoRALinear } from '../../engine/nn/lora.ts';
 import { Generator } from '../../engine/random.ts';
 import type { Tensor } from '../../engine/tensor.ts';
-import { randomValues, type Workload } from '../workload.ts';
+import { randomValues, tensorRun, type Workload } from '../workload.ts';
 
 /** The forward this workload times. The fused loraLinear op replaces this one line when it lands. */
 export function loraForward(layer: LoRALinear, x: Tensor): Tensor {
@@ -41,13 +40,7 @@ export function loraLinearWorkload(tokens: number, inF: number, outF: number, r:
         return [y, ...gs];
       };
       return {
-        step: () => { for (const t of tidy(run)) t.dispose(); },
-        outputs: async () => {
-          const ts = tidy(run);
-          const out = await Promise.all(ts.map((t) => t.data()));
-          for (const t of ts) t.dispose();
-          return out;
-        },
+        ...tensorRun(run),
         dispose: () => { layer.dispose(); x.dispose(); dy.dispose(); },
       };
     },
