@@ -197,7 +197,7 @@ function batchValues(out: MethodOutput): BatchValues {
   return { names, values };
 }
 
-/** Loss = Σ lossSum / Σ units; each metric (a batch mean) averaged with the batches' unit weights. */
+/** Loss = Σ lossSum / Σ units; each metric (a batch mean) averaged with the unit weights of the batches that have it (a KTO batch without undesirable examples has no rewards/rejected). */
 async function readValues(outs: BatchValues[], units: number[]): Promise<{ loss: number; metrics: Record<string, number> }> {
   const total = units.reduce((s, u) => s + u, 0);
   let lossSum = 0;
@@ -207,7 +207,6 @@ async function readValues(outs: BatchValues[], units: number[]): Promise<{ loss:
     outs[i].values.dispose();
     lossSum += v[0];
     outs[i].names.forEach((k, j) => {
-      if (Number.isNaN(v[j + 1])) return; // a metric the batch has no examples for (KTO without undesirables)
       sums[k] = (sums[k] ?? 0) + v[j + 1] * units[i];
       weights[k] = (weights[k] ?? 0) + units[i];
     });
