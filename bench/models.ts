@@ -1,6 +1,6 @@
 // Model shapes the training and generation suites run with random weights (f32), and the FLOP /
 // byte estimates of a forward pass over them. Shapes from each model's config.json on the Hub.
-import type { LlamaConfig } from '../engine/models/llama/config.ts';
+import type { LlamaConfig } from '../llm/models/llama/config.ts';
 
 export interface ModelShape { id: string; config: LlamaConfig }
 

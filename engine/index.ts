@@ -18,8 +18,8 @@ export { applyLoRA } from './nn/apply-lora.ts';
 export { AdamW } from './optim/adamw.ts';
 export { SGD } from './optim/sgd.ts';
 export { Lion } from './optim/lion.ts';
-export { LlamaForCausalLM } from './models/llama/model.ts';
-export { generate } from './generate/generate.ts';
+export { LlamaForCausalLM } from '../llm/models/llama/model.ts';
+export { generate } from '../llm/generate/generate.ts';
 
 /** Create a backend (explicit choice, then WGRAD_BACKEND, then auto) and make it the default. */
 export async function init(opts: { backend?: BackendChoice; precision?: 'f32' | 'f64' } = {}): Promise<Backend> {

@@ -7,13 +7,13 @@
 //          (add --cpu-prof --cpu-prof-dir=$OUT after `node` for a profile of the host side)
 import { noGrad } from '../../engine/autodiff.ts';
 import { tidy } from '../../engine/memory.ts';
-import { randomInit } from '../../engine/models/llama/init.ts';
-import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
+import { randomInit } from '../../llm/models/llama/init.ts';
+import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
 import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
 import { mul } from '../../engine/ops/index.ts';
 import { AdamW } from '../../engine/optim/adamw.ts';
 import { clipGradNorm } from '../../engine/optim/clip.ts';
-import { sftLoss } from '../../engine/train/sft.ts';
+import { sftLoss } from '../../llm/train/sft.ts';
 import { createWebGPUBackend } from '../../backends/webgpu/index.ts';
 import { SMOLLM2_135M } from '../models.ts';
 import { LORA, randomBatch } from '../workloads/lora-sft.ts';

@@ -4,13 +4,13 @@
 // clipGradNorm(1.0), AdamW, zeroGrad, loss read back: the Trainer's step with preferenceMethod('dpo').
 // bench/reference/torch_bench.py's dpo_step runs the same step with PyTorch + PEFT.
 // FLOPs (estimate): a reference forward plus the SFT step's forward + backward over 2P·T tokens.
-import { randomInit } from '../../engine/models/llama/init.ts';
-import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
+import { randomInit } from '../../llm/models/llama/init.ts';
+import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
 import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
 import { AdamW } from '../../engine/optim/adamw.ts';
-import { preferenceMethod } from '../../engine/train/preference.ts';
-import type { PreferenceBatch } from '../../engine/data/preference/collate.ts';
-import { adapterOffReference } from '../../engine/train/reference.ts';
+import { preferenceMethod } from '../../llm/train/preference.ts';
+import type { PreferenceBatch } from '../../llm/data/preference/collate.ts';
+import { adapterOffReference } from '../../llm/train/reference.ts';
 import { attentionFlops, matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
 import { randomInts, type Workload } from '../workload.ts';
 import { LORA, randomBatch, trainerStep } from './lora-sft.ts';

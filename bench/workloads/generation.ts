@@ -1,12 +1,12 @@
 // Greedy generation with the KV cache on a random-weight Llama-family model (f32): B prompts of
-// P random tokens, G new tokens each (engine/generate/generate.ts). Reported as tokens/s.
+// P random tokens, G new tokens each (llm/generate/generate.ts). Reported as tokens/s.
 // FLOPs (estimate): 2·(weights in matmuls)·B·(P + G), attention left out. Bytes (lower bound):
 // every weight read once per forward call (one prefill and G − 1 decode steps).
 import { noGrad } from '../../engine/autodiff.ts';
 import { tidy } from '../../engine/memory.ts';
-import { generate } from '../../engine/generate/generate.ts';
-import { randomInit } from '../../engine/models/llama/init.ts';
-import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
+import { generate } from '../../llm/generate/generate.ts';
+import { randomInit } from '../../llm/models/llama/init.ts';
+import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
 import { tensor } from '../../engine/ops/index.ts';
 import { matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
 import { randomInts, type Workload } from '../workload.ts';

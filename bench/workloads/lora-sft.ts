@@ -6,16 +6,16 @@
 // matmuls (bench/models.ts) and N = B·T tokens. Bytes (lower bound): every weight read in the
 // forward and again in the backward.
 import { noGrad } from '../../engine/autodiff.ts';
-import type { Batch } from '../../engine/data/collate.ts';
+import type { Batch } from '../../llm/data/collate.ts';
 import { tidy } from '../../engine/memory.ts';
-import { randomInit } from '../../engine/models/llama/init.ts';
-import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
+import { randomInit } from '../../llm/models/llama/init.ts';
+import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
 import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
 import { mul } from '../../engine/ops/index.ts';
 import { AdamW } from '../../engine/optim/adamw.ts';
 import { clipGradNorm } from '../../engine/optim/clip.ts';
 import type { Tensor } from '../../engine/tensor.ts';
-import { sftLoss } from '../../engine/train/sft.ts';
+import { sftLoss } from '../../llm/train/sft.ts';
 import { attentionFlops, matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
 import { randomInts, type Workload } from '../workload.ts';
 

@@ -1,6 +1,6 @@
-// wgrad demo: the self-contained pipeline in engine/demo (no downloads).
+// wgrad demo: the self-contained pipeline in llm/demo (no downloads).
 import { createBackend, type BackendChoice } from '../../backends/select.ts';
-import { runDemo } from '../../engine/demo/pipeline.ts';
+import { runDemo } from '../../llm/demo/pipeline.ts';
 import { log, numberFlag, parse } from '../args.ts';
 
 export const demoHelp = `wgrad demo [--output-dir DIR] [--pretrain-steps N] [--lora-steps N] [--dpo-steps N] [--backend NAME]

@@ -2,9 +2,9 @@
 import { dirname, join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { createBackend, type BackendChoice } from '../../backends/select.ts';
-import { generate } from '../../engine/generate/generate.ts';
-import { loadLlama } from '../../engine/models/llama/load.ts';
-import { loadTokenizer } from '../../engine/tokenizers/load.ts';
+import { generate } from '../../llm/generate/generate.ts';
+import { loadLlama } from '../../llm/models/llama/load.ts';
+import { loadTokenizer } from '../../llm/tokenizers/load.ts';
 import { log, numberFlag, parse, UsageError } from '../args.ts';
 
 export const generateHelp = `wgrad generate --model PATH --prompt TEXT [options]

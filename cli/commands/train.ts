@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
 import { createBackend, type BackendChoice } from '../../backends/select.ts';
-import { saveAdapter, exportHfFolder } from '../../engine/adapters/index.ts';
-import { loadLlama } from '../../engine/models/llama/load.ts';
-import { loadTokenizer } from '../../engine/tokenizers/load.ts';
-import { runTraining, type TrainSettings } from '../../engine/train/run.ts';
-import { DPO_LOSS_TYPES, type DpoLossType } from '../../engine/methods/dpo.ts';
-import { PREFERENCE_METHODS, type PreferenceMethod } from '../../engine/train/preference.ts';
+import { saveAdapter, exportHfFolder } from '../../llm/adapters/index.ts';
+import { loadLlama } from '../../llm/models/llama/load.ts';
+import { loadTokenizer } from '../../llm/tokenizers/load.ts';
+import { runTraining, type TrainSettings } from '../../llm/train/run.ts';
+import { DPO_LOSS_TYPES, type DpoLossType } from '../../llm/methods/dpo.ts';
+import { PREFERENCE_METHODS, type PreferenceMethod } from '../../llm/train/preference.ts';
 import { log, numberFlag, parse, UsageError } from '../args.ts';
 
 export const trainHelp = `wgrad train --method sft|dpo|orpo|cpo|simpo|kto --model PATH --data FILE --output-dir DIR [options]

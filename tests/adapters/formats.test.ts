@@ -10,10 +10,10 @@ import { createCpuBackend } from '../../backends/cpu/index.ts';
 import * as w from '../../engine/index.ts';
 import {
   convertAdapter, loadAdapter, loraLayers, mergeLoRA, readAdapterFolder, saveAdapter,
-} from '../../engine/adapters/index.ts';
-import { readSafetensorsFile } from '../../engine/io/hf-weights.ts';
-import { writeSafetensors } from '../../engine/io/safetensors.ts';
-import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
+} from '../../llm/adapters/index.ts';
+import { readSafetensorsFile } from '../../llm/io/hf-weights.ts';
+import { writeSafetensors } from '../../llm/io/safetensors.ts';
+import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
 import { applyLoRA } from '../../engine/nn/apply-lora.ts';
 import { haveAssets, skipNote } from '../io/shared-assets.ts';
 import { baseModel, logitsOf, maxAbsDiff, randomLoRA, tempDirs } from './helpers.ts';

@@ -1,10 +1,10 @@
 // Padding, packing, the resumable iterator and the validation split, on small examples whose
 // token ids are written out so shapes and contents can be checked exactly.
 import { describe, expect, it } from 'vitest';
-import { packExamples, packedBatch, padBatch } from '../../engine/data/collate.ts';
-import { BatchIterator, type BatchIteratorOptions, type EpochBatch } from '../../engine/data/iterator.ts';
-import { IGNORE_INDEX as X, type TokenizedExample } from '../../engine/data/labels.ts';
-import { splitTrainVal } from '../../engine/data/split.ts';
+import { packExamples, packedBatch, padBatch } from '../../llm/data/collate.ts';
+import { BatchIterator, type BatchIteratorOptions, type EpochBatch } from '../../llm/data/iterator.ts';
+import { IGNORE_INDEX as X, type TokenizedExample } from '../../llm/data/labels.ts';
+import { splitTrainVal } from '../../llm/data/split.ts';
 
 const EOS = 2;
 const PAD = 0;

@@ -1,11 +1,11 @@
 // Row formats and validation: detection, and errors that name file, line and field. Uses the
 // stories260K tokenizer (no chat template) for the dataset-level checks.
 import { describe, expect, it } from 'vitest';
-import { buildSftDataset } from '../../engine/data/dataset.ts';
-import { DataError } from '../../engine/data/errors.ts';
-import { detectFormat, RowError, validateRow } from '../../engine/data/formats.ts';
-import { parseJsonl } from '../../engine/data/jsonl.ts';
-import { loadTokenizer } from '../../engine/tokenizers/load.ts';
+import { buildSftDataset } from '../../llm/data/dataset.ts';
+import { DataError } from '../../llm/data/errors.ts';
+import { detectFormat, RowError, validateRow } from '../../llm/data/formats.ts';
+import { parseJsonl } from '../../llm/data/jsonl.ts';
+import { loadTokenizer } from '../../llm/tokenizers/load.ts';
 import { asset, haveAssets, skipNote } from '../io/shared-assets.ts';
 
 function rowError(value: unknown, options = {}): RowError {

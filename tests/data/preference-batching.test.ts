@@ -1,8 +1,8 @@
 // Preference batches on hand-written token ids: the pair layout (chosen rows, then rejected rows),
 // label masks, TRL's truncation rules, KTO's mismatched KL rows, and resuming the iterator.
 import { describe, expect, it } from 'vitest';
-import { BatchIterator, type EpochBatch } from '../../engine/data/iterator.ts';
-import { IGNORE_INDEX as X } from '../../engine/data/labels.ts';
+import { BatchIterator, type EpochBatch } from '../../llm/data/iterator.ts';
+import { IGNORE_INDEX as X } from '../../llm/data/labels.ts';
 import {
   checkTruncationOptions,
   collateKto,
@@ -12,7 +12,7 @@ import {
   type KtoExample,
   type PreferenceBatch,
   type PreferenceExample,
-} from '../../engine/data/preference/index.ts';
+} from '../../llm/data/preference/index.ts';
 
 const at = (row: number) => ({ source: 'hand.jsonl', row, line: row, cite: 'line' as const });
 

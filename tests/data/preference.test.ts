@@ -5,10 +5,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DataError } from '../../engine/data/errors.ts';
-import { readDataFile } from '../../engine/data/files.ts';
-import { RowError } from '../../engine/data/formats.ts';
-import { parseJsonl } from '../../engine/data/jsonl.ts';
+import { DataError } from '../../llm/data/errors.ts';
+import { readDataFile } from '../../llm/data/files.ts';
+import { RowError } from '../../llm/data/formats.ts';
+import { parseJsonl } from '../../llm/data/jsonl.ts';
 import {
   buildKtoDataset,
   buildPreferenceDataset,
@@ -19,9 +19,9 @@ import {
   preferenceBatchIterator,
   validatePreferenceRow,
   type PreferenceDatasetOptions,
-} from '../../engine/data/preference/index.ts';
-import { loadTokenizer } from '../../engine/tokenizers/load.ts';
-import type { Tokenizer } from '../../engine/tokenizers/tokenizer.ts';
+} from '../../llm/data/preference/index.ts';
+import { loadTokenizer } from '../../llm/tokenizers/load.ts';
+import type { Tokenizer } from '../../llm/tokenizers/tokenizer.ts';
 import { asset, haveAssets, skipNote } from '../io/shared-assets.ts';
 
 const STORIES = 'models/stories260K-hf/tokenizer.json';

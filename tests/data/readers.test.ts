@@ -2,12 +2,12 @@
 // known, so every expectation is written out here rather than taken from the code.
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { arrayElementLines, parseJsonFile } from '../../engine/data/json-array.ts';
-import { parseJsonl } from '../../engine/data/jsonl.ts';
-import { parseCsv, parseCsvRecords } from '../../engine/data/csv.ts';
-import { dataFileFormat, parseDataBytes } from '../../engine/data/read.ts';
-import { DataError } from '../../engine/data/errors.ts';
-import { formatLocation } from '../../engine/data/records.ts';
+import { arrayElementLines, parseJsonFile } from '../../llm/data/json-array.ts';
+import { parseJsonl } from '../../llm/data/jsonl.ts';
+import { parseCsv, parseCsvRecords } from '../../llm/data/csv.ts';
+import { dataFileFormat, parseDataBytes } from '../../llm/data/read.ts';
+import { DataError } from '../../llm/data/errors.ts';
+import { formatLocation } from '../../llm/data/records.ts';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 

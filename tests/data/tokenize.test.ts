@@ -2,11 +2,11 @@
 // prompt and the whole encoded on their own (as TRL does), and chat transcripts written out by
 // hand as strings (not rendered by the template engine) and encoded piece by piece.
 import { describe, expect, it } from 'vitest';
-import { buildSftDataset, type SftDatasetOptions } from '../../engine/data/dataset.ts';
-import { parseJsonl } from '../../engine/data/jsonl.ts';
-import { IGNORE_INDEX } from '../../engine/data/labels.ts';
-import { loadTokenizer } from '../../engine/tokenizers/load.ts';
-import type { Tokenizer } from '../../engine/tokenizers/tokenizer.ts';
+import { buildSftDataset, type SftDatasetOptions } from '../../llm/data/dataset.ts';
+import { parseJsonl } from '../../llm/data/jsonl.ts';
+import { IGNORE_INDEX } from '../../llm/data/labels.ts';
+import { loadTokenizer } from '../../llm/tokenizers/load.ts';
+import type { Tokenizer } from '../../llm/tokenizers/tokenizer.ts';
 import { asset, haveAssets, skipNote } from '../io/shared-assets.ts';
 
 const STORIES = 'models/stories260K-hf/tokenizer.json';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
-import { runDemo } from '../../engine/demo/pipeline.ts';
+import { runDemo } from '../../llm/demo/pipeline.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'wgrad-demo-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import type { Backend } from '../../backends/backend.ts';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { valueAndGrad } from '../../engine/autodiff.ts';
 import { tidy } from '../../engine/memory.ts';
-import { sequenceLogprobs } from '../../engine/methods/logprobs.ts';
+import { sequenceLogprobs } from '../../llm/methods/logprobs.ts';
 import * as w from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import { ints, rng, uniform } from '../backends/compare.ts';

@@ -4,7 +4,7 @@ import * as w from '../../engine/index.ts';
 import { Linear } from '../../engine/nn/layers.ts';
 import { LoRALinear } from '../../engine/nn/lora.ts';
 import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
-import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
+import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
 import { Generator } from '../../engine/random.ts';
 import { checkOp } from '../core/ops/check.ts';
 import { testBackends } from '../setup/backends.ts';

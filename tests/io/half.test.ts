@@ -7,7 +7,7 @@ import {
   f16BitsToF32,
   f32ToBf16Bits,
   f32ToF16Bits,
-} from '../../engine/io/half.ts';
+} from '../../llm/io/half.ts';
 
 // Expected values are worked out by hand from the IEEE 754 binary16 / bfloat16 definitions.
 describe('f16', () => {

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openHfWeights, readSafetensorsFile, SafetensorsFile, ShardedSafetensors } from '../../engine/io/hf-weights.ts';
-import { readSafetensors, writeSafetensors } from '../../engine/io/safetensors.ts';
+import { openHfWeights, readSafetensorsFile, SafetensorsFile, ShardedSafetensors } from '../../llm/io/hf-weights.ts';
+import { readSafetensors, writeSafetensors } from '../../llm/io/safetensors.ts';
 import { asset, haveAssets, skipNote } from './shared-assets.ts';
 import { expectSameTensor } from './tensor-equal.ts';
 

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FormatError } from '../../engine/io/format-error.ts';
-import { LLAMA2C_MAGIC, readLlama2cCheckpoint, readLlama2cCheckpointFile } from '../../engine/io/llama2c.ts';
-import { interleavedToRotateHalf, rotateHalfToInterleaved } from '../../engine/io/rope-layout.ts';
-import { readSafetensors } from '../../engine/io/safetensors.ts';
+import { FormatError } from '../../llm/io/format-error.ts';
+import { LLAMA2C_MAGIC, readLlama2cCheckpoint, readLlama2cCheckpointFile } from '../../llm/io/llama2c.ts';
+import { interleavedToRotateHalf, rotateHalfToInterleaved } from '../../llm/io/rope-layout.ts';
+import { readSafetensors } from '../../llm/io/safetensors.ts';
 import { asset, haveAssets, skipNote } from './shared-assets.ts';
 import { expectSameData, expectSameTensor } from './tensor-equal.ts';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FormatError } from '../../engine/io/format-error.ts';
-import { readSafetensors, SafetensorsReader, writeSafetensors } from '../../engine/io/safetensors.ts';
+import { FormatError } from '../../llm/io/format-error.ts';
+import { readSafetensors, SafetensorsReader, writeSafetensors } from '../../llm/io/safetensors.ts';
 import { asset, haveAssets, skipNote } from './shared-assets.ts';
 
 const HF_MODEL = 'models/stories260K-hf/model.safetensors';

@@ -1,7 +1,7 @@
 // Exact tensor comparison for tests: same name/dtype/shape and bit-identical data (vitest's deep
 // equality walks typed arrays element by element, which is slow on real weights).
 import { expect } from 'vitest';
-import type { TensorData } from '../../engine/io/tensor-data.ts';
+import type { TensorData } from '../../llm/io/tensor-data.ts';
 
 function bytesOf(a: Float32Array | Int32Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);

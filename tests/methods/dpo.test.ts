@@ -2,8 +2,8 @@
 // and sequence log-probabilities against a direct log-softmax sum.
 import { describe, expect, it } from 'vitest';
 import * as w from '../../engine/index.ts';
-import { dpoLoss, type DpoLossType } from '../../engine/methods/dpo.ts';
-import { sequenceLogprobs } from '../../engine/methods/logprobs.ts';
+import { dpoLoss, type DpoLossType } from '../../llm/methods/dpo.ts';
+import { sequenceLogprobs } from '../../llm/methods/logprobs.ts';
 import { allClose } from '../core/harness.ts';
 import { testBackends } from '../setup/backends.ts';
 

@@ -2,10 +2,10 @@
 // and gradients against central differences of those float64 formulas.
 import { describe, expect, it } from 'vitest';
 import * as w from '../../engine/index.ts';
-import { cpoLoss } from '../../engine/methods/cpo.ts';
-import { ktoLoss } from '../../engine/methods/kto.ts';
-import { log1mexp } from '../../engine/methods/log1mexp.ts';
-import { orpoLoss } from '../../engine/methods/orpo.ts';
+import { cpoLoss } from '../../llm/methods/cpo.ts';
+import { ktoLoss } from '../../llm/methods/kto.ts';
+import { log1mexp } from '../../llm/methods/log1mexp.ts';
+import { orpoLoss } from '../../llm/methods/orpo.ts';
 import { allClose } from '../core/harness.ts';
 import { testBackends } from '../setup/backends.ts';
 

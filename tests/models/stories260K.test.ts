@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as w from '../../engine/index.ts';
-import { generate } from '../../engine/generate/generate.ts';
-import { loadLlama } from '../../engine/models/llama/load.ts';
-import { loadTokenizer } from '../../engine/tokenizers/load.ts';
+import { generate } from '../../llm/generate/generate.ts';
+import { loadLlama } from '../../llm/models/llama/load.ts';
+import { loadTokenizer } from '../../llm/tokenizers/load.ts';
 import { asset, haveAssets } from '../io/shared-assets.ts';
 import { testBackends } from '../setup/backends.ts';
 

@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HfTokenizer } from '../../engine/tokenizers/hf.ts';
-import { Llama2cTokenizer } from '../../engine/tokenizers/llama2c.ts';
-import { loadTokenizer } from '../../engine/tokenizers/load.ts';
-import type { Tokenizer } from '../../engine/tokenizers/tokenizer.ts';
+import { HfTokenizer } from '../../llm/tokenizers/hf.ts';
+import { Llama2cTokenizer } from '../../llm/tokenizers/llama2c.ts';
+import { loadTokenizer } from '../../llm/tokenizers/load.ts';
+import type { Tokenizer } from '../../llm/tokenizers/tokenizer.ts';
 import { asset, haveAssets, skipNote } from '../io/shared-assets.ts';
 
 const dirs: string[] = [];

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FormatError } from '../../engine/io/format-error.ts';
-import { Llama2cTokenizer } from '../../engine/tokenizers/llama2c.ts';
+import { FormatError } from '../../llm/io/format-error.ts';
+import { Llama2cTokenizer } from '../../llm/tokenizers/llama2c.ts';
 import { asset, haveAssets, skipNote } from '../io/shared-assets.ts';
 
 /**

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
-import { loadLlama } from '../../engine/models/llama/load.ts';
-import { loadTokenizer } from '../../engine/tokenizers/load.ts';
-import { runTraining } from '../../engine/train/run.ts';
+import { loadLlama } from '../../llm/models/llama/load.ts';
+import { loadTokenizer } from '../../llm/tokenizers/load.ts';
+import { runTraining } from '../../llm/train/run.ts';
 import { asset, haveAssets } from '../io/shared-assets.ts';
 
 const MODEL = 'models/stories260K-hf';

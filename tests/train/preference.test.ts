@@ -2,18 +2,18 @@
 // the adapter-off and precomputed references, and DPO training that separates the pairs.
 import { describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
-import { padBatch } from '../../engine/data/collate.ts';
-import type { PreferenceBatch } from '../../engine/data/preference/collate.ts';
-import type { TokenizedExample } from '../../engine/data/labels.ts';
-import { sequenceLogprobs } from '../../engine/methods/logprobs.ts';
-import { randomInit } from '../../engine/models/llama/init.ts';
-import { LlamaForCausalLM } from '../../engine/models/llama/model.ts';
+import { padBatch } from '../../llm/data/collate.ts';
+import type { PreferenceBatch } from '../../llm/data/preference/collate.ts';
+import type { TokenizedExample } from '../../llm/data/labels.ts';
+import { sequenceLogprobs } from '../../llm/methods/logprobs.ts';
+import { randomInit } from '../../llm/models/llama/init.ts';
+import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
 import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
 import { AdamW } from '../../engine/optim/adamw.ts';
-import { batchLabels, forwardBatch } from '../../engine/train/forward.ts';
-import { preferenceMethod, preferenceUnits, type PreferenceMethod } from '../../engine/train/preference.ts';
-import { adapterOffReference, precomputeReference } from '../../engine/train/reference.ts';
-import { Trainer } from '../../engine/train/trainer.ts';
+import { batchLabels, forwardBatch } from '../../llm/train/forward.ts';
+import { preferenceMethod, preferenceUnits, type PreferenceMethod } from '../../llm/train/preference.ts';
+import { adapterOffReference, precomputeReference } from '../../llm/train/reference.ts';
+import { Trainer } from '../../llm/train/trainer.ts';
 import { noGrad } from '../../engine/autodiff.ts';
 
 const backend = createCpuBackend({ precision: 'f64' });

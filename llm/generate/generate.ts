@@ -1,0 +1,67 @@
+// Autoregressive generation with a KV cache, for a batch of prompts of different lengths:
+// prompts are left-padded (segment 0, so no real token attends to padding), and each sequence
+// keeps its own positions.
+import { noGrad } from '../../engine/autodiff.ts';
+import { tidy } from '../../engine/memory.ts';
+import { tensor } from '../../engine/ops/index.ts';
+import { Generator } from '../../engine/random.ts';
+import { KVCache } from '../models/llama/kv-cache.ts';
+import type { LlamaForCausalLM } from '../models/llama/model.ts';
+import { sampleRow, type SamplingOpts } from './sampling.ts';
+
+export interface GenerateOpts extends SamplingOpts {
+  maxNewTokens: number;
+  seed?: number;
+  /** Generation of a sequence ends after it emits one of these (the stop token is kept). */
+  stopTokens?: number[];
+  /** Called with each sequence's new token per step (streaming output). */
+  onTokens?: (tokens: (number | null)[]) => void;
+}
+
+/** Returns the new tokens of each prompt (not including the prompt). */
+export async function generate(model: LlamaForCausalLM, prompts: number[][], opts: GenerateOpts): Promise<number[][]> {
+  const B = prompts.length;
+  if (B === 0) return [];
+  if (prompts.some((p) => p.length === 0)) throw new Error('generate: every prompt needs at least one token (e.g. BOS)');
+  const maxLen = Math.max(...prompts.map((p) => p.length));
+  if (maxLen + opts.maxNewTokens > model.config.maxPositions) {
+    throw new Error(`generate: ${maxLen} prompt + ${opts.maxNewTokens} new tokens exceed the model's ${model.config.maxPositions} positions`);
+  }
+  const rng = new Generator(opts.seed ?? 0);
+  const stops = new Set(opts.stopTokens ?? []);
+  const backend = model.backend;
+  const pad = prompts.map((p) => maxLen - p.length);
+  // Segment ids: 0 on left padding, 1 on real tokens (the cache keeps those of earlier steps).
+  let segments = pad.map((n) => Array.from({ length: maxLen }, (_, t) => (t < n ? 0 : 1)));
+  const out: number[][] = prompts.map(() => []);
+  const done = new Array(B).fill(false);
+  const cache = new KVCache(model.config.numLayers);
+  try {
+    let ids = prompts.map((p, b) => [...new Array(pad[b]).fill(0), ...p]);
+    let positions = prompts.map((_, b) => Array.from({ length: maxLen }, (_, t) => Math.max(0, t - pad[b])));
+    for (let step = 0; step < opts.maxNewTokens; step++) {
+      const T = ids[0].length;
+      const logits = noGrad(() => tidy(() => {
+        const x = tensor(Int32Array.from(ids.flat()), [B, T], { dtype: 'i32', backend });
+        return model.forward(x, { cache, positions, segments, lastOnly: true });
+      }));
+      const data = await logits.data();
+      logits.dispose();
+      const V = model.config.vocabSize;
+      const next = prompts.map((_, b) => (done[b] ? null : sampleRow(data.subarray(b * V, (b + 1) * V), opts, rng)));
+      next.forEach((t, b) => {
+        if (t === null) return;
+        out[b].push(t);
+        if (stops.has(t)) done[b] = true;
+      });
+      opts.onTokens?.(next);
+      if (done.every(Boolean)) break;
+      ids = next.map((t) => [t ?? 0]);
+      positions = positions.map((p) => [p[p.length - 1] + 1]);
+      segments = prompts.map(() => [1]);
+    }
+  } finally {
+    cache.dispose();
+  }
+  return out;
+}

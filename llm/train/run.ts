@@ -1,0 +1,190 @@
+// A training run from settings: load the data for the method (SFT examples, preference pairs or
+// KTO examples), apply LoRA (or train everything), set up the reference model where the method has
+// one, train, and return what was trained. The CLI and the tests come through here.
+import { BatchIterator, type IteratorState } from '../data/iterator.ts';
+import { ktoBatchIterator, preferenceBatchIterator } from '../data/preference/iterator.ts';
+import { loadKtoSplits, loadPreferenceSplits } from '../data/preference/load.ts';
+import type { KtoExample, PreferenceExample } from '../data/preference/collate.ts';
+import type { TruncationMode } from '../data/preference/truncate.ts';
+import { loadSftSplits } from '../data/load.ts';
+import type { Batch } from '../data/collate.ts';
+import type { LlamaForCausalLM } from '../models/llama/model.ts';
+import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
+import type { LoRALinear } from '../../engine/nn/lora.ts';
+import { AdamW } from '../../engine/optim/adamw.ts';
+import { SGD } from '../../engine/optim/sgd.ts';
+import { Lion } from '../../engine/optim/lion.ts';
+import type { Optimizer } from '../../engine/optim/optimizer.ts';
+import type { ScheduleKind } from '../../engine/optim/schedule.ts';
+import type { Generator } from '../../engine/random.ts';
+import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import { sftLoss } from './sft.ts';
+import { Trainer, type BatchSource, type EvalRecord, type StepRecord, type TrainerOptions } from './trainer.ts';
+import { needsReference, PREFERENCE_METHODS, preferenceMethod, preferenceUnits, type PreferenceMethod, type PreferenceSettings } from './preference.ts';
+import { adapterOffReference, modelReference, precomputeReference, type Reference } from './reference.ts';
+
+export interface TrainSettings {
+  /** sft (default), or a preference method: dpo, orpo, cpo, simpo, kto. */
+  method?: 'sft' | PreferenceMethod;
+  /** β, loss type, label smoothing, ... of the preference method. */
+  preference?: Omit<PreferenceSettings, 'method'>;
+  /** Preference data: longest prompt when a pair exceeds maxLength (TRL's rule; needs maxLength). */
+  maxPromptLength?: number;
+  truncationMode?: TruncationMode;
+  /** Compute the reference log-probs once before training (TRL's precompute_ref_log_probs). */
+  precomputeRef?: boolean;
+  data: string;
+  valid?: string;
+  valFraction?: number;
+  maxSteps: number;
+  batchSize: number;
+  gradAccum?: number;
+  learningRate: number;
+  schedule?: ScheduleKind;
+  warmupSteps?: number;
+  maxGradNorm?: number;
+  optimizer?: 'adamw' | 'sgd' | 'lion';
+  weightDecay?: number;
+  seed?: number;
+  maxLength?: number;
+  packing?: boolean;
+  completionOnly?: boolean;
+  skipInvalid?: boolean;
+  chatTemplate?: string;
+  /** null: full fine-tuning. */
+  lora: { r: number; alpha: number; dropout?: number; rslora?: boolean; targets: string[]; layers?: [number, number] } | null;
+  evalEvery?: number;
+  saveEvery?: number;
+  outputDir?: string;
+  resume?: boolean;
+}
+
+export interface TrainRunResult {
+  records: StepRecord[];
+  lora: Map<string, LoRALinear> | null;
+  evalLoss: number | null;
+  trainer: Trainer;
+}
+
+export function makeOptimizer(kind: TrainSettings['optimizer'], params: import('../../engine/tensor.ts').Tensor[], lr: number, weightDecay?: number): Optimizer {
+  switch (kind ?? 'adamw') {
+    case 'adamw': return new AdamW(params, { lr, weightDecay: weightDecay ?? 0 });
+    case 'sgd': return new SGD(params, { lr, momentum: 0.9, weightDecay: weightDecay ?? 0 });
+    case 'lion': return new Lion(params, { lr, weightDecay: weightDecay ?? 0 });
+    default: throw new Error(`unknown optimizer "${kind}" (expected adamw, sgd or lion)`);
+  }
+}
+
+export interface TrainHooks {
+  onStep?: (r: StepRecord) => void;
+  onEval?: (r: EvalRecord) => void;
+  /** Full fine-tuning with DPO/KTO: load the frozen reference copy of the model. */
+  loadReference?: () => Promise<LlamaForCausalLM>;
+  log?: (s: string) => void;
+}
+
+export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer, s: TrainSettings, hooks: TrainHooks = {}): Promise<TrainRunResult> {
+  const method = s.method ?? 'sft';
+  if (method !== 'sft' && !PREFERENCE_METHODS.includes(method)) {
+    throw new Error(`unknown training method "${method}" (expected sft, ${PREFERENCE_METHODS.join(', ')})`);
+  }
+  const data = method === 'sft' ? await sftData(tokenizer, s) : await preferenceData(method, tokenizer, s);
+  const lora = s.lora ? applyLoRA(model, { ...s.lora, targetModules: s.lora.targets, seed: s.seed }) : null;
+  if (!lora) for (const p of model.parameters()) p.requiresGrad = true;
+  const params = trainableParameters(model);
+  const rngs: Record<string, Generator> = {};
+  lora?.forEach((l, name) => { rngs[`${name}.dropout`] = l.dropoutRng; });
+  const setTraining = (on: boolean) => lora?.forEach((l) => { l.training = on; });
+  let step: TrainerOptions['method'] = sftLoss;
+  let units: TrainerOptions['units'];
+  if (method !== 'sft') {
+    let ref: Reference | null = null;
+    if (needsReference(method)) {
+      if (lora) ref = adapterOffReference(model, lora.values());
+      else if (hooks.loadReference) ref = modelReference(await hooks.loadReference());
+      else throw new Error(`${method} with full fine-tuning needs a frozen reference copy of the model (hooks.loadReference)`);
+      if (s.precomputeRef) {
+        if (method === 'kto') throw new Error('--precompute-ref is not available for kto: its KL pairs change with every shuffle');
+        const all = [...iterate(data.train(undefined, false)), ...(data.eval ? iterate(data.eval()) : [])];
+        const pre = await precomputeReference(ref, all, model.backend);
+        hooks.log?.(`reference log-probs precomputed for ${pre.rows} rows`);
+        ref = pre;
+      }
+    }
+    step = preferenceMethod({ ...s.preference, method }, ref);
+    units = preferenceUnits(method);
+  }
+  const trainer = new Trainer({
+    model, params, method: step, units,
+    optimizer: makeOptimizer(s.optimizer, params.map(([, p]) => p), s.learningRate, s.weightDecay),
+    baseLr: s.learningRate, schedule: s.schedule, warmupSteps: s.warmupSteps, maxSteps: s.maxSteps,
+    gradAccum: s.gradAccum, maxGradNorm: s.maxGradNorm ?? 1,
+    train: (state) => data.train(state, true),
+    eval: data.eval && s.evalEvery ? { batches: () => { setTraining(false); return iterate(data.eval!()); }, every: s.evalEvery } : undefined,
+    checkpoints: s.outputDir && s.saveEvery ? { dir: `${s.outputDir}/checkpoints`, every: s.saveEvery } : undefined,
+    metricsPath: s.outputDir ? `${s.outputDir}/metrics.jsonl` : undefined,
+    rngs,
+    onStep: (r) => { setTraining(true); hooks.onStep?.(r); },
+    onEval: hooks.onEval,
+  });
+  const records = await trainer.run({ resume: s.resume });
+  let evalLoss: number | null = null;
+  if (data.eval) {
+    setTraining(false);
+    // The periodic eval may just have run on the final weights.
+    evalLoss = trainer.lastEval?.step === trainer.step ? trainer.lastEval.eval_loss : await trainer.evaluate(iterate(data.eval()));
+  }
+  setTraining(true);
+  return { records, lora, evalLoss, trainer };
+}
+
+/** Batches of a method's data: training (resumable, endless when `endless`) and eval (one pass, file order). */
+interface MethodData {
+  train: (state: IteratorState | undefined, endless: boolean) => BatchSource;
+  eval: (() => BatchSource) | null;
+}
+
+async function sftData(tokenizer: Tokenizer, s: TrainSettings): Promise<MethodData> {
+  const splits = await loadSftSplits(s.data, tokenizer, {
+    valid: s.valid, valFraction: s.valFraction, seed: s.seed, maxLength: s.maxLength,
+    completionOnly: s.completionOnly, skipInvalid: s.skipInvalid, chatTemplate: s.chatTemplate,
+  });
+  if (!splits.train.examples.length) {
+    const st = splits.train.stats;
+    throw new Error(`${s.data}: no training examples (${st.rows} rows: ${st.invalid} invalid, ${st.droppedNoLoss} left with no completion ` +
+      `tokens after truncation to ${s.maxLength ?? 'max'} tokens, ${st.droppedTooLong} too long)`);
+  }
+  const padId = tokenizer.eosId ?? 0;
+  const collate = s.packing ? { kind: 'packing' as const, seqLength: s.maxLength ?? 512, eosId: padId, padId } : { kind: 'padding' as const, padId };
+  const val = splits.val?.examples.length ? splits.val.examples : null;
+  return {
+    train: (state, endless) => new BatchIterator(splits.train.examples, { batchSize: s.batchSize, collate, seed: s.seed, epochs: endless ? Infinity : 1, shuffle: endless }, state),
+    eval: val ? () => new BatchIterator(val, { batchSize: s.batchSize, collate: { kind: 'padding', padId }, shuffle: false }) : null,
+  };
+}
+
+async function preferenceData(method: PreferenceMethod, tokenizer: Tokenizer, s: TrainSettings): Promise<MethodData> {
+  const opts = {
+    valid: s.valid, valFraction: s.valFraction, seed: s.seed, maxLength: s.maxLength, maxPromptLength: s.maxPromptLength,
+    truncationMode: s.truncationMode, skipInvalid: s.skipInvalid, chatTemplate: s.chatTemplate,
+  };
+  const batches = (endless: boolean) => ({ batchSize: s.batchSize, seed: s.seed, epochs: endless ? Infinity : 1, shuffle: endless });
+  const splits = method === 'kto' ? await loadKtoSplits(s.data, tokenizer, opts) : await loadPreferenceSplits(s.data, tokenizer, opts);
+  if (!splits.train.examples.length) {
+    const st = splits.train.stats;
+    throw new Error(`${s.data}: no ${method} training examples (${st.rows} rows: ${st.invalid} invalid, ${st.droppedTooLong} with a prompt ` +
+      `that fills --max-length ${s.maxLength ?? '-'}, ${st.droppedNoLoss} with no completion tokens left)`);
+  }
+  const it = (examples: unknown[], state: IteratorState | undefined, endless: boolean): BatchSource => method === 'kto'
+    ? ktoBatchIterator(examples as KtoExample[], tokenizer, batches(endless), state)
+    : preferenceBatchIterator(examples as PreferenceExample[], tokenizer, batches(endless), state);
+  const val = splits.val?.examples.length ? splits.val.examples : null;
+  return {
+    train: (state, endless) => it(splits.train.examples, state, endless),
+    eval: val ? () => it(val, undefined, false) : null,
+  };
+}
+
+function* iterate(it: BatchSource): Iterable<Batch> {
+  for (let b = it.next(); b; b = it.next()) yield b;
+}

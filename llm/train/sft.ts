@@ -1,0 +1,36 @@
+// Supervised fine-tuning loss: next-token cross-entropy on the positions whose label is not −100,
+// summed (the trainer divides by the tokens of the whole accumulation window, as TRL does).
+import type { Batch } from '../data/collate.ts';
+import type { LlamaForCausalLM } from '../models/llama/model.ts';
+import { crossEntropy, reshape, tensor } from '../../engine/ops/index.ts';
+import type { Tensor } from '../../engine/tensor.ts';
+import { forwardBatch } from './forward.ts';
+
+export const IGNORE_INDEX = -100;
+
+/** Targets [B, T]: labels shifted left by one (position t predicts token t+1), −100 at the end. */
+export function shiftedTargets(batch: Batch): Int32Array {
+  const [B, T] = batch.shape;
+  const out = new Int32Array(B * T).fill(IGNORE_INDEX);
+  for (let b = 0; b < B; b++) for (let t = 0; t + 1 < T; t++) out[b * T + t] = batch.labels[b][t + 1];
+  return out;
+}
+
+export interface MethodOutput {
+  /** The loss summed over the batch's units (tokens for SFT; pairs or examples for preference methods). */
+  lossSum: Tensor;
+  tokens: number;
+  /** Batch means logged next to the loss (TRL's names: rewards/chosen, ...), scalars. */
+  metrics?: Record<string, Tensor>;
+}
+
+export function sftLoss(model: LlamaForCausalLM, batch: Batch): MethodOutput {
+  const backend = model.backend;
+  const [B, T] = batch.shape;
+  const logits = forwardBatch(model, batch);
+  const targets = tensor(shiftedTargets(batch), [B * T], { backend });
+  const lossSum = crossEntropy(reshape(logits, [B * T, model.config.vocabSize]), targets, { ignoreIndex: IGNORE_INDEX, reduction: 'sum' });
+  let tokens = 0;
+  for (const t of Array.from(targets.host!)) if (t !== IGNORE_INDEX) tokens++;
+  return { lossSum, tokens };
+}
