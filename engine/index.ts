@@ -10,7 +10,9 @@ export { getBackend, setBackend } from './context.ts';
 export { Generator, manualSeed } from './random.ts';
 export * from './ops/index.ts';
 export type { Backend, DType } from '../backends/backend.ts';
-// The layers above the tensor engine, for programs that train and generate.
+export { createBackend, resolveBackendChoice, BACKEND_CHOICES } from '../backends/select.ts';
+export type { BackendChoice, CreateBackendOptions } from '../backends/select.ts';
+// Modules and optimizers.
 export { Module } from './nn/module.ts';
 export { Linear, Embedding, RMSNorm } from './nn/layers.ts';
 export { LoRALinear } from './nn/lora.ts';
@@ -18,8 +20,6 @@ export { applyLoRA } from './nn/apply-lora.ts';
 export { AdamW } from './optim/adamw.ts';
 export { SGD } from './optim/sgd.ts';
 export { Lion } from './optim/lion.ts';
-export { LlamaForCausalLM } from '../llm/models/llama/model.ts';
-export { generate } from '../llm/generate/generate.ts';
 
 /** Create a backend (explicit choice, then WGRAD_BACKEND, then auto) and make it the default. */
 export async function init(opts: { backend?: BackendChoice; precision?: 'f32' | 'f64' } = {}): Promise<Backend> {

@@ -34,7 +34,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
   }
   const backendName = values.backend ?? 'auto';
   if (!['webgpu', 'cpu', 'auto'].includes(backendName)) throw new UsageError(`wgrad bench: --backend expects webgpu, cpu or auto, got "${backendName}"`);
-  const { createBackend } = await import('../../backends/select.ts');
+  const { createBackend } = await import('../../engine/index.ts');
   const { runBench, benchFailures } = await import('../../bench/run.ts');
   const { writeBenchFile } = await import('../../bench/files.ts');
   const backend = await createBackend({ backend: backendName as 'webgpu' | 'cpu' | 'auto', timestampQuery: true });

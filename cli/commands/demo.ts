@@ -1,5 +1,5 @@
 // wgrad demo: the self-contained pipeline in llm/demo (no downloads).
-import { createBackend, type BackendChoice } from '../../backends/select.ts';
+import { createBackend, type BackendChoice } from '../../engine/index.ts';
 import { runDemo } from '../../llm/demo/pipeline.ts';
 import { log, numberFlag, parse } from '../args.ts';
 

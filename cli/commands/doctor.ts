@@ -1,5 +1,5 @@
 // wgrad doctor: which backends start here, with the adapter, features and limits, or why not.
-import { createBackend } from '../../backends/select.ts';
+import { createBackend } from '../../engine/index.ts';
 
 export async function doctorCommand(): Promise<void> {
   console.log(`runtime: node ${process.versions.node} on ${process.platform}-${process.arch}`);

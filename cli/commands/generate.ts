@@ -1,7 +1,7 @@
 // wgrad generate: load a model, encode a prompt, stream generated text to stdout.
 import { dirname, join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
-import { createBackend, type BackendChoice } from '../../backends/select.ts';
+import { createBackend, type BackendChoice } from '../../engine/index.ts';
 import { generate } from '../../llm/generate/generate.ts';
 import { loadLlama } from '../../llm/models/llama/load.ts';
 import { loadTokenizer } from '../../llm/tokenizers/load.ts';

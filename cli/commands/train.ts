@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
-import { createBackend, type BackendChoice } from '../../backends/select.ts';
+import { createBackend, type BackendChoice } from '../../engine/index.ts';
 import { saveAdapter, exportHfFolder } from '../../llm/adapters/index.ts';
 import { loadLlama } from '../../llm/models/llama/load.ts';
 import { loadTokenizer } from '../../llm/tokenizers/load.ts';

@@ -2,7 +2,7 @@
 // path, A [r, in] and B [out, r] (PEFT's orientation). Format readers produce a ParsedAdapter
 // (tensors as the file stores them, plus the rule that picks which modules a model wraps);
 // writers take a LoRAAdapter. Browser-safe: no file system here.
-import type { Backend } from '../../backends/backend.ts';
+import type { Backend } from '../../engine/index.ts';
 import { tensor } from '../../engine/ops/index.ts';
 import { tidy } from '../../engine/memory.ts';
 import type { Module } from '../../engine/nn/module.ts';

@@ -2,7 +2,7 @@
 // question/answer format with LoRA, then DPO on pairs that prefer the right answer to the model's
 // own wrong one, printing held-out exact-match accuracy before and after each stage. Writes
 // metrics-<stage>.jsonl and the Q/A adapter in PEFT and mlx-lm formats.
-import type { Backend } from '../../backends/backend.ts';
+import type { Backend } from '../../engine/index.ts';
 import { saveAdapter } from '../adapters/index.ts';
 import { BatchIterator } from '../data/iterator.ts';
 import { randomInit } from '../models/llama/init.ts';

@@ -3,7 +3,7 @@
 // killed run never leaves a half-written checkpoint that looks complete.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Backend } from '../../backends/backend.ts';
+import type { Backend } from '../../engine/index.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
 import { tensor } from '../../engine/ops/index.ts';

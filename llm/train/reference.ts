@@ -3,7 +3,7 @@
 // (no second copy of the weights); with full fine-tuning, a frozen copy. `precomputeReference`
 // runs it once over the data before training (TRL's precompute_ref_log_probs) and then serves
 // the stored values, so training steps skip the extra forward pass.
-import type { Backend } from '../../backends/backend.ts';
+import type { Backend } from '../../engine/index.ts';
 import { noGrad } from '../../engine/autodiff.ts';
 import type { Batch } from '../data/collate.ts';
 import { sequenceLogprobs } from '../methods/logprobs.ts';

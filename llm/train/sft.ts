@@ -5,8 +5,7 @@ import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import { crossEntropy, reshape, tensor } from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import { forwardBatch } from './forward.ts';
-
-export const IGNORE_INDEX = -100;
+import { IGNORE_INDEX } from '../data/labels.ts';
 
 /** Targets [B, T]: labels shifted left by one (position t predicts token t+1), −100 at the end. */
 export function shiftedTargets(batch: Batch): Int32Array {

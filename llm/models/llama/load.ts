@@ -1,6 +1,6 @@
 // Load a Llama-family checkpoint: a Hugging Face folder (config.json + safetensors, sharded or
 // not) or a llama2.c .bin (q/k rows converted to the rotate-half layout HF Llama uses).
-import type { Backend } from '../../../backends/backend.ts';
+import type { Backend } from '../../../engine/index.ts';
 import { openHfWeights } from '../../io/hf-weights.ts';
 import { readLlama2cCheckpointFile } from '../../io/llama2c.ts';
 import { joinPath, pathKind, readTextFile } from '../../io/node-fs.ts';

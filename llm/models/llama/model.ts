@@ -1,6 +1,6 @@
 // LlamaForCausalLM: pre-norm decoder blocks with RoPE attention (GQA) and a SwiGLU MLP.
 // Parameter names match Hugging Face (model.layers.N.self_attn.q_proj.weight, ...).
-import type { Backend } from '../../../backends/backend.ts';
+import type { Backend } from '../../../engine/index.ts';
 import { Tensor } from '../../../engine/tensor.ts';
 import {
   add, matmul, narrow, permute, reshape, rope, RopeTables, scaledDotProductAttention, swiglu, tensor,

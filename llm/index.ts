@@ -1,0 +1,32 @@
+// wgrad's LLM toolkit, built on the tensor engine (../engine/index.ts): Llama models, tokenizers,
+// file formats, training data, the trainer and its methods, adapters and generation.
+export { LlamaForCausalLM } from './models/llama/model.ts';
+export type { ForwardOpts } from './models/llama/model.ts';
+export type { LlamaConfig } from './models/llama/config.ts';
+export { llamaConfigFromHf } from './models/llama/config.ts';
+export { loadLlama, loadWeights } from './models/llama/load.ts';
+export type { LoadedModel } from './models/llama/load.ts';
+export { randomInit } from './models/llama/init.ts';
+export { KVCache } from './models/llama/kv-cache.ts';
+export { generate } from './generate/generate.ts';
+export type { GenerateOpts } from './generate/generate.ts';
+export type { SamplingOpts } from './generate/sampling.ts';
+export * from './io/index.ts';
+export * from './tokenizers/index.ts';
+export * from './data/index.ts';
+export * from './adapters/index.ts';
+export { runTraining, makeOptimizer } from './train/run.ts';
+export type { TrainSettings, TrainRunResult, TrainHooks } from './train/run.ts';
+export { Trainer } from './train/trainer.ts';
+export type { TrainerOptions, StepRecord, EvalRecord, BatchSource } from './train/trainer.ts';
+export { sftLoss } from './train/sft.ts';
+export { PREFERENCE_METHODS, preferenceMethod, needsReference } from './train/preference.ts';
+export type { PreferenceMethod, PreferenceSettings } from './train/preference.ts';
+export { adapterOffReference, modelReference, precomputeReference } from './train/reference.ts';
+export type { Reference } from './train/reference.ts';
+export { dpoLoss, DPO_LOSS_TYPES } from './methods/dpo.ts';
+export type { DpoLossType, DpoOpts, MethodLoss, PreferenceLogps } from './methods/dpo.ts';
+export { orpoLoss } from './methods/orpo.ts';
+export { cpoLoss } from './methods/cpo.ts';
+export { ktoLoss } from './methods/kto.ts';
+export { sequenceLogprobs } from './methods/logprobs.ts';
