@@ -1,8 +1,7 @@
 // Training checkpoints: trainable weights, optimizer state and trainer state (step, data position,
 // RNG states) in one folder per step, written to a temporary folder and renamed into place, so a
 // killed run never leaves a half-written checkpoint that looks complete.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { joinPath as join, listDir, makeDir, readFileBytes, readTextFile, removePath, renamePath, tempSuffix, writeFileBytes } from '../io/node-fs.ts';
 import type { Backend } from '../../engine/index.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
@@ -25,23 +24,22 @@ export function checkpointName(step: number): string {
 }
 
 export async function saveCheckpoint(dir: string, weights: [string, Tensor][], optimizer: [string, Tensor][], state: TrainerState): Promise<string> {
-  await mkdir(dir, { recursive: true });
+  await makeDir(dir);
   const final = join(dir, checkpointName(state.step));
-  const tmp = `${final}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp);
-  await writeFile(join(tmp, 'weights.safetensors'), writeSafetensors(await toRecords(weights), { metadata: { format: 'pt' } }));
-  await writeFile(join(tmp, 'optimizer.safetensors'), writeSafetensors(await toRecords(optimizer)));
-  await writeFile(join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 1));
-  await rm(final, { recursive: true, force: true });
-  await rename(tmp, final);
+  const tmp = `${final}.tmp-${tempSuffix()}`;
+  await makeDir(tmp);
+  await writeFileBytes(join(tmp, 'weights.safetensors'), writeSafetensors(await toRecords(weights), { metadata: { format: 'pt' } }));
+  await writeFileBytes(join(tmp, 'optimizer.safetensors'), writeSafetensors(await toRecords(optimizer)));
+  await writeFileBytes(join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 1));
+  await removePath(final);
+  await renamePath(tmp, final);
   return final;
 }
 
 /** The newest complete checkpoint folder under dir, or null. */
 export async function latestCheckpoint(dir: string): Promise<string | null> {
   let names: string[];
-  try { names = await readdir(dir); } catch { return null; }
+  try { names = await listDir(dir); } catch { return null; }
   const done = names.filter((n) => /^step-\d+$/.test(n)).sort();
   return done.length ? join(dir, done[done.length - 1]) : null;
 }
@@ -49,9 +47,9 @@ export async function latestCheckpoint(dir: string): Promise<string | null> {
 export async function loadCheckpoint(path: string, backend: Backend) {
   const read = async (f: string) => {
     const file = join(path, f);
-    const r = readSafetensors(new Uint8Array(await readFile(file)), file);
+    const r = readSafetensors(await readFileBytes(file), file);
     return new Map([...r.tensors].map(([n, td]) => [n, tensor(td.data, td.shape, { backend })] as [string, Tensor]));
   };
-  const state = JSON.parse(await readFile(join(path, 'trainer_state.json'), 'utf8')) as TrainerState;
+  const state = JSON.parse(await readTextFile(join(path, 'trainer_state.json'))) as TrainerState;
   return { weights: await read('weights.safetensors'), optimizer: await read('optimizer.safetensors'), state };
 }

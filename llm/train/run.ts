@@ -76,7 +76,10 @@ export function makeOptimizer(kind: TrainSettings['optimizer'], params: import('
 }
 
 export interface TrainHooks {
-  onStep?: (r: StepRecord) => void;
+  /** Awaited before the next step (a paused run waits here). */
+  onStep?: (r: StepRecord) => void | Promise<void>;
+  /** Asked after each step: true ends the run there (a stopped run still returns what it trained). */
+  shouldStop?: () => boolean;
   onEval?: (r: EvalRecord) => void;
   /** Full fine-tuning with DPO/KTO: load the frozen reference copy of the model. */
   loadReference?: () => Promise<LlamaForCausalLM>;
@@ -124,8 +127,9 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
     checkpoints: s.outputDir && s.saveEvery ? { dir: `${s.outputDir}/checkpoints`, every: s.saveEvery } : undefined,
     metricsPath: s.outputDir ? `${s.outputDir}/metrics.jsonl` : undefined,
     rngs,
-    onStep: (r) => { setTraining(true); hooks.onStep?.(r); },
+    onStep: (r) => { setTraining(true); return hooks.onStep?.(r); },
     onEval: hooks.onEval,
+    shouldStop: hooks.shouldStop,
   });
   const records = await trainer.run({ resume: s.resume });
   let evalLoss: number | null = null;

@@ -1,7 +1,6 @@
 // The one training loop every method uses: gradient accumulation, LR schedule, global-norm
 // clipping, periodic eval, metrics as JSONL, atomic checkpoints and exact resume.
-import { appendFile, mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { appendTextFile, dirName, makeDir } from '../io/node-fs.ts';
 import type { Batch } from '../data/collate.ts';
 import type { IteratorState } from '../data/iterator.ts';
 import { noGrad } from '../../engine/autodiff.ts';
@@ -57,8 +56,11 @@ export interface TrainerOptions {
   metricsPath?: string;
   /** Generators whose state belongs in checkpoints (LoRA dropout, ...). */
   rngs?: Record<string, Generator>;
-  onStep?: (r: StepRecord) => void;
+  /** Awaited before the next step, so a caller can pause a run (the web app's worker does). */
+  onStep?: (r: StepRecord) => void | Promise<void>;
   onEval?: (r: EvalRecord) => void;
+  /** Asked after each step (and its checkpoint): true ends the run there, as if maxSteps were reached. */
+  shouldStop?: () => boolean;
 }
 
 export interface EvalRecord { step: number; eval_loss: number; [metric: string]: number }
@@ -96,9 +98,10 @@ export class Trainer {
       const rec = await this.trainStep(window, t0);
       records.push(rec);
       await this.log(rec);
-      o.onStep?.(rec);
+      await o.onStep?.(rec);
       if (o.eval && this.step % o.eval.every === 0) await this.evaluate();
       if (o.checkpoints && (this.step % o.checkpoints.every === 0 || this.step === o.maxSteps)) await this.save();
+      if (o.shouldStop?.()) break;
     }
     return records;
   }
@@ -159,8 +162,8 @@ export class Trainer {
 
   private async log(r: object): Promise<void> {
     if (!this.o.metricsPath) return;
-    await mkdir(dirname(this.o.metricsPath), { recursive: true });
-    await appendFile(this.o.metricsPath, JSON.stringify(r) + '\n');
+    await makeDir(dirName(this.o.metricsPath));
+    await appendTextFile(this.o.metricsPath, JSON.stringify(r) + '\n');
   }
 
   private async save(): Promise<void> {
