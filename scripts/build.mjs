@@ -6,7 +6,7 @@ import { build } from 'esbuild';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchPageBuildOptions, testPageBuildOptions, webStaticFiles } from './web-bundles.mjs';
+import { appBuildOptions, benchPageBuildOptions, demoModel, testPageBuildOptions, webStaticFiles } from './web-bundles.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
@@ -47,9 +47,14 @@ async function buildWeb() {
   const outdir = join(dist, 'web');
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
-  await Promise.all([build({ ...testPageBuildOptions(), outdir }), build({ ...benchPageBuildOptions(), outdir })]);
+  await Promise.all([build({ ...testPageBuildOptions(), outdir }), build({ ...benchPageBuildOptions(), outdir }), build({ ...appBuildOptions(), outdir })]);
   for (const [src, name] of webStaticFiles) copyFileSync(join(root, src), join(outdir, name));
-  console.log(`build: dist/web/ (${['test.js', 'bench.js', ...webStaticFiles.map(([, n]) => n)].join(', ')})`);
+  // The app's demo model is a copy of ../shared's stories260K (1 MB), never committed here.
+  if (demoModel.files.every((f) => existsSync(join(demoModel.from, f)))) {
+    mkdirSync(join(outdir, demoModel.to));
+    for (const f of demoModel.files) copyFileSync(join(demoModel.from, f), join(outdir, demoModel.to, f));
+  } else console.log(`build: ${demoModel.from} not found; the app has no demo model (open a model folder instead)`);
+  console.log(`build: dist/web/ (${['app.js', 'app-worker.js', 'app.css', 'test.js', 'bench.js', ...webStaticFiles.map(([, n]) => n)].join(', ')})`);
 }
 
 await Promise.all([buildCli(), buildWeb()]);

@@ -53,3 +53,9 @@ export async function loadCheckpoint(path: string, backend: Backend) {
   const state = JSON.parse(await readTextFile(join(path, 'trainer_state.json'))) as TrainerState;
   return { weights: await read('weights.safetensors'), optimizer: await read('optimizer.safetensors'), state };
 }
+
+/** The step of the newest complete checkpoint under dir (0 when there is none). */
+export async function latestCheckpointStep(dir: string): Promise<number> {
+  const latest = await latestCheckpoint(dir);
+  return latest ? Number(/step-(\d+)$/.exec(latest)![1]) : 0;
+}
