@@ -44,6 +44,7 @@ function fail(where: string, e: unknown): void {
 }
 
 function log(line: string): void {
+  console.log(`wgrad: ${line}`);
   const el = $('log');
   el.textContent += `${line}\n`;
   el.scrollTop = el.scrollHeight;
@@ -237,6 +238,7 @@ function onEvent(e: RunEvent): void {
     if (!t0) { t0 = performance.now(); firstStep = step; }
     for (const [k, v] of Object.entries(r)) if (!['step', 'tokens', 'epoch'].includes(k)) charts.add(k, step, v);
     charts.add('memory (MB)', step, e.memoryBytes / 2 ** 20);
+    console.log(`wgrad: step ${step} loss ${r.loss}`);
     state.charts = charts.counts();
     const done = step - firstStep;
     const eta = done > 0 ? ((performance.now() - t0) / done) * (maxSteps - step) : NaN;
@@ -324,7 +326,7 @@ async function offerResume(): Promise<void> {
 }
 $('resume-run').addEventListener('click', () => void act('resume', $('settings-error'), async () => {
   const saved = state.saved!;
-  if (saved.model.kind === 'url') await loadModel(() => worker.loadModelFromUrl((saved.model as { base: string }).base));
+  if (!state.model && saved.model.kind === 'url') await loadModel(() => worker.loadModelFromUrl((saved.model as { base: string }).base));
   else if (!state.model) throw new Error('pick the same model folder in tab 1, then press Resume again');
   if (!state.model) throw new Error(state.error ?? 'the model did not load');
   await train(true);
