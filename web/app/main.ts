@@ -88,12 +88,13 @@ for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('#tabs b
 // ---- device ----
 function showDevice(d: DeviceInfo): void {
   const badge = $('device');
-  badge.textContent = d.backend === 'webgpu' ? `WebGPU: ${d.adapter?.description || d.adapter?.vendor || d.description}${d.software ? ' (software renderer)' : ''}` : 'cpu backend';
+  const name = [d.adapter?.vendor, d.adapter?.architecture, d.adapter?.description].filter(Boolean).join(' ') || d.description;
+  badge.textContent = d.backend === 'webgpu' ? `WebGPU: ${name}${d.software ? ' (software renderer)' : ''}` : `cpu backend${d.skippedAdapter ? ` (WebGPU adapter: ${d.skippedAdapter}, software)` : ''}`;
   badge.className = `badge ${d.backend === 'cpu' ? 'cpu' : d.software ? 'software' : ''}`;
   const notice = $('notice');
   const lines: string[] = [];
-  if (d.backend === 'cpu') lines.push(`No WebGPU here, so training runs on the cpu backend (plain JavaScript, slow). ${d.fallbackReason ?? ''}`);
-  if (d.software) lines.push(`This WebGPU adapter is a software renderer (${d.adapter?.vendor} ${d.adapter?.architecture} ${d.adapter?.description}): it runs on the CPU, far slower than a GPU.`);
+  if (d.backend === 'cpu') lines.push(`Training runs on the cpu backend (plain JavaScript, slow): ${d.fallbackReason ?? 'chosen with ?backend=cpu'}.`);
+  else if (d.software) lines.push(`This WebGPU adapter is a software renderer (${d.adapter?.vendor} ${d.adapter?.architecture} ${d.adapter?.description}): it runs on the CPU, far slower than a GPU.`);
   notice.textContent = lines.join(' ');
   notice.hidden = !lines.length;
   $('fingerprint').textContent = JSON.stringify({ backend: d.backend, description: d.description, adapter: d.adapter, software: d.software, features: d.features, limits: d.limits }, null, 1);

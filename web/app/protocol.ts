@@ -8,6 +8,8 @@ export interface DeviceInfo {
   software: boolean;
   /** Why WebGPU is not used, when it is not. */
   fallbackReason?: string;
+  /** A software WebGPU adapter passed over for the cpu backend (auto). */
+  skippedAdapter?: string;
   adapter?: { vendor: string; architecture: string; device: string; description: string };
   features: string[];
   limits: Record<string, number>;
