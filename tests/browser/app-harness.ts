@@ -53,6 +53,7 @@ export async function openApp(query: string): Promise<AppSession> {
     s.on('Network.requestWillBeSent', (e) => requests.push(e.request.url));
   });
   const page = await browser.newPage();
+  await page.setViewport({ width: 1200, height: 860 });
   page.on('request', (r) => requests.push(r.url()));
   page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e instanceof Error ? e.message : String(e)}`));
