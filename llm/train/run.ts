@@ -37,6 +37,8 @@ export interface TrainSettings {
   valid?: string;
   valFraction?: number;
   maxSteps: number;
+  /** Passes over the training data (TRL's num_train_epochs); when set it decides maxSteps. */
+  epochs?: number;
   batchSize: number;
   gradAccum?: number;
   learningRate: number;
@@ -81,6 +83,8 @@ export interface TrainHooks {
   /** Full fine-tuning with DPO/KTO: load the frozen reference copy of the model. */
   loadReference?: () => Promise<LlamaForCausalLM>;
   log?: (s: string) => void;
+  /** Called once before the first step, with the number of steps the run will make. */
+  onStart?: (info: { maxSteps: number }) => void;
 }
 
 export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer, s: TrainSettings, hooks: TrainHooks = {}): Promise<TrainRunResult> {
@@ -89,6 +93,13 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
     throw new Error(`unknown training method "${method}" (expected sft, ${PREFERENCE_METHODS.join(', ')})`);
   }
   const data = method === 'sft' ? await sftData(tokenizer, s) : await preferenceData(method, tokenizer, s);
+  if (s.epochs !== undefined) {
+    // Batches of one pass, counted by collating it (packing makes the count depend on the rows).
+    let batches = 0;
+    for (const _ of iterate(data.train(undefined, false))) batches++;
+    s = { ...s, maxSteps: Math.max(1, Math.ceil((s.epochs * batches) / (s.gradAccum ?? 1))) };
+    hooks.log?.(`${s.epochs} epoch(s) of ${batches} batches: ${s.maxSteps} steps`);
+  }
   const lora = s.lora ? applyLoRA(model, { ...s.lora, targetModules: s.lora.targets, seed: s.seed }) : null;
   if (!lora) for (const p of model.parameters()) p.requiresGrad = true;
   const params = trainableParameters(model);
@@ -127,6 +138,7 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
     onStep: (r) => { setTraining(true); hooks.onStep?.(r); },
     onEval: hooks.onEval,
   });
+  hooks.onStart?.({ maxSteps: s.maxSteps });
   const records = await trainer.run({ resume: s.resume });
   let evalLoss: number | null = null;
   if (data.eval) {
