@@ -7,6 +7,13 @@ import { Command, CommanderError, Option } from 'commander';
 
 export class UsageError extends Error {}
 
+/** Ends the command with this exit status (130 after SIGINT, ...) after printing the message. */
+export class Exit extends Error {
+  constructor(readonly code: number, message = '') {
+    super(message);
+  }
+}
+
 /** Logs go to stderr so stdout carries only a command's real output. */
 export const log = (...a: unknown[]) => console.error(...a);
 

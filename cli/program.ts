@@ -1,7 +1,7 @@
 // The wgrad command line: one commander program, one file per command in cli/commands/. main()
 // returns the exit status; cli/main.ts is the executable's entry.
 import { applyRuntimeEnv } from './runtime-env.mjs';
-import { buildCommand, Command, CommanderError, commanderMessage, commandPath, configure, normalizeArgv, UsageError, type CommandSpec } from './args.ts';
+import { buildCommand, Command, CommanderError, Exit, commanderMessage, commandPath, configure, normalizeArgv, UsageError, type CommandSpec } from './args.ts';
 import { WGRAD_VERSION } from '../bench/fingerprint.ts';
 import { benchSpec } from './commands/bench.ts';
 import { convertAdapterSpec } from './commands/convert-adapter.ts';
@@ -41,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`${where}: ${msg}\n(see \`${where} --help\`)`);
       return 2;
     }
+    if (e instanceof Exit) { if (e.message) console.error(`${where}: ${e.message}`); return e.code; }
     if (e instanceof UsageError) { console.error(`${where}: ${e.message}`); return 2; }
     console.error(`${where}: ${(e as Error).message}`);
     if (process.env.WGRAD_DEBUG || argv.includes('--verbose')) console.error((e as Error).stack);

@@ -9,13 +9,19 @@ import { runTraining, type TrainSettings } from '../../llm/train/run.ts';
 import { DPO_LOSS_TYPES, type DpoLossType } from '../../llm/methods/dpo.ts';
 import { PREFERENCE_METHODS } from '../../llm/train/preference.ts';
 import {
-  applyConfig, choice, fraction, integer, list, log, nonNegative, nonNegativeInt, number, positive, positiveInt, UsageError,
+  applyConfig, choice, Exit, fraction, integer, list, log, nonNegative, nonNegativeInt, number, positive, positiveInt, UsageError,
   type Command, type CommandSpec, type Flag,
 } from '../args.ts';
 import { openBackend } from '../backend.ts';
 import { loadModelAndTokenizer } from '../load.ts';
 import { backendFlags, chatTemplateFlag, modelFlags } from '../options.ts';
-import { progressReporter } from '../progress.ts';
+import { progressReporter, type Progress } from '../progress.ts';
+import { checkOutputDir } from '../output-dir.ts';
+import { checkRun, fsContext, prepareRun, resumeCommand, stopOnSignals } from '../run.ts';
+import { formatDataSummary } from '../../llm/data/summary.ts';
+import { DivergenceMonitor } from '../../llm/train/divergence.ts';
+import { updateRunRecord } from '../../llm/train/run-dir.ts';
+import { latestCheckpoint } from '../../llm/train/checkpoint.ts';
 
 const METHODS = ['sft', ...PREFERENCE_METHODS] as const;
 
@@ -77,7 +83,9 @@ const runFlags: Flag[] = [
   { flags: '--save-every <n>', help: 'checkpoint every N steps', default: 100, parse: positiveInt, aliases: ['--save-steps'] },
   { flags: '--save-total-limit <n>', help: 'keep only the newest N checkpoints', parse: positiveInt },
   { flags: '--log-every <n>', help: 'progress line every N steps when stderr is not a terminal', default: 10, parse: positiveInt, aliases: ['--steps-per-report', '--logging-steps'] },
-  { flags: '--resume', help: 'continue from the newest checkpoint in DIR/checkpoints' },
+  { flags: '--resume', help: 'continue the run in --output-dir from its newest checkpoint (same settings)' },
+  { flags: '--overwrite', help: 'replace the run in --output-dir (its run.json, metrics, checkpoints, adapters)', aliases: ['--overwrite-output-dir'] },
+  { flags: '--stop-on-divergence', help: 'stop when the loss diverges, keeping the last good checkpoint' },
   { flags: '--adapter-path <dir>', help: 'mlx-lm: where to write the mlx-lm adapter (default DIR/adapter-mlx)' },
   { flags: '--config <file>', help: 'YAML with the same keys as the flags (- or _); flags on the command line win' },
 ];
@@ -118,7 +126,13 @@ async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<v
   const method = o.method as TrainSettings['method'];
   const out = o.outputDir as string;
 
+  checkOutputDir(out, '--output-dir');
+  if (o.adapterPath) checkOutputDir(o.adapterPath as string, '--adapter-path');
+  await checkRun(out, o);
+
   const backend = await openBackend(o);
+  const stop = stopOnSignals();
+  let progress: Progress | null = null;
   try {
     const { model, tokenizer, paths } = await loadModelAndTokenizer(o, backend);
     const cfg = model.config;
@@ -154,16 +168,43 @@ async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<v
         r: o.loraR as number, alpha: o.loraAlpha as number, dropout: o.loraDropout as number, rslora: !!o.rslora,
         targets: o.loraTargets as string[], layers,
       },
-      evalEvery: o.evalEvery as number, saveEvery: o.saveEvery as number, outputDir: out, resume: !!o.resume,
+      evalEvery: o.evalEvery as number, saveEvery: o.saveEvery as number, saveTotalLimit: o.saveTotalLimit as number | undefined,
+      outputDir: out, resume: !!o.resume,
     };
-    const progress = progressReporter({ method: method!, maxSteps: settings.maxSteps, logEvery: o.logEvery as number });
+    const run = await prepareRun(out, cmd, { ...o, maxLength }, paths, backend.description);
+    progress = progressReporter({ method: method!, maxSteps: settings.maxSteps, logEvery: o.logEvery as number });
+    const divergence = new DivergenceMonitor({ vocabSize: method === 'sft' ? cfg.vocabSize : undefined });
+    const diverged = (msg: string | null) => {
+      if (msg === null) return;
+      progress!.stop();
+      log(`wgrad: warning: training diverges: ${msg}${o.stopOnDivergence ? '; stopping (--stop-on-divergence)' : ' (--stop-on-divergence stops here)'}`);
+      if (o.stopOnDivergence) stop.controller.abort({ divergence: msg, checkpoint: false });
+    };
+    const p = progress;
     const r = await runTraining(model, tokenizer, settings, {
-      onStart: progress.start,
-      onStep: progress.step,
-      onEval: progress.eval,
+      onData: async (summary) => {
+        for (const line of formatDataSummary(summary)) log(line);
+        await updateRunRecord(out, { data_summary: summary });
+      },
+      onStart: p.start,
+      onStep: (rec) => { p.step(rec); diverged(divergence.step(rec.step, rec.loss)); },
+      onEval: (e) => { p.eval(e); diverged(divergence.eval(e.step, e.eval_loss)); },
       loadReference: async () => (await loadModelAndTokenizer(o, backend)).model,
+      signal: stop.controller.signal,
       log,
-    }).finally(() => progress.stop());
+    }).catch((e) => { throw fsContext(e, out); }).finally(() => p.stop());
+    const last = r.records[r.records.length - 1];
+    const step = r.trainer.step;
+    const reason = r.stopped as { signal?: NodeJS.Signals; divergence?: string } | undefined;
+    await updateRunRecord(out, { ended: { at: new Date().toISOString(), step, ...(reason?.signal ? { signal: reason.signal } : {}), ...(divergence.diagnosis ? { diverged: divergence.diagnosis } : {}) } });
+    if (reason?.signal) {
+      throw new Exit(reason.signal === 'SIGINT' ? 130 : 143,
+        `stopped by ${reason.signal} after step ${step}; checkpoint written to ${join(out, 'checkpoints')}. Continue with:\n  ${resumeCommand()}`);
+    }
+    if (reason?.divergence) {
+      const good = await latestCheckpoint(join(out, 'checkpoints'));
+      throw new Exit(1, `stopped at step ${step}: training diverged; the last good checkpoint is ${good ?? '(none yet)'}`);
+    }
     if (r.lora) {
       const mlxDir = (o.adapterPath as string | undefined) ?? join(out, 'adapter-mlx');
       await saveAdapter(model, join(out, 'adapter'), { format: 'peft', baseModel: paths.model });
@@ -173,10 +214,12 @@ async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<v
       await exportHfFolder(model, join(out, 'model'), { tokenizerFrom: paths.format === 'hf' ? paths.model : undefined });
       log(`wgrad: model written to ${join(out, 'model')}`);
     }
-    const last = r.records[r.records.length - 1];
-    log(`wgrad: ${r.records.length} steps, final loss ${last ? last.loss.toFixed(4) : '-'}${r.evalLoss !== null ? `, eval loss ${r.evalLoss.toFixed(4)}` : ''}`);
+    log(`wgrad: ${run.step ? `steps ${run.step + 1}-${step}` : `${step} steps`}, final loss ${last ? last.loss.toFixed(4) : '-'}${r.evalLoss !== null ? `, eval loss ${r.evalLoss.toFixed(4)}` : ''}`);
+    if (divergence.diagnosis) log(`wgrad: warning: training diverged: ${divergence.diagnosis}`);
     model.dispose();
   } finally {
+    progress?.stop();
+    stop.dispose();
     backend.destroy();
   }
 }
