@@ -4,7 +4,7 @@
 // run.json records what made the run: settings, data fingerprint, seed, versions and device.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { readdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { latestCheckpoint, removeStaleTemporaries } from './checkpoint.ts';
 
@@ -96,6 +96,7 @@ export async function checkRunDir(dir: string, o: PrepareOptions = {}): Promise<
 export async function prepareRunDir(dir: string, record: RunRecord, o: PrepareOptions = {}): Promise<PreparedRun> {
   const names = o.names ?? { resume: 'resume', overwrite: 'overwrite' };
   await checkRunDir(dir, o);
+  await mkdir(dir, { recursive: true });
   const ckDir = join(dir, 'checkpoints');
   if (o.overwrite) for (const f of RUN_OUTPUTS) await rm(join(dir, f), { recursive: true, force: true });
   await removeStaleTemporaries(ckDir);

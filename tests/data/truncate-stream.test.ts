@@ -26,8 +26,8 @@ describe.skipIf(!ok)(`streaming truncation${skipNote(ok)}`, async () => {
       const whole = [tok.encode(body), tok.encode('Q: ' + body)];
       for (const maxLength of [17, 256]) {
         const rows = [
-          { source: 't', row: 1, value: { text: body } },
-          { source: 't', row: 2, value: { prompt: 'Q: ' + body.slice(0, 4), completion: body.slice(4) } },
+          { source: 't', row: 1, cite: 'row' as const, value: { text: body } },
+          { source: 't', row: 2, cite: 'row' as const, value: { prompt: 'Q: ' + body.slice(0, 4), completion: body.slice(4) } },
         ];
         const ds = buildSftDataset(rows, tok, { maxLength });
         expect(ds.stats).toMatchObject({ truncated: 2, examples: 2 });
