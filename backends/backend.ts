@@ -6,9 +6,10 @@
 // A backend may run work lazily (the WebGPU backend records dispatches and submits them
 // when a value is read), so `read` is the only async primitive.
 
-export type DType = 'f32' | 'i32' | 'f16';
+/** Storage types. f16 storage is not built yet (see bench/NOTES.md); only 32-bit types exist. */
+export type DType = 'f32' | 'i32';
 
-export const dtypeBytes: Record<DType, number> = { f32: 4, i32: 4, f16: 2 };
+export const dtypeBytes: Record<DType, number> = { f32: 4, i32: 4 };
 
 /** Argument check of Backend.rope shared by the backends (sizes in elements). */
 export function checkRope(xSize: number, cosSize: number, sinSize: number, rows: number, T: number, D: number,

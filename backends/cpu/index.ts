@@ -60,7 +60,7 @@ export class CpuBackend implements Backend {
     let data: Data;
     if (dtype === 'i32') data = new Int32Array(size);
     else if (dtype === 'f32') data = this.precision === 'f64' ? new Float64Array(size) : new Float32Array(size);
-    else throw new Error(`cpu backend: dtype ${dtype} is not supported yet (f32 and i32 are)`);
+    else throw new Error(`cpu backend: dtype ${dtype} is not supported (f32 and i32 are)`);
     this.live++;
     this.liveBytes += size * dtypeBytes[dtype];
     if (this.liveBytes > this.peakLiveBytes) this.peakLiveBytes = this.liveBytes;

@@ -147,7 +147,7 @@ export class WebGPUBackend implements Backend {
   private alloc(size: number, dtype: DType, op: string): GPUStorage {
     this.alive(op);
     if (dtype !== 'f32' && dtype !== 'i32') {
-      throw new Error(`webgpu ${op}: dtype ${dtype} is not supported yet (f32 and i32 are)`);
+      throw new Error(`webgpu ${op}: dtype ${dtype} is not supported (f32 and i32 are)`);
     }
     if (!Number.isInteger(size) || size < 0) throw new Error(`webgpu ${op}: size ${size} must be a non-negative integer`);
     const buf = this.pool.acquire(size * 4);
@@ -178,7 +178,7 @@ export class WebGPUBackend implements Backend {
   }
 
   private scalar(op: string, field: string, s: Storage): Scalar32 {
-    if (s.dtype !== 'f32' && s.dtype !== 'i32') throw new Error(`webgpu ${op}: ${field} dtype ${s.dtype} is not supported yet`);
+    if (s.dtype !== 'f32' && s.dtype !== 'i32') throw new Error(`webgpu ${op}: ${field} dtype ${s.dtype} is not supported (f32 and i32 are)`);
     return s.dtype;
   }
 

@@ -414,7 +414,7 @@ describe('webgpu backend machinery', () => {
       .toThrow(/matmul: f32 only/);
     expect(() => g.matmul(x, x, { batch: 1, m: 2, n: 3, k: 4, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 }))
       .toThrow(/matmul: .*needs a ≥ 8 and b ≥ 12 elements, got 6 and 6/);
-    expect(() => g.upload([1], 'f16')).toThrow(/upload: dtype f16 is not supported yet/);
+    expect(() => g.upload([1], 'f16' as never)).toThrow(/upload: dtype f16 is not supported \(f32 and i32 are\)/);
     g.free(k);
     expect(() => g.unary('exp', k)).toThrow(/unary exp: x was already freed/);
     expect(() => g.free(k)).toThrow(/free: storage was already freed/);
