@@ -1,7 +1,7 @@
 // Training checkpoints: trainable weights, optimizer state and trainer state (step, data position,
 // RNG states) in one folder per step, written to a temporary folder and renamed into place, so a
 // killed run never leaves a half-written checkpoint that looks complete.
-import { joinPath as join, listDir, makeDir, readFileBytes, readTextFile, removePath, renamePath, tempSuffix, writeFileBytes } from '../io/node-fs.ts';
+import { joinPath as join, listDir, makeDir, readFileBytes, readTextFile, removePath, renamePath, writeFileBytes } from '../io/node-fs.ts';
 import type { Backend } from '../../engine/index.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
@@ -23,24 +23,67 @@ export function checkpointName(step: number): string {
   return `step-${String(step).padStart(7, '0')}`;
 }
 
-export async function saveCheckpoint(dir: string, weights: [string, Tensor][], optimizer: [string, Tensor][], state: TrainerState): Promise<string> {
+/**
+ * Writes step-NNNNNNN/ atomically; with `keep`, then removes all but the newest `keep` checkpoints
+ * (TRL's save_total_limit).
+ */
+export async function saveCheckpoint(dir: string, weights: [string, Tensor][], optimizer: [string, Tensor][], state: TrainerState, keep?: number): Promise<string> {
   await makeDir(dir);
   const final = join(dir, checkpointName(state.step));
-  const tmp = `${final}.tmp-${tempSuffix()}`;
+  const tmp = `${final}.tmp-${writerId()}`;
+  await removePath(tmp);
   await makeDir(tmp);
   await writeFileBytes(join(tmp, 'weights.safetensors'), writeSafetensors(await toRecords(weights), { metadata: { format: 'pt' } }));
   await writeFileBytes(join(tmp, 'optimizer.safetensors'), writeSafetensors(await toRecords(optimizer)));
   await writeFileBytes(join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 1));
   await removePath(final);
   await renamePath(tmp, final);
+  if (keep !== undefined) {
+    const done = (await listDir(dir)).filter((n) => CHECKPOINT.test(n)).sort();
+    for (const old of done.slice(0, Math.max(0, done.length - keep))) await removePath(join(dir, old));
+  }
   return final;
+}
+
+const CHECKPOINT = /^step-\d+$/;
+
+type Proc = { pid?: number; kill?: (pid: number, signal: number) => void };
+const proc = (globalThis as { process?: Proc }).process;
+
+/** The writer of a temporary folder: this process (Node, Deno), or a number per page (browser). */
+const pageId = 1 + Math.floor(Math.random() * 2 ** 31);
+function writerId(): number {
+  return proc?.pid ?? pageId;
+}
+
+/** Whether a process is still running; a browser cannot tell, so its temporaries count as stale. */
+const alive = (pid: number) => {
+  try {
+    if (!proc?.kill) return false;
+    proc.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Removes half-written step-*.tmp-PID folders left by killed runs (their process is gone). */
+export async function removeStaleTemporaries(dir: string): Promise<string[]> {
+  let names: string[];
+  try { names = await listDir(dir); } catch { return []; }
+  const stale = names.filter((n) => {
+    const m = /^step-\d+\.tmp-(\d+)$/.exec(n);
+    return m && (Number(m[1]) === writerId() || !alive(Number(m[1])));
+  });
+  for (const n of stale) await removePath(join(dir, n));
+  return stale;
 }
 
 /** The newest complete checkpoint folder under dir, or null. */
 export async function latestCheckpoint(dir: string): Promise<string | null> {
   let names: string[];
   try { names = await listDir(dir); } catch { return null; }
-  const done = names.filter((n) => /^step-\d+$/.test(n)).sort();
+  const done = names.filter((n) => CHECKPOINT.test(n)).sort();
   return done.length ? join(dir, done[done.length - 1]) : null;
 }
 

@@ -54,8 +54,8 @@ async function cliAdapter(): Promise<Tensors> {
   const out = join(tmp, 'cli');
   const cfg = join(tmp, 'run.yaml');
   writeFileSync(cfg, yaml);
-  const { trainCommand } = await import('../../cli/commands/train.ts');
-  await trainCommand(['--config', cfg, '--model', asset(MODEL), '--data', asset(DATA), '--output-dir', out, '--backend', 'cpu']);
+  const { main } = await import('../../cli/program.ts');
+  expect(await main(['train', '--config', cfg, '--model', asset(MODEL), '--data', asset(DATA), '--output-dir', out, '--backend', 'cpu'])).toBe(0);
   const file = join(out, 'adapter', 'adapter_model.safetensors');
   return adapterTensors(new Uint8Array(readFileSync(file)), file);
 }

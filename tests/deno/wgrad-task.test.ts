@@ -40,12 +40,13 @@ function tensors(file: string): Map<string, Float32Array> {
 describe(`deno task wgrad${skipNote(ok)}`, () => {
   it.skipIf(!ok)('writes byte-identical adapters to Node on cpu, and agrees on WebGPU', { timeout: 150_000 }, async () => {
     const node = join(tmp, 'node'), denoCpu = join(tmp, 'deno-cpu'), denoGpu = join(tmp, 'deno-webgpu');
-    const { trainCommand } = await import('../../cli/commands/train.ts');
-    const [, cpuOut, gpuOut] = await Promise.all([
-      trainCommand(args(node, 'cpu').slice(1)),
+    const { main } = await import('../../cli/program.ts');
+    const [nodeCode, cpuOut, gpuOut] = await Promise.all([
+      main(args(node, 'cpu')),
       denoTrain(denoCpu, 'cpu'),
       denoTrain(denoGpu, 'webgpu'),
     ]);
+    expect(nodeCode).toBe(0);
     expect(cpuOut).toMatch(/backend cpu/);
     expect(gpuOut, 'Deno ran on WebGPU').toMatch(/backend webgpu/);
     for (const f of FILES) expect(readFileSync(join(denoCpu, f)).equals(readFileSync(join(node, f))), `${f}: Node and Deno differ`).toBe(true);

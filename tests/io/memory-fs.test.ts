@@ -76,8 +76,8 @@ describe(`the trainer on an installed file system${skipNote(ok)}`, () => {
     expect(metrics.map((l) => JSON.parse(l).step)).toEqual([1, 2, 3, 4]);
 
     await fs.rm('/run');
-    let done = 0;
-    const stopped = await train('/model', '/data/alpaca_tiny.json', '/run', {}, { onStep: () => { done++; }, shouldStop: () => done >= 2 });
+    const stop = new AbortController();
+    const stopped = await train('/model', '/data/alpaca_tiny.json', '/run', {}, { onStep: (r: { step: number }) => { if (r.step === 2) stop.abort(); }, signal: stop.signal });
     expect(stopped.steps).toEqual([1, 2]);
     const resumed = await train('/model', '/data/alpaca_tiny.json', '/run', { resume: true });
     expect(resumed.steps).toEqual([3, 4]);

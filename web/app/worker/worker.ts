@@ -31,7 +31,7 @@ let data: { name: string; path: string } | null = null;
 let lora: Map<string, LoRALinear> | null = null;
 let training = false;
 let paused: { resolve: () => void; promise: Promise<void> } | null = null;
-let stopRequested = false;
+let stopper: AbortController | null = null;
 
 async function ready(): Promise<void> {
   if (fs) return;
@@ -126,7 +126,7 @@ const api = {
       await fs.writeFile(RUN_FILE, JSON.stringify(run));
     }
     training = true;
-    stopRequested = false;
+    stopper = new AbortController();
     try {
       const settings = trainSettingsFromOptions(v, 'settings', { data: dataPath, outputDir: RUN_DIR, resume });
       const r = await runTraining(m, tok, settings, {
@@ -139,7 +139,7 @@ const api = {
           }
         },
         onEval: (record) => onEvent({ type: 'eval', record }),
-        shouldStop: () => stopRequested,
+        signal: stopper.signal,
         log: (text) => onEvent({ type: 'log', text }),
       });
       lora = r.lora;
@@ -151,6 +151,7 @@ const api = {
     } finally {
       training = false;
       paused = null;
+      stopper = null;
     }
   },
 
@@ -167,8 +168,9 @@ const api = {
     paused = null;
   },
 
+  /** Ends the run after the current step, with a checkpoint of it. */
   stop(): void {
-    stopRequested = true;
+    stopper?.abort({ checkpoint: true });
     api.resume();
   },
 
