@@ -30,7 +30,7 @@ export const TRAIN_OPTIONS: readonly TrainOption[] = [
   { name: 'optimizer', kind: 'choice', default: 'adamw', choices: ['adamw', 'sgd', 'lion'], help: 'optimizer' },
   { name: 'weight-decay', kind: 'number', default: 0, help: 'decoupled weight decay' },
   { name: 'max-grad-norm', kind: 'number', default: 1, help: 'global-norm clipping' },
-  { name: 'max-length', kind: 'integer', default: 1024, help: 'truncate examples to this many tokens' },
+  { name: 'max-length', kind: 'integer', help: "truncate examples to this many tokens (default: min(1024, the model's positions))" },
   { name: 'packing', kind: 'boolean', default: false, help: 'pack examples into rows of max-length tokens' },
   { name: 'train-on-prompt', kind: 'boolean', default: false, help: 'loss on every token, not only completions' },
   { name: 'val-fraction', kind: 'number', default: 0, help: 'hold out this share of the rows for eval' },
@@ -92,7 +92,7 @@ export function optionValue(v: TrainOptionValues, name: string): OptionValue | u
 }
 
 /** TrainSettings for data at `data`, writing to `outputDir`, with the ranges `wgrad train` enforces. */
-export function trainSettingsFromOptions(v: TrainOptionValues, where: string, paths: { data: string; outputDir?: string; resume?: boolean }): TrainSettings {
+export function trainSettingsFromOptions(v: TrainOptionValues, where: string, paths: { data: string; outputDir?: string; resume?: boolean; maxPositions?: number }): TrainSettings {
   const get = (n: string) => optionValue(v, n);
   const num = (n: string, what: string, ok: (x: number) => boolean): number => {
     const x = get(n) as number;
@@ -123,7 +123,7 @@ export function trainSettingsFromOptions(v: TrainOptionValues, where: string, pa
     weightDecay: num('weight-decay', 'a number ≥ 0', (x) => x >= 0),
     maxGradNorm: num('max-grad-norm', 'a positive number', pos),
     seed: get('seed') as number,
-    maxLength: num('max-length', 'a positive integer', posInt),
+    maxLength: get('max-length') === undefined ? Math.min(1024, paths.maxPositions ?? 1024) : num('max-length', 'a positive integer', posInt),
     packing: get('packing') as boolean,
     completionOnly: !get('train-on-prompt'),
     chatTemplate: get('chat-template') as string | undefined,

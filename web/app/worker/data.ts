@@ -6,12 +6,12 @@ import type { DataPreview } from '../protocol.ts';
 
 export const DATA_DIR = '/data';
 
-export async function previewData(path: string, name: string, tokenizer: Tokenizer, v: TrainOptionValues): Promise<DataPreview> {
+export async function previewData(path: string, name: string, tokenizer: Tokenizer, v: TrainOptionValues, maxPositions: number): Promise<DataPreview> {
   const bytes = await fileSystem().readFile(path);
   const records = await parseDataBytes(bytes, name);
   const method = optionValue(v, 'method') as string;
   const opts = {
-    skipInvalid: true, maxReportedErrors: 5, maxLength: optionValue(v, 'max-length') as number,
+    skipInvalid: true, maxReportedErrors: 5, maxLength: (optionValue(v, 'max-length') as number | undefined) ?? Math.min(1024, maxPositions),
     chatTemplate: optionValue(v, 'chat-template') as string | undefined,
   };
   const formats: Record<string, number> = {};

@@ -92,7 +92,7 @@ export function estimateMemory(model: LlamaForCausalLM, v: TrainOptionValues): M
   }, 0);
   const trainable = trainableParams * 4;
   const optimizer = trainable * 3;
-  const tokens = (optionValue(v, 'batch-size') as number) * (optionValue(v, 'max-length') as number) * (optionValue(v, 'method') === 'sft' ? 1 : 2);
+  const tokens = (optionValue(v, 'batch-size') as number) * ((optionValue(v, 'max-length') as number | undefined) ?? Math.min(1024, c.maxPositions)) * (optionValue(v, 'method') === 'sft' ? 1 : 2);
   const activations = tokens * 4 * (c.numLayers * (16 * c.hiddenSize + 2 * c.intermediateSize) + 2 * c.vocabSize);
   return { weights, trainable, optimizer, activations, total: weights + optimizer + activations, checkpoint: 2 * trainable * 3 };
 }

@@ -88,7 +88,7 @@ const api = {
     const path = `${DATA_DIR}/${file.name}`;
     memory.put(path, file);
     data = { name: file.name, path };
-    return previewData(path, file.name, need(tokenizer, 'load a model'), checkTrainOptions(options, 'settings'));
+    return previewData(path, file.name, need(tokenizer, 'load a model'), checkTrainOptions(options, 'settings'), need(model, 'load a model').config.maxPositions);
   },
 
   estimate(options: Record<string, unknown>): MemoryEstimate {
@@ -128,7 +128,7 @@ const api = {
     training = true;
     stopper = new AbortController();
     try {
-      const settings = trainSettingsFromOptions(v, 'settings', { data: dataPath, outputDir: RUN_DIR, resume });
+      const settings = trainSettingsFromOptions(v, 'settings', { data: dataPath, outputDir: RUN_DIR, resume, maxPositions: m.config.maxPositions });
       const r = await runTraining(m, tok, settings, {
         onStep: async (record) => {
           onEvent({ type: 'step', record, memoryBytes: m.backend.memoryStats().liveBytes });
