@@ -25,8 +25,9 @@ function program(): Command {
 
 /** Runs `wgrad ARGV`; returns the exit status (2: bad usage, 1: the command failed). */
 export async function main(argv: string[]): Promise<number> {
-  // Dawn reads these when it loads, so they are set before any command can create a backend.
-  applyRuntimeEnv();
+  // Dawn reads these when it loads, so they are set before any command can create a backend. Deno
+  // runs its own WebGPU (wgpu) on the system's Vulkan drivers, and `deno task wgrad` may not write env.
+  if (!('Deno' in globalThis)) applyRuntimeEnv();
   const p = program();
   if (argv.length === 0) { p.outputHelp({ error: true }); return 2; }
   let running: Command = p;

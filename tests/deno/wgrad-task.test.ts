@@ -1,5 +1,5 @@
-// Headless Deno is a way to run wgrad: `deno task wgrad train ...` (deno.json: read, write, two
-// WGRAD_* variables and 127.0.0.1 only) runs the same command on the same files as Node. The same
+// Headless Deno is a way to run wgrad: `deno task wgrad train ...` (deno.json: read, write, env
+// and 127.0.0.1 only; no other network, subprocesses, FFI or system info) runs the same command on the same files as Node. The same
 // LoRA SFT run on the cpu backend writes byte-identical adapters in Node and in Deno, and Deno on
 // WebGPU (lavapipe here) agrees with them within the kernels' tolerance.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,8 +19,8 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const args = (out: string, backend: string) => [
   'train', '--model', asset(MODEL), '--data', asset(DATA), '--output-dir', out, '--backend', backend,
-  '--max-steps', '3', '--batch-size', '2', '--max-length', '128', '--learning-rate', '3e-3',
-  '--lora-r', '4', '--lora-alpha', '8', '--lora-targets', 'q_proj,v_proj', '--seed', '1', '--save-every', '3',
+  '--max-steps', '2', '--batch-size', '2', '--max-length', '128', '--learning-rate', '3e-3',
+  '--lora-r', '4', '--lora-alpha', '8', '--lora-targets', 'q_proj,v_proj', '--seed', '1', '--save-every', '2',
 ];
 
 const FILES = ['adapter/adapter_model.safetensors', 'adapter/adapter_config.json', 'adapter-mlx/adapters.safetensors', 'adapter-mlx/adapter_config.json'];
