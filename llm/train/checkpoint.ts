@@ -1,7 +1,7 @@
 // Training checkpoints: trainable weights, optimizer state and trainer state (step, data position,
 // RNG states) in one folder per step, written to a temporary folder and renamed into place, so a
 // killed run never leaves a half-written checkpoint that looks complete.
-import { joinPath as join, listDir, makeDir, readFileBytes, readTextFile, removePath, renamePath, writeFileBytes } from '../io/node-fs.ts';
+import { joinPath as join, listDir, makeDir, pathKind, readFileBytes, readTextFile, removePath, renamePath, writeFileBytes } from '../io/node-fs.ts';
 import type { Backend } from '../../engine/index.ts';
 import { readSafetensors } from '../io/safetensors.ts';
 import { writeSafetensors } from '../io/safetensors-writer.ts';
@@ -83,9 +83,17 @@ export async function removeStaleTemporaries(dir: string): Promise<string[]> {
 export async function latestCheckpoint(dir: string): Promise<string | null> {
   let names: string[];
   try { names = await listDir(dir); } catch { return null; }
-  const done = names.filter((n) => CHECKPOINT.test(n)).sort();
-  return done.length ? join(dir, done[done.length - 1]) : null;
+  const done = names.filter((n) => CHECKPOINT.test(n)).sort().reverse();
+  // A file system without atomic folder renames (the browser's OPFS moves a folder file by file)
+  // can show a checkpoint's name before all its files: only a folder holding them all counts.
+  for (const n of done) {
+    const files = await Promise.all(CHECKPOINT_FILES.map((f) => pathKind(join(join(dir, n), f))));
+    if (files.every((k) => k === 'file')) return join(dir, n);
+  }
+  return null;
 }
+
+const CHECKPOINT_FILES = ['weights.safetensors', 'optimizer.safetensors', 'trainer_state.json'];
 
 export async function loadCheckpoint(path: string, backend: Backend) {
   const read = async (f: string) => {

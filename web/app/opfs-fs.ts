@@ -1,8 +1,8 @@
 // The Origin Private File System as the toolkit's FileSystem (llm/io/node-fs.ts), so checkpoints and
 // metrics.jsonl written by the unchanged trainer survive a closed tab. Paths are relative to the
-// OPFS root ("/runs/current/checkpoints/step-0000002/weights.safetensors"). Folder renames use
-// FileSystemHandle.move (atomic within OPFS in Chromium); where a browser lacks it, the folder is
-// copied and then removed, and only the final name's presence marks a checkpoint complete.
+// OPFS root ("/runs/current/checkpoints/step-0000002/weights.safetensors"). OPFS moves files
+// atomically (FileSystemFileHandle.move) but not folders, so a folder is renamed file by file: a
+// reader may see the new folder before all its files (latestCheckpoint checks for every file).
 import type { FileSystem } from '../../llm/index.ts';
 
 type Dir = FileSystemDirectoryHandle;
@@ -85,20 +85,16 @@ export class OpfsFileSystem implements FileSystem {
   async rename(from: string, to: string): Promise<void> {
     const h = (await this.handle(from)) as Movable;
     const [toDir, toName] = await this.parent(to, true);
-    if (h.move) {
-      if (h.kind === 'file') await this.rm(to);
-      await h.move(toDir, toName);
+    if (h.kind === 'file') {
+      await this.rm(to);
+      if (h.move) await h.move(toDir, toName);
+      else { await this.writeFile(to, await this.readFile(from)); await this.rm(from); }
       return;
     }
-    await this.copy(from, to);
-    await this.rm(from);
-  }
-
-  private async copy(from: string, to: string): Promise<void> {
-    const st = await this.stat(from);
-    if (st?.kind === 'file') return this.writeFile(to, await this.readFile(from));
+    if ((await this.stat(to))?.kind === 'directory' && (await this.readdir(to)).length) throw new Error(`${to}: folder is not empty`);
     await this.mkdir(to);
-    for (const n of await this.readdir(from)) await this.copy(`${from}/${n}`, `${to}/${n}`);
+    for (const n of await this.readdir(from)) await this.rename(`${from}/${n}`, `${to}/${n}`);
+    await this.rm(from);
   }
 
   async readdir(path: string): Promise<string[]> {
