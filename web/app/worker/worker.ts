@@ -139,6 +139,8 @@ const api = {
           }
         },
         onEval: (record) => onEvent({ type: 'eval', record }),
+        // Full fine-tuning with DPO/KTO: a frozen copy of the base, from the same files.
+        loadReference: async () => (await loadModel(m.backend)).model,
         signal: stopper.signal,
         log: (text) => onEvent({ type: 'log', text }),
       });
