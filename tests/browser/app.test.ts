@@ -4,7 +4,7 @@
 // the same run of `wgrad train` on the cpu backend (1e-4); reload mid-run, accept the offered
 // checkpoint and resume to the same adapter; every request stays on the page's origin.
 // Screenshots of each screen go to tests/browser/screenshots/ (git-ignored).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -168,10 +168,16 @@ describe(`the web app in headless Chromium${skipNote(ok)}`, () => {
     expect(maxDiff(resumed.tensors, first)).toBeLessThan(1e-6);
   });
 
-  it.skipIf(!ok)('shows the benchmark tab with the adapter fingerprint; every request went to its own origin', { timeout: 30_000 }, async () => {
+  it.skipIf(!ok)('runs a benchmark in its tab (chart, JSON, the adapter fingerprint); every request went to its own origin', { timeout: 60_000 }, async () => {
     await s.page.click('button[data-tab="bench"]');
-    await s.page.waitForFunction(`document.getElementById('fingerprint').textContent.includes('"limits"')`, { timeout: 10_000 });
-    await s.page.screenshot({ path: join(shots, 'bench.png') });
+    await s.page.waitForFunction(`document.getElementById('fingerprint').textContent.includes('maxStorageBufferBindingSize')`, { timeout: 10_000 });
+    // One quick kernel row on the cpu backend: the tab charts it and the page downloads the JSON.
+    await s.page.$eval('#bench-frame', (f) => { (f as HTMLIFrameElement).src = './bench.html?suite=kernels&quick=1&backend=cpu&only=add_&run=1'; });
+    await waitApp(s, 'globalThis.__wgradApp.benchRows > 0', 30_000);
+    const files = readdirSync(s.downloads).filter((f) => /^wgrad-bench-kernels-cpu-quick-.*\.json$/.test(f));
+    expect(files.length, `bench JSON downloaded (${readdirSync(s.downloads).join(', ')})`).toBe(1);
+    expect(JSON.parse(readFileSync(join(s.downloads, files[0]), 'utf8')).rows.length).toBeGreaterThan(0);
+    await s.page.screenshot({ path: join(shots, 'bench.png'), fullPage: true });
     const foreign = s.requests.filter((u) => !(u.startsWith(`${origin}/`) || u.startsWith('blob:') || u.startsWith('data:')));
     expect(s.requests.length).toBeGreaterThan(5);
     expect(foreign, `requests that left the origin: ${foreign.join(', ')}`).toEqual([]);

@@ -6,6 +6,7 @@ import * as Comlink from 'comlink';
 import 'uplot/dist/uPlot.min.css';
 import './app.css';
 import type { TrainOptionValues } from '../../llm/index.ts';
+import { watchBench } from './bench-chart.ts';
 import { Charts } from './charts.ts';
 import { fromYaml, toYaml } from './config-yaml.ts';
 import { formatBytes, formatDuration } from './format.ts';
@@ -26,6 +27,8 @@ export interface AppState {
   inputEvents: number;
   downloads: string[];
   busy: number;
+  /** Rows of the benchmark result charted in the Benchmarks tab. */
+  benchRows?: number;
 }
 
 const state: AppState = { run: 'idle', steps: [], evals: [], charts: {}, inputEvents: 0, downloads: [], busy: 0 };
@@ -80,7 +83,10 @@ function showTab(name: string): void {
   for (const s of Array.from(document.querySelectorAll<HTMLElement>('section.tab'))) s.hidden = s.id !== `tab-${name}`;
   if (name === 'bench') {
     const f = $<HTMLIFrameElement>('bench-frame');
-    if (!f.src) f.src = f.dataset.src!;
+    if (!f.src) {
+      f.src = f.dataset.src!;
+      watchBench(f, $('bench-chart'), (rows) => { state.benchRows = rows; });
+    }
   }
 }
 for (const b of Array.from(document.querySelectorAll<HTMLButtonElement>('#tabs button'))) b.addEventListener('click', () => showTab(b.dataset.tab!));
@@ -97,7 +103,7 @@ function showDevice(d: DeviceInfo): void {
   else if (d.software) lines.push(`This WebGPU adapter is a software renderer (${d.adapter?.vendor} ${d.adapter?.architecture} ${d.adapter?.description}): it runs on the CPU, far slower than a GPU.`);
   notice.textContent = lines.join(' ');
   notice.hidden = !lines.length;
-  $('fingerprint').textContent = JSON.stringify({ backend: d.backend, description: d.description, adapter: d.adapter, software: d.software, features: d.features, limits: d.limits }, null, 1);
+  $('fingerprint').textContent = JSON.stringify({ training: { backend: d.backend, description: d.description }, webgpu: d.webgpu ? { ...d.webgpu, software: d.software || !!d.skippedAdapter } : 'none (no WebGPU in this browser)' }, null, 1);
 }
 
 // ---- model ----

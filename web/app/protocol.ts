@@ -10,6 +10,8 @@ export interface DeviceInfo {
   fallbackReason?: string;
   /** A software WebGPU adapter passed over for the cpu backend (auto). */
   skippedAdapter?: string;
+  /** The browser's WebGPU adapter (in use or passed over): vendor, architecture, features, limits. */
+  webgpu?: { adapter?: { vendor: string; architecture: string; device: string; description: string }; features: string[]; limits: Record<string, number> };
   adapter?: { vendor: string; architecture: string; device: string; description: string };
   features: string[];
   limits: Record<string, number>;

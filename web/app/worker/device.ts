@@ -9,6 +9,7 @@ import type { DeviceInfo } from '../protocol.ts';
 export async function startBackend(choice: 'auto' | 'webgpu' | 'cpu'): Promise<{ backend: Backend; info: DeviceInfo }> {
   let fallbackReason: string | undefined;
   let skippedAdapter: string | undefined;
+  let webgpu: DeviceInfo['webgpu'];
   let backend: Backend | null = null;
   if (choice !== 'cpu') {
     if (!('gpu' in navigator) || !navigator.gpu) fallbackReason = 'this browser has no WebGPU (navigator.gpu is missing)';
@@ -21,6 +22,10 @@ export async function startBackend(choice: 'auto' | 'webgpu' | 'cpu'): Promise<{
     }
     if (!backend && choice === 'webgpu') throw new Error(fallbackReason);
     const info = backend && 'adapterInfo' in backend ? (backend as Backend & { adapterInfo: DeviceInfo['adapter'] & object }).adapterInfo : undefined;
+    if (backend) {
+      const fp = await deviceFingerprint(backend);
+      webgpu = { adapter: fp.adapter ?? undefined, features: fp.features, limits: fp.limits };
+    }
     if (backend && choice === 'auto' && info && isSoftwareAdapter(info)) {
       const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
       fallbackReason = `the only WebGPU adapter here is a software renderer (${name}), slower than the cpu backend; open the page with ?backend=webgpu to train on it anyway`;
@@ -40,6 +45,7 @@ export async function startBackend(choice: 'auto' | 'webgpu' | 'cpu'): Promise<{
       software: adapter ? isSoftwareAdapter(adapter) : false,
       fallbackReason,
       skippedAdapter,
+      webgpu,
       adapter,
       features: fp.features,
       limits: fp.limits,
