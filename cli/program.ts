@@ -9,9 +9,10 @@ import { demoSpec } from './commands/demo.ts';
 import { doctorSpec } from './commands/doctor.ts';
 import { generateSpec } from './commands/generate.ts';
 import { mergeSpec } from './commands/merge.ts';
+import { plotSpec } from './commands/plot.ts';
 import { trainSpec } from './commands/train.ts';
 
-export const COMMANDS: CommandSpec[] = [trainSpec, generateSpec, mergeSpec, convertAdapterSpec, benchSpec, demoSpec, doctorSpec];
+export const COMMANDS: CommandSpec[] = [trainSpec, generateSpec, mergeSpec, convertAdapterSpec, plotSpec, benchSpec, demoSpec, doctorSpec];
 
 function program(): Command {
   const p = configure(new Command('wgrad'))
