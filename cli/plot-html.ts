@@ -82,7 +82,11 @@ ${summary ? `<h2>Settings</h2><table>${summary}</table>` : ''}
       return { label: s[1], stroke: colors[i % colors.length], width: 1.5, spanGaps: true, points: { show: s[0].indexOf('eval') === 0 } };
     }));
     var data = [d.steps].concat(g.series.map(function (s) { return d.columns[s[0]]; }));
-    new uPlot({ title: g.title, width: 560, height: 300, series: series, scales: { x: { time: false } } }, data, el);
+    // Learning rates are ~1e-4: uPlot's default labels would round them to 0. Steps are integers.
+    var fmt = function (u, vals) { return vals.map(function (v) { return v == null ? '' : v !== 0 && Math.abs(v) < 0.01 ? v.toExponential(1) : String(+v.toPrecision(4)); }); };
+    var steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+    new uPlot({ title: g.title, width: 560, height: 300, series: series, scales: { x: { time: false } },
+      axes: [{ incrs: steps }, { values: fmt, size: 60 }] }, data, el);
   });
 })();
 </script>
