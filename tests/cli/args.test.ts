@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { buildCommand, Command, configure, normalizeArgv, positiveInt, number, UsageError, applyConfig } from '../../cli/args.ts';
 import { main } from '../../cli/program.ts';
 import { WGRAD_VERSION } from '../../bench/fingerprint.ts';
+import { inFlagTerms } from '../../cli/errors.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'wgrad-args-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -70,6 +71,13 @@ describe('wgrad argument parser', () => {
     err = '';
     expect(await main(['generate', '--max-tokens'])).toBe(2);
     expect(err).toContain("option '--max-tokens <n>' argument missing");
+  });
+
+  it('library option names in errors become the flags the user typed', () => {
+    expect(inFlagTerms("tok.json has no chat template, needed for the conversation at d.jsonl:3; pass chatTemplate: 'chatml' (a documented ChatML fallback)"))
+      .toBe('tok.json has no chat template, needed for the conversation at d.jsonl:3; pass --chat-template chatml (a documented ChatML fallback)');
+    expect(inFlagTerms('maxPromptLength (300) must be smaller than maxLength (256)')).toBe('--max-prompt-length (300) must be smaller than --max-length (256)');
+    expect(inFlagTerms('x.txt: unknown data file type (expected .jsonl, optionally + .gz; or pass fileFormat)')).toContain('rename the file');
   });
 
   it('negative numbers are values, for flags and for positionals', async () => {

@@ -107,5 +107,11 @@ describe.skipIf(!ok)('wgrad train run folders', () => {
     expect(a.stderr).toContain('PEFT adapter');
     expect(m.stdout).toBe(a.stdout);
     expect(a.stdout).not.toBe(base.stdout); // the adapter (lr 1e-2) changes what the model says
+    // --chat needs a template; stories260K has none, so --chat-template supplies it.
+    r = cli.run(['generate', '--model', asset(HF), '--chat', 'hi']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('has no chat template; pass --chat-template chatml');
+    r = cli.run(['generate', '--model', asset(HF), '--chat', '--chat-template', 'chatml', '--max-tokens', '4', 'hi']);
+    expect(r.status, r.stderr).toBe(0);
   }, 60_000);
 });
