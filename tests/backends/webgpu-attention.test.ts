@@ -61,7 +61,9 @@ describe('webgpu fused attention vs cpu', () => {
     { name: 'T=S=6, D=64', p: P(1, 2, 1, 6, 6, 64) },
     { name: 'T=S=5, D=128', p: P(1, 2, 2, 5, 5, 128) },
   ];
-  for (const c of causal) gpuIt(`causal, odd T/S/D across tile edges: ${c.name}`, async (g) => { await agree(g, c, rand); });
+  // SwiftShader compiles the D = 64 and D = 128 kernels slowly whatever T is: 16 s and 35 s at a
+  // load average of 17 on 2 cores, 43 s and 81 s at 20; they get a timeout three times that.
+  for (const c of causal) gpuIt(`causal, odd T/S/D across tile edges: ${c.name}`, async (g) => { await agree(g, c, rand); }, c.p.D >= 64 ? 240_000 : undefined);
 
   const cache: Case[] = [
     { name: 'decode, past 11', p: P(2, 4, 2, 1, 12, 8) },
