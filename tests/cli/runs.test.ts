@@ -91,6 +91,27 @@ describe.skipIf(!ok)('wgrad train run folders', () => {
     expect(r.stderr).not.toContain('loaded');
   });
 
+  it('settings are checked against the model, and degenerate data is reported', () => {
+    const bad = (extra: string[], msg: string) => {
+      const r = cli.run(train(join(tmp, 'never'), ...extra));
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(msg);
+    };
+    bad(['--lora-layers', '0-99'], '--lora-layers 0-99: the model has layers 0-4');
+    bad(['--warmup-steps', '9'], '--warmup-steps 9 exceeds --max-steps 4');
+    bad(['--max-length', '4096'], "--max-length 4096 exceeds the model's 512 positions");
+    if (haveAssets('tokenizers/llama2/tokenizer.json')) {
+      bad(['--tokenizer', asset('tokenizers/llama2/tokenizer.json')], 'has 32000 tokens but the model');
+    }
+    const pairs = join(tmp, 'pairs.jsonl');
+    writeFileSync(pairs, [0, 1, 2].map((i) => JSON.stringify({ prompt: `Q${i}:`, chosen: ' yes.', rejected: i ? ' no.' : ' yes.' })).join('\n') + '\n');
+    const out = join(tmp, 'dpo');
+    const r = cli.run(['train', '--method', 'dpo', '--model', asset(HF), '--data', pairs, '--output-dir', out, '--iters', '1', '--batch-size', '1', '--lora-r', '2']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('warning: 1 pair(s) have identical chosen and rejected completions');
+    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).data_summary.warnings[0]).toContain('identical chosen and rejected');
+  }, 60_000);
+
   it('--save-total-limit keeps the newest checkpoints; merge equals generate --adapter', () => {
     const out = join(tmp, 'limit');
     let r = cli.run(train(out, '--save-every', '1', '--save-total-limit', '2'));
