@@ -21,7 +21,7 @@ import { checkRun, fsContext, prepareRun, resumeCommand, stopOnSignals } from '.
 import { formatDataSummary } from '../../llm/data/summary.ts';
 import { DivergenceMonitor } from '../../llm/train/divergence.ts';
 import { updateRunRecord } from '../../llm/train/run-dir.ts';
-import { latestCheckpoint } from '../../llm/train/checkpoint.ts';
+import { checkpointBefore } from '../../llm/train/checkpoint.ts';
 
 const METHODS = ['sft', ...PREFERENCE_METHODS] as const;
 
@@ -202,8 +202,8 @@ async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<v
         `stopped by ${reason.signal} after step ${step}; checkpoint written to ${join(out, 'checkpoints')}. Continue with:\n  ${resumeCommand()}`);
     }
     if (reason?.divergence) {
-      const good = await latestCheckpoint(join(out, 'checkpoints'));
-      throw new Exit(1, `stopped at step ${step}: training diverged; the last good checkpoint is ${good ?? '(none yet)'}`);
+      const good = await checkpointBefore(join(out, 'checkpoints'), divergence.since ?? step);
+      throw new Exit(1, `stopped at step ${step}: training diverged from step ${divergence.since}; the last good checkpoint is ${good ?? '(none yet)'}`);
     }
     if (r.lora) {
       const mlxDir = (o.adapterPath as string | undefined) ?? join(out, 'adapter-mlx');

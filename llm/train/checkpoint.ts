@@ -77,6 +77,14 @@ export async function latestCheckpoint(dir: string): Promise<string | null> {
   return done.length ? join(dir, done[done.length - 1]) : null;
 }
 
+/** The newest complete checkpoint of a step before `step`, or null. */
+export async function checkpointBefore(dir: string, step: number): Promise<string | null> {
+  let names: string[];
+  try { names = await readdir(dir); } catch { return null; }
+  const done = names.filter((n) => CHECKPOINT.test(n) && Number(n.slice(5)) < step).sort();
+  return done.length ? join(dir, done[done.length - 1]) : null;
+}
+
 export async function loadCheckpoint(path: string, backend: Backend) {
   const read = async (f: string) => {
     const file = join(path, f);

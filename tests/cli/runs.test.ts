@@ -110,6 +110,19 @@ describe.skipIf(!ok)('wgrad train run folders', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain('warning: 1 pair(s) have identical chosen and rejected completions');
     expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).data_summary.warnings[0]).toContain('identical chosen and rejected');
+
+    // A learning rate of 10 sends the loss above ln(512) + 1 = 7.24 from step 2 on; no checkpoint
+    // is written from there, and the run stops with exit status 1.
+    const div = join(tmp, 'diverge');
+    const d = cli.run(train(div, '--iters', '8', '--learning-rate', '10', '--lr-schedule', 'constant', '--save-every', '1', '--stop-on-divergence'));
+    expect(d.status, d.stderr).toBe(1);
+    expect(d.stderr).toMatch(/warning: training diverges: loss [\d.]+ at step \d+ has been above ln\(vocab 512\) \+ 1 = 7.238/);
+    const m = /stopped at step (\d+): training diverged from step (\d+); the last good checkpoint is (\S+)/.exec(d.stderr)!;
+    const [stopped, since, good] = [Number(m[1]), Number(m[2]), m[3]];
+    const saved = readdirSync(join(div, 'checkpoints')).map((n) => Number(n.slice(5)));
+    expect(saved).not.toContain(stopped); // the diverged state is not checkpointed
+    const before = saved.filter((k) => k < since);
+    expect(good).toBe(before.length ? join(div, 'checkpoints', `step-${String(Math.max(...before)).padStart(7, '0')}`) : '(none');
   }, 60_000);
 
   it('--save-total-limit keeps the newest checkpoints; merge equals generate --adapter', () => {
