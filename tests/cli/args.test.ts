@@ -51,6 +51,9 @@ describe('wgrad argument parser', () => {
     err = '';
     expect(await main(['generate', '--modle', 'x'])).toBe(2);
     expect(err).toContain("wgrad generate: unknown option '--modle' (did you mean --model?)");
+    err = '';
+    expect(await main(['bench', 'compar', 'a.json'])).toBe(2);
+    expect(err).toContain("wgrad bench: unknown subcommand 'compar' (did you mean compare?)");
   });
 
   it('bad values name the flag as typed and what was expected', async () => {
