@@ -138,6 +138,9 @@ async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<v
     const cfg = model.config;
     const maxLength = (o.maxLength as number | undefined) ?? Math.min(1024, cfg.maxPositions);
     if (maxLength > cfg.maxPositions) throw new UsageError(`--max-length ${maxLength} exceeds the model's ${cfg.maxPositions} positions`);
+    if ((o.maxPromptLength as number | undefined) !== undefined && (o.maxPromptLength as number) >= maxLength) {
+      throw new UsageError(`--max-prompt-length ${o.maxPromptLength} must be smaller than --max-length ${maxLength}`);
+    }
     let layers = o.loraLayers as [number, number] | undefined;
     if (layers && layers[1] >= cfg.numLayers) throw new UsageError(`--lora-layers ${layers.join('-')}: the model has layers 0-${cfg.numLayers - 1}`);
     const numLayers = o.numLayers as number | undefined;
