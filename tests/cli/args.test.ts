@@ -8,6 +8,7 @@ import { buildCommand, Command, configure, normalizeArgv, positiveInt, number, U
 import { main } from '../../cli/program.ts';
 import { WGRAD_VERSION } from '../../bench/fingerprint.ts';
 import { inFlagTerms } from '../../cli/errors.ts';
+import { noiseFilter, shouldFilter } from '../../cli/quiet.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'wgrad-args-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -81,6 +82,19 @@ describe('wgrad argument parser', () => {
       .toBe('tok.json has no chat template, needed for the conversation at d.jsonl:3; pass --chat-template chatml (a documented ChatML fallback)');
     expect(inFlagTerms('maxPromptLength (300) must be smaller than maxLength (256)')).toBe('--max-prompt-length (300) must be smaller than --max-length (256)');
     expect(inFlagTerms('x.txt: unknown data file type (expected .jsonl, optionally + .gz; or pass fileFormat)')).toContain('rename the file');
+  });
+
+  it('GPU-runtime noise is dropped from stderr, everything else passes (progress redraws at once)', () => {
+    let shown = '';
+    const f = noiseFilter((x) => { shown += x; });
+    for (const chunk of ['wgrad: backend cpu\nWarning: vkCreateInstance: Found no drivers!\nWarning: vkCreateInstance failed with VK_ERROR_INCOMPATIBLE_DRIVER\n',
+      '    at CheckVkSuccessImpl (/dawn/src/dawn/native/vulkan/VulkanError.cpp:106)\n\nsft |███', '░| 1/4\rsft |████| 2/4', '\nerror: XDG_RUNTIME_DIR is invalid or not set\n',
+      'Warning: a data row was skipped\n']) f.push(chunk);
+    f.end();
+    expect(shown).toBe('wgrad: backend cpu\nsft |███░| 1/4\rsft |████| 2/4\nWarning: a data row was skipped\n');
+    expect(shouldFilter(['train'], {})).toBe(true);
+    expect(shouldFilter(['train', '--verbose'], {})).toBe(false);
+    expect(shouldFilter(['train'], { WGRAD_CLI_CHILD: '1' })).toBe(false);
   });
 
   it('negative numbers are values, for flags and for positionals', async () => {
