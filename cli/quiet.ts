@@ -41,9 +41,17 @@ export function noiseFilter(write: (s: string) => void) {
   };
 }
 
+/** In the child: die with the parent (kill -9 of `wgrad` must not leave a run going on). */
+export function followParent(): void {
+  if (!process.env[CHILD_ENV] || !process.channel) return;
+  process.channel.unref();
+  process.on('disconnect', () => process.exit(137));
+}
+
 export function runQuietly(entry: string, argv: string[]): Promise<number> {
   const child = spawn(process.execPath, [...process.execArgv, entry, ...argv], {
-    stdio: ['inherit', 'inherit', 'pipe'],
+    // The IPC channel closes when this process dies, even by SIGKILL: the child then exits too.
+    stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
     env: { ...process.env, [CHILD_ENV]: '1', WGRAD_STDERR_TTY: process.stderr.isTTY ? '1' : '', WGRAD_STDERR_COLUMNS: String(process.stderr.columns ?? '') },
   });
   const filter = noiseFilter((s) => process.stderr.write(s));
