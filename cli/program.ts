@@ -3,16 +3,18 @@
 import { applyRuntimeEnv } from './runtime-env.mjs';
 import { buildCommand, Command, CommanderError, Exit, commanderMessage, commandPath, configure, normalizeArgv, UsageError, type CommandSpec } from './args.ts';
 import { WGRAD_VERSION } from '../bench/fingerprint.ts';
+import { inFlagTerms } from './errors.ts';
 import { benchSpec } from './commands/bench.ts';
 import { convertAdapterSpec } from './commands/convert-adapter.ts';
 import { demoSpec } from './commands/demo.ts';
 import { doctorSpec } from './commands/doctor.ts';
 import { generateSpec } from './commands/generate.ts';
 import { mergeSpec } from './commands/merge.ts';
+import { plotSpec } from './commands/plot.ts';
 import { serveSpec } from './commands/serve.ts';
 import { trainSpec } from './commands/train.ts';
 
-export const COMMANDS: CommandSpec[] = [trainSpec, generateSpec, mergeSpec, convertAdapterSpec, benchSpec, serveSpec, demoSpec, doctorSpec];
+export const COMMANDS: CommandSpec[] = [trainSpec, generateSpec, mergeSpec, convertAdapterSpec, plotSpec, benchSpec, serveSpec, demoSpec, doctorSpec];
 
 function program(): Command {
   const p = configure(new Command('wgrad'))
@@ -45,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof Exit) { if (e.message) console.error(`${where}: ${e.message}`); return e.code; }
     if (e instanceof UsageError) { console.error(`${where}: ${e.message}`); return 2; }
-    console.error(`${where}: ${(e as Error).message}`);
+    console.error(`${where}: ${inFlagTerms((e as Error).message)}`);
     if (process.env.WGRAD_DEBUG || argv.includes('--verbose')) console.error((e as Error).stack);
     return 1;
   }

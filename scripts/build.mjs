@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Build: the `wgrad` CLI (cli/main.ts → dist/cli.js, one ESM file for Node) and the browser
-// bundles (→ dist/web/). Dependencies are bundled except the native Dawn binding (`webgpu`) and
+// Build: the `wgrad` CLI (cli/main.ts → dist/cli.js, one ESM file for Node), the library
+// (engine/index.ts, llm/index.ts → dist/lib/) and the browser bundles (→ dist/web/). Dependencies are bundled except the native Dawn binding (`webgpu`) and
 // `deno`, which must stay in node_modules.
 import { build } from 'esbuild';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cliBuildOptions } from './cli-bundle.mjs';
+import { cliBuildOptions, libBuildOptions } from './cli-bundle.mjs';
 import { appBuildOptions, benchPageBuildOptions, demoModel, testPageBuildOptions, webStaticFiles } from './web-bundles.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -25,6 +25,13 @@ async function buildCli() {
   console.log(`build: dist/cli.js`);
 }
 
+async function buildLib() {
+  const outdir = join(dist, 'lib');
+  rmSync(outdir, { recursive: true, force: true });
+  await build(libBuildOptions(outdir));
+  console.log('build: dist/lib/ (engine.js, llm.js)');
+}
+
 async function buildWeb() {
   const outdir = join(dist, 'web');
   rmSync(outdir, { recursive: true, force: true });
@@ -39,5 +46,5 @@ async function buildWeb() {
   console.log(`build: dist/web/ (${['app.js', 'app-worker.js', 'app.css', 'test.js', 'bench.js', ...webStaticFiles.map(([, n]) => n)].join(', ')})`);
 }
 
-await Promise.all([buildCli(), buildWeb()]);
+await Promise.all([buildCli(), buildLib(), buildWeb()]);
 console.log(`build: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

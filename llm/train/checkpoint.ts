@@ -95,6 +95,14 @@ export async function latestCheckpoint(dir: string): Promise<string | null> {
 
 const CHECKPOINT_FILES = ['weights.safetensors', 'optimizer.safetensors', 'trainer_state.json'];
 
+/** The newest complete checkpoint of a step before `step`, or null. */
+export async function checkpointBefore(dir: string, step: number): Promise<string | null> {
+  let names: string[];
+  try { names = await listDir(dir); } catch { return null; }
+  const done = names.filter((n) => CHECKPOINT.test(n) && Number(n.slice(5)) < step).sort();
+  return done.length ? join(dir, done[done.length - 1]) : null;
+}
+
 export async function loadCheckpoint(path: string, backend: Backend) {
   const read = async (f: string) => {
     const file = join(path, f);

@@ -104,12 +104,10 @@ export class Trainer {
       await this.log(rec);
       await o.onStep?.(rec);
       if (o.eval && this.step % o.eval.every === 0) await this.evaluate();
-      let saved = false;
-      if (o.checkpoints && (this.step % o.checkpoints.every === 0 || this.step === o.maxSteps)) { await this.save(); saved = true; }
-      if (o.signal?.aborted) {
-        if (o.checkpoints && !saved && (o.signal.reason as { checkpoint?: boolean } | undefined)?.checkpoint !== false) await this.save();
-        break;
-      }
+      const stopping = !!o.signal?.aborted;
+      const keep = !(stopping && (o.signal!.reason as { checkpoint?: boolean } | undefined)?.checkpoint === false);
+      if (o.checkpoints && keep && (stopping || this.step % o.checkpoints.every === 0 || this.step === o.maxSteps)) await this.save();
+      if (stopping) break;
     }
     return records;
   }
