@@ -1,0 +1,38 @@
+// Provider metrics under the names a local run writes to metrics.jsonl (llm/train/trainer.ts:
+// step, loss, lr, grad_norm, epoch, eval_loss; TRL's mean_token_accuracy). Names with no local
+// counterpart are kept as the provider spells them.
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const LOCAL_NAMES: Record<string, string> = {
+  // OpenAI metrics events / checkpoint metrics
+  train_loss: 'loss',
+  valid_loss: 'eval_loss',
+  full_valid_loss: 'full_eval_loss',
+  train_mean_token_accuracy: 'mean_token_accuracy',
+  valid_mean_token_accuracy: 'eval_mean_token_accuracy',
+  full_valid_mean_token_accuracy: 'full_eval_mean_token_accuracy',
+  step_number: 'step',
+  // Together /fine-tunes/{id}/metrics
+  global_step: 'step',
+  learning_rate: 'lr',
+  train_grad_norm: 'grad_norm',
+  eval_loss: 'eval_loss',
+};
+
+/** Numeric fields of a provider record renamed to the local names (non-numbers dropped). */
+export function localMetrics(provider: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(provider)) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+    out[LOCAL_NAMES[k] ?? k] = v;
+  }
+  return out;
+}
+
+/** Appends records to outputDir/metrics.jsonl, one JSON object a line (as the local trainer). */
+export async function appendMetrics(outputDir: string, records: Record<string, number>[]): Promise<void> {
+  if (!records.length) return;
+  await mkdir(outputDir, { recursive: true });
+  await appendFile(join(outputDir, 'metrics.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+}
