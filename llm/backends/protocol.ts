@@ -95,6 +95,8 @@ export interface StartOptions {
   yes?: boolean;
   /** Asked with the price estimate; resolve false to stop before the job is created. */
   confirmSpend?: (estimate: string) => Promise<boolean>;
+  /** Stops following a hosted job (Ctrl-C): the job keeps running remotely; --resume re-attaches. */
+  signal?: AbortSignal;
 }
 
 /** A job as a provider lists it (wgrad jobs list|status). */

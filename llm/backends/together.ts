@@ -115,7 +115,7 @@ export function createTogetherBackend(opts: BackendOptions = {}) {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   let client: Together | null = null;
   // The key is read from the environment when a call needs it and lives only inside the SDK client.
-  const sdk = () => (client ??= new Together({ apiKey: env.TOGETHER_API_KEY, baseURL, maxRetries, timeout: timeoutMs }));
+  const sdk = () => (client ??= new Together({ apiKey: env.TOGETHER_API_KEY, baseURL, maxRetries, timeout: timeoutMs, fetch: retryIdempotent500 }));
   const call = async <T>(action: string, f: () => Promise<T>): Promise<T> => {
     try { return await f(); } catch (e) { throw providerError('together', 'TOGETHER_API_KEY', action, e); }
   };
@@ -214,6 +214,19 @@ export function createTogetherBackend(opts: BackendOptions = {}) {
   const unavailable = async () => (env.TOGETHER_API_KEY ? null : 'together: set TOGETHER_API_KEY to your Together API key (https://api.together.ai/settings/api-keys)');
   return hostedBackend(provider, `Together fine-tuning (${baseURL})`, TOGETHER_CAPABILITIES, unavailable, { pollMs: opts.pollMs, baseUrl: opts.baseUrl ?? env.TOGETHER_BASE_URL ?? null });
 }
+
+/**
+ * The Together SDK retries 408, 409, 429 and ≥ 501 but not 500 (client.ts shouldRetry). A 500 on a
+ * read (status, events, metrics, download) is as transient as a 502 and safe to repeat, so it is
+ * marked retryable (the SDK obeys x-should-retry); a 500 on a POST is not, since a job might exist.
+ */
+const retryIdempotent500: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
+  if (res.status !== 500 || (init?.method ?? 'GET').toUpperCase() !== 'GET') return res;
+  const headers = new Headers(res.headers);
+  headers.set('x-should-retry', 'true');
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+};
 
 function info(j: FinetuneResponse): JobInfo {
   return { id: j.id, status: status(j.status), providerStatus: j.status, model: j.model ?? '', createdAt: j.created_at ?? '', resultModel: j.model_output_name ?? null };

@@ -21,15 +21,17 @@ const HINTS: Record<number, (p: string, keyVar: string) => string> = {
 /** Wraps any error from a provider call as a ProviderError naming provider, action and status. */
 export function providerError(provider: string, keyVar: string, action: string, e: unknown, extra: Record<number, string> = {}): ProviderError {
   if (e instanceof ProviderError) return e;
-  const err = e as { status?: number; message?: string; name?: string; error?: { message?: string; code?: string } };
+  const err = e as { status?: number; message?: string; name?: string; error?: { message?: string; code?: string; error?: { message?: string; code?: string } } };
+  // OpenAI's SDK hands over the body's `error` object; Together's the whole body ({error: {...}}).
+  const body = err?.error?.error ?? err?.error;
   const status = typeof err?.status === 'number' ? err.status : undefined;
   if (status === undefined) {
     const timeout = /timeout|timed out/i.test(`${err?.name} ${err?.message}`);
     return new ProviderError(`${provider}: ${action} failed: ${timeout ? 'the request timed out (after the retries)' : 'could not reach the API'} (${err?.message ?? String(e)})`, undefined);
   }
-  const quota = err.error?.code === 'insufficient_quota' || /quota|credit|billing/i.test(err.message ?? '');
+  const quota = body?.code === 'insufficient_quota' || /quota|credit|billing/i.test(err.message ?? '');
   const hint = quota && (status === 429 || status === 402) ? 'out of quota or credit' : (extra[status] ?? HINTS[status]?.(provider, keyVar) ?? (status >= 500 ? 'server error, still failing after the retries' : 'request failed'));
-  return new ProviderError(`${provider}: ${action} failed with HTTP ${status}: ${hint}. ${provider} says: ${err.error?.message ?? err.message ?? '(no message)'}`, status);
+  return new ProviderError(`${provider}: ${action} failed with HTTP ${status}: ${hint}. ${provider} says: ${body?.message ?? err.message ?? '(no message)'}`, status);
 }
 
 /** fetch with the SDKs' retry rule (429 honouring Retry-After, 408/409/5xx, connection errors), for the raw calls the SDKs do not make. */

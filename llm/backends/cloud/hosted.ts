@@ -65,12 +65,13 @@ export function hostedBackend(p: Provider, description: string, capabilities: Ca
   }
 
   /** Polls until the job ends, reporting events; then metrics and results. */
-  function follow(rec: JobRecord, outputDir: string, onEvent: (e: JobEvent) => void): Promise<JobResult> {
+  function follow(rec: JobRecord, outputDir: string, onEvent: (e: JobEvent) => void, signal?: AbortSignal): Promise<JobResult> {
     const seen = new Set<string>();
     let last: JobStatus | null = null;
     return (async () => {
       let wait = pollMs;
       for (;;) {
+        signal?.throwIfAborted();
         const polled = await p.poll(rec.jobId);
         for (const e of await p.newEvents(rec.jobId, seen)) onEvent(e);
         if (polled.status !== last) {
@@ -92,14 +93,14 @@ export function hostedBackend(p: Provider, description: string, capabilities: Ca
           files.push(JOB_FILE);
           return { status: polled.status, outputDir, files, modelId: polled.resultModel, ...(polled.status === 'failed' ? { error: polled.message ?? polled.providerStatus } : {}) };
         }
-        await new Promise((r) => setTimeout(r, wait));
+        await sleep(wait, signal);
       }
     })();
   }
 
   const job = (rec: JobRecord, outputDir: string, opts: StartOptions): Job => ({
     backend: p.name, id: rec.jobId,
-    done: follow(rec, outputDir, opts.onEvent ?? (() => {})),
+    done: follow(rec, outputDir, opts.onEvent ?? (() => {}), opts.signal),
     cancel: () => p.cancel(rec.jobId),
   });
 
@@ -166,4 +167,11 @@ export function hostedBackend(p: Provider, description: string, capabilities: Ca
       },
     },
   };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+  });
 }
