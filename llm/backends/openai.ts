@@ -169,7 +169,7 @@ export function createOpenAIBackend(opts: BackendOptions = {}) {
 
     async fetchResults(id, rec, outputDir) {
       const j = await call(`status of job ${id}`, () => sdk().fineTuning.jobs.retrieve(id));
-      const checkpoints = [];
+      const checkpoints: { step: number; model: string; metrics: Record<string, number> }[] = [];
       await call(`checkpoints of job ${id}`, async () => {
         for await (const c of sdk().fineTuning.jobs.checkpoints.list(id)) checkpoints.push({ step: c.step_number, model: c.fine_tuned_model_checkpoint, metrics: localMetrics(c.metrics as Record<string, unknown>) });
       });

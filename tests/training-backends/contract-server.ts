@@ -171,7 +171,7 @@ export async function startContractServer(opts: { key: string; adapterTar: Uint8
 
     // ---- OpenAI (/openai/v1) ----
     if (path === '/openai/v1/files' && method === 'POST') {
-      const form = await new Response(body, { headers: { 'content-type': req.headers['content-type'] ?? '' } }).formData();
+      const form = await new Response(new Uint8Array(body), { headers: { 'content-type': req.headers['content-type'] ?? '' } }).formData();
       const file = form.get('file') as File | null;
       if (form.get('purpose') !== 'fine-tune' || !file) return error(res, 400, "multipart with 'file' and purpose 'fine-tune' expected");
       const id = `file-${++seq}`;
