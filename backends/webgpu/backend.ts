@@ -27,6 +27,7 @@ import { UNARY_F32, unaryKernel, unaryOutDType } from '../../kernels/unary.ts';
 import { whereKernel } from '../../kernels/where.ts';
 import { type Kernel, stridedValues } from '../../kernels/wgsl.ts';
 import type { AcquiredDevice, AdapterInfo } from './device.ts';
+import { missingDawnFlags } from './profiles.ts';
 import { foldGrid, MAX_WORKGROUPS_PER_DIM } from './grid.ts';
 import { PipelineCache } from './pipelines.ts';
 import { BufferPool, type PooledBuffer } from './pool.ts';
@@ -86,6 +87,8 @@ export class WebGPUBackend implements Backend {
   readonly features: ReadonlySet<string>;
   readonly runtime: AcquiredDevice['runtime'];
   readonly adapterInfo: AdapterInfo;
+  /** The device profile (profiles.ts) chosen at acquisition, and why. */
+  readonly profile: { name: string; why: string; workgroupStorageBytes: number; missingDawnFlags: string[] };
 
   private readonly pool: BufferPool;
   private readonly recorder: Recorder;
@@ -107,6 +110,7 @@ export class WebGPUBackend implements Backend {
     this.features = acq.features;
     this.runtime = acq.runtime;
     this.adapterInfo = acq.adapterInfo;
+    this.profile = { name: acq.profile.name, why: acq.profileWhy, workgroupStorageBytes: acq.profile.workgroupStorageBytes, missingDawnFlags: acq.runtime === 'node' ? missingDawnFlags(acq.profile, acq.dawnFlags) : [] };
     this.ownsDevice = acq.ownsDevice;
     this.description = `webgpu (${acq.adapterName}; ${acq.runtime})`;
     this.maxDim = Math.min(
@@ -639,7 +643,7 @@ export class WebGPUBackend implements Backend {
     let mk = this.matmulKernels.get(sig);
     if (!mk) {
       if (this.matmulKernels.size >= 4096) this.matmulKernels.clear(); // many shapes (growing sequences)
-      mk = matmulKernel({ ...p, maxWorkgroupStorage: this.device.limits.maxComputeWorkgroupStorageSize });
+      mk = matmulKernel({ ...p, maxWorkgroupStorage: Math.min(this.device.limits.maxComputeWorkgroupStorageSize, this.profile.workgroupStorageBytes) });
       this.matmulKernels.set(sig, mk);
     }
     return mk;
