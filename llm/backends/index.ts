@@ -9,3 +9,6 @@ export type { JobRecord } from './job-file.ts';
 export { createLocalBackend, LOCAL_CAPABILITIES, LOCAL_DEFAULTS, localSettings } from './local.ts';
 export { createTogetherBackend, TOGETHER_CAPABILITIES } from './together.ts';
 export { createOpenAIBackend, OPENAI_CAPABILITIES, OPENAI_ACCESS_NOTE } from './openai.ts';
+export { createHttpBackend } from './http/client.ts';
+export { trainingApi, serveTrainingApi } from './http/server.ts';
+export type { TrainingApi, TrainingApiOptions } from './http/server.ts';
