@@ -2,8 +2,8 @@
 // the adapter says about itself (vendor, architecture, description; Dawn and browsers fill these
 // differently, Deno may give a PCI vendor id as a number) and can be overridden by name
 // (--device-profile, $WGRAD_DEVICE_PROFILE). device.ts requests the profile's features when the
-// adapter has them and caps the kernels' workgroup-memory budget at the profile's; `wgrad doctor`
-// prints the choice and why.
+// adapter has them; `wgrad doctor` prints the choice and why. The kernels still size their tiles by
+// the device's own limits: tile presets per profile are the next step once measured on each family.
 import type { AdapterInfo } from './device.ts';
 
 export type ProfileName = 'apple' | 'nvidia' | 'amd' | 'intel' | 'software' | 'generic';

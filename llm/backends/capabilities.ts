@@ -10,7 +10,7 @@ export const OPTION_FLAGS: Record<RunOption, string> = {
   warmupSteps: '--warmup-steps', maxGradNorm: '--max-grad-norm', optimizer: '--optimizer', weightDecay: '--weight-decay',
   seed: '--seed', maxLength: '--max-length', packing: '--packing', completionOnly: '--train-on-prompt',
   skipInvalid: '--skip-invalid', chatTemplate: '--chat-template', lora: '--lora-*/--full', evalEvery: '--eval-every',
-  saveEvery: '--save-every', epochs: '--epochs', suffix: '--suffix', grader: '--grader', tokenizer: '--tokenizer',
+  saveEvery: '--save-every', saveTotalLimit: '--save-total-limit', epochs: '--epochs', suffix: '--suffix', grader: '--grader', tokenizer: '--tokenizer',
   warmupRatio: '--warmup-ratio', lrMultiplier: '--lr-multiplier', evals: '--evals',
 };
 

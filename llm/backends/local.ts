@@ -39,7 +39,8 @@ export const LOCAL_CAPABILITIES: Capabilities = {
     gradAccum: '--grad-accum', learningRate: '--learning-rate', schedule: '--lr-schedule', warmupSteps: '--warmup-steps',
     maxGradNorm: '--max-grad-norm', optimizer: '--optimizer', weightDecay: '--weight-decay', seed: '--seed', maxLength: '--max-length',
     packing: '--packing', completionOnly: '--train-on-prompt', skipInvalid: '--skip-invalid', chatTemplate: '--chat-template',
-    lora: '--lora-*/--full', evalEvery: '--eval-every', saveEvery: '--save-every', tokenizer: '--tokenizer',
+    lora: '--lora-*/--full', evalEvery: '--eval-every', saveEvery: '--save-every', saveTotalLimit: '--save-total-limit',
+    epochs: '--epochs', tokenizer: '--tokenizer',
   },
   results: 'adapter/ (PEFT), adapter-mlx/ (mlx-lm) or model/ (--full), metrics.jsonl, checkpoints/',
 };
@@ -53,15 +54,13 @@ export const LOCAL_DEFAULTS = {
 
 /** The TrainSettings a run config stands for (defaults filled in). */
 export function localSettings(config: RunConfig, resume: boolean): TrainSettings {
-  const { epochs: _e, suffix: _s, grader: _g, tokenizer: _t, warmupRatio: _w, lrMultiplier: _l, evals: _n, ...o } = config.options;
+  const { suffix: _s, grader: _g, tokenizer: _t, warmupRatio: _w, lrMultiplier: _l, evals: _n, ...o } = config.options;
   return {
     ...LOCAL_DEFAULTS, ...o,
     lora: o.lora === null ? null : { ...LOCAL_DEFAULTS.lora, targets: [...LOCAL_DEFAULTS.lora.targets], ...o.lora },
     method: config.method as TrainSettings['method'], data: config.data, outputDir: config.outputDir, resume,
   } as TrainSettings;
 }
-
-class Cancelled extends Error {}
 
 async function filesUnder(dir: string, root = dir): Promise<string[]> {
   const out: string[] = [];
@@ -83,7 +82,8 @@ export function createLocalBackend(opts: LocalBackendOptions = {}): TrainingBack
 
   function run(config: RunConfig, rec: JobRecord, resume: boolean, o: StartOptions): Job {
     const emit = o.onEvent ?? (() => {});
-    let cancelled = false;
+    // Cancel stops after the current step, with a checkpoint (the trainer's signal), so --resume continues from there.
+    const stop = new AbortController();
     const done = (async (): Promise<JobResult> => {
       const compute = opts.compute ?? (await createBackend({ backend: device }));
       const out = config.outputDir;
@@ -96,17 +96,25 @@ export function createLocalBackend(opts: LocalBackendOptions = {}): TrainingBack
         const model = config.model;
         const tokenizer = await loadTokenizer(config.options.tokenizer ?? (model.endsWith('.bin') ? join(model, '..', 'tokenizer.bin') : model));
         const { model: llama } = await loadLlama(model, { backend: compute });
+        let totalSteps = s.maxSteps;
         try {
-          await runTraining(llama, tokenizer, s, {
+          const r = await runTraining(llama, tokenizer, s, {
+            signal: stop.signal,
+            onStart: (i) => { totalSteps = i.maxSteps; },
             onStep: (r) => {
-              emit({ type: 'progress', step: r.step, totalSteps: s.maxSteps });
+              emit({ type: 'progress', step: r.step, totalSteps });
               emit({ type: 'metrics', record: Object.fromEntries(Object.entries(r).filter(([, v]) => v !== null)) as Record<string, number> });
-              if (cancelled) throw new Cancelled();
             },
             onEval: (r) => emit({ type: 'metrics', record: { ...r } }),
             loadReference: async () => (await loadLlama(model, { backend: compute })).model,
             log: (m) => emit({ type: 'log', level: 'info', message: m }),
           });
+          if (r.stopped !== undefined) {
+            rec.status = 'cancelled';
+            await writeJobRecord(out, rec);
+            emit({ type: 'status', status: 'cancelled', message: 'cancelled after a checkpoint; --resume continues' });
+            return { status: 'cancelled', outputDir: out, files: await filesUnder(out), modelId: null };
+          }
           if (s.lora) {
             await saveAdapter(llama, join(out, 'adapter'), { format: 'peft', baseModel: model });
             await saveAdapter(llama, join(out, 'adapter-mlx'), { format: 'mlx', baseModel: model });
@@ -118,10 +126,9 @@ export function createLocalBackend(opts: LocalBackendOptions = {}): TrainingBack
         }
         rec.status = 'succeeded';
       } catch (e) {
-        rec.status = e instanceof Cancelled ? 'cancelled' : 'failed';
+        rec.status = 'failed';
         await writeJobRecord(out, rec);
-        emit({ type: 'status', status: rec.status, message: (e as Error).message });
-        if (rec.status === 'cancelled') return { status: 'cancelled', outputDir: out, files: await filesUnder(out), modelId: null };
+        emit({ type: 'status', status: 'failed', message: (e as Error).message });
         throw e;
       } finally {
         if (!opts.compute) compute.destroy();
@@ -130,7 +137,7 @@ export function createLocalBackend(opts: LocalBackendOptions = {}): TrainingBack
       emit({ type: 'status', status: 'succeeded' });
       return { status: 'succeeded', outputDir: out, files: (await filesUnder(out)).filter((f) => !f.startsWith('checkpoints/')), modelId: null };
     })();
-    return { backend: 'local', id: rec.jobId, done, cancel: async () => { cancelled = true; } };
+    return { backend: 'local', id: rec.jobId, done, cancel: async () => { stop.abort({ checkpoint: true }); } };
   }
 
   const backend: TrainingBackend = {
