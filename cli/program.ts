@@ -10,8 +10,9 @@ import { doctorSpec } from './commands/doctor.ts';
 import { generateSpec } from './commands/generate.ts';
 import { mergeSpec } from './commands/merge.ts';
 import { trainSpec } from './commands/train.ts';
+import { jobsSpec } from './commands/jobs.ts';
 
-export const COMMANDS: CommandSpec[] = [trainSpec, generateSpec, mergeSpec, convertAdapterSpec, benchSpec, demoSpec, doctorSpec];
+export const COMMANDS: CommandSpec[] = [trainSpec, generateSpec, mergeSpec, convertAdapterSpec, benchSpec, demoSpec, doctorSpec, jobsSpec];
 
 function program(): Command {
   const p = configure(new Command('wgrad'))
