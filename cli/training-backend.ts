@@ -34,6 +34,7 @@ export const trainingBackendFlags: Flag[] = [
   { flags: '--lr-multiplier <x>', help: 'openai: learning_rate_multiplier' },
   { flags: '--evals <n>', help: 'together: evaluations on the validation data over the run (n_evals)' },
   { flags: '--grader <file.json>', help: 'openai --method reinforcement: the grader object' },
+  { flags: '--poll-interval <s>', help: 'hosted backends: seconds between status checks at first (backs off to 60)', default: 10 },
 ];
 
 /** The device a config's `backend: {type: local|cpu|webgpu|auto, device}` section names for this process. */
@@ -123,7 +124,8 @@ export async function trainOnBackend(o: Record<string, unknown>, cmd: Command, c
   }
   let backend: TrainingBackend;
   try {
-    backend = selectTrainingBackend({ flag: choice.spec, config: choice.section }, { baseUrl: o.baseUrl as string | undefined });
+    const poll = num(o.pollInterval, '--poll-interval', (n) => n > 0 && n <= 3600, 'seconds in (0, 3600]');
+    backend = selectTrainingBackend({ flag: choice.spec, config: choice.section }, { baseUrl: o.baseUrl as string | undefined, pollMs: poll * 1000 });
   } catch (e) { throw e instanceof ConfigError ? new UsageError(e.message) : e; }
   log(`wgrad: training backend ${backend.name}: ${backend.description}`);
   const stop = new AbortController();

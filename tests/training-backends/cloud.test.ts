@@ -9,12 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { loadAdapter } from '../../llm/adapters/index.ts';
-import { writePeft } from '../../llm/adapters/peft.ts';
-import type { LoRAAdapter } from '../../llm/adapters/adapter.ts';
 import { loadLlama } from '../../llm/models/llama/load.ts';
 import { createOpenAIBackend, createTogetherBackend, type JobEvent, type RunConfig, type TrainingBackend } from '../../llm/backends/index.ts';
 import { asset, haveAssets } from '../io/shared-assets.ts';
-import { startContractServer, tarOf, type ContractServer } from './contract-server.ts';
+import { servedAdapter, startContractServer, type ContractServer } from './contract-server.ts';
 
 const KEY = 'sk-test-K3Y-must-never-leak-0123456789';
 const MODEL = 'models/stories260K-hf';
@@ -24,18 +22,6 @@ const HH = 'data/hh-rlhf/harmless-base.test.jsonl.gz';
 const ok = haveAssets(MODEL, SFT, PAIRS, HH);
 const tmp = mkdtempSync(join(tmpdir(), 'wgrad-cloud-'));
 
-/** A PEFT adapter for stories260K (5 layers, hidden 64, 4 KV heads of 8): q_proj 64→64, v_proj 64→32, r 2. */
-function servedAdapter(): LoRAAdapter {
-  const modules = new Map<string, { A: { shape: [number, number]; data: Float32Array }; B: { shape: [number, number]; data: Float32Array } }>();
-  let s = 1;
-  const fill = (n: number) => Float32Array.from({ length: n }, () => Math.sin(s++) * 0.1);
-  for (let l = 0; l < 5; l++) {
-    modules.set(`model.layers.${l}.self_attn.q_proj`, { A: { shape: [2, 64], data: fill(128) }, B: { shape: [64, 2], data: fill(128) } });
-    modules.set(`model.layers.${l}.self_attn.v_proj`, { A: { shape: [2, 64], data: fill(128) }, B: { shape: [32, 2], data: fill(64) } });
-  }
-  return { r: 2, alpha: 4, rslora: false, scale: 2, dropout: 0, modules, numLayers: 5, baseModel: 'togethercomputer/stories260K' };
-}
-
 let server: ContractServer;
 const adapter = servedAdapter();
 const env = { TOGETHER_API_KEY: KEY, OPENAI_API_KEY: KEY };
@@ -43,8 +29,7 @@ const events: JobEvent[] = [];
 const errors: string[] = [];
 
 beforeAll(async () => {
-  const { config, weights } = writePeft(adapter);
-  server = await startContractServer({ key: KEY, adapterTar: tarOf({ 'adapter/adapter_config.json': JSON.stringify(config), 'adapter/adapter_model.safetensors': weights }) });
+  server = await startContractServer({ key: KEY, adapter });
 });
 afterAll(async () => {
   await server?.close();

@@ -12,6 +12,8 @@
 // `fail()` queues faults (429 with Retry-After, 500, ...); `requests` records every call.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { LoRAAdapter } from '../../llm/adapters/adapter.ts';
+import { writePeft } from '../../llm/adapters/peft.ts';
 
 export interface Recorded { method: string; path: string; auth: string | undefined; at: number }
 interface Fault { method: string; path: RegExp; status: number; times: number; headers: Record<string, string> }
@@ -32,7 +34,9 @@ export interface ContractServer {
   close(): Promise<void>;
 }
 
-export async function startContractServer(opts: { key: string; adapterTar: Uint8Array }): Promise<ContractServer> {
+export async function startContractServer(o: { key: string; adapter: LoRAAdapter }): Promise<ContractServer> {
+  const { config, weights } = writePeft(o.adapter);
+  const opts = { key: o.key, adapterTar: tarOf({ 'adapter/adapter_config.json': JSON.stringify(config), 'adapter/adapter_model.safetensors': weights }) };
   const requests: Recorded[] = [];
   const faults: Fault[] = [];
   const files = new Map<string, StoredFile>();
@@ -235,3 +239,16 @@ export function tarOf(files: Record<string, Uint8Array | string>): Uint8Array {
   for (const b of blocks) { out.set(b, o); o += b.length; }
   return out;
 }
+
+/** A PEFT adapter for stories260K (5 layers, hidden 64, 4 KV heads of 8): q_proj 64→64, v_proj 64→32, r 2. */
+export function servedAdapter(): LoRAAdapter {
+  const modules = new Map<string, { A: { shape: [number, number]; data: Float32Array }; B: { shape: [number, number]; data: Float32Array } }>();
+  let s = 1;
+  const fill = (n: number) => Float32Array.from({ length: n }, () => Math.sin(s++) * 0.1);
+  for (let l = 0; l < 5; l++) {
+    modules.set(`model.layers.${l}.self_attn.q_proj`, { A: { shape: [2, 64], data: fill(128) }, B: { shape: [64, 2], data: fill(128) } });
+    modules.set(`model.layers.${l}.self_attn.v_proj`, { A: { shape: [2, 64], data: fill(128) }, B: { shape: [32, 2], data: fill(64) } });
+  }
+  return { r: 2, alpha: 4, rslora: false, scale: 2, dropout: 0, modules, numLayers: 5, baseModel: 'togethercomputer/stories260K' };
+}
+
