@@ -93,7 +93,8 @@ describe.skipIf(!ok)('hosted fine-tuning against the contract server', () => {
     expect(uploaded[0].messages[0]).toEqual({ role: 'user', content: 'Give three tips for staying healthy.' });
     await expectLoads(r.outputDir);
     const metrics = readFileSync(join(r.outputDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(metrics[0]).toEqual({ step: 1, loss: 2.5, lr: 1e-5, grad_norm: 1.5 });
+    expect(metrics[0]).toEqual({ step: 1, epoch: 0.25, loss: 2.5, grad_norm: 1.5, lr: 1e-5 });
+    expect(metrics.at(-1)).toEqual({ step: 4, eval_loss: 1.25 });
     const rec = JSON.parse(readFileSync(join(r.outputDir, 'job.json'), 'utf8'));
     expect(rec).toMatchObject({ backend: 'together', jobId: job.id, status: 'succeeded', fileIds: { training: job.body.training_file } });
     expect(events.some((e) => e.type === 'progress' && e.step === 2 && e.totalSteps === 4)).toBe(true);

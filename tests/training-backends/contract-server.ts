@@ -159,7 +159,10 @@ export async function startContractServer(o: { key: string; adapter: LoRAAdapter
       const sub = m[2];
       if (!sub && method === 'GET') { advance(j); return send(res, 200, togetherJob(j)); }
       if (sub === '/events') return send(res, 200, { data: j.events });
-      if (sub === '/metrics') return send(res, 200, { metrics: [1, 2, 3, 4].map((s) => ({ global_step: s, train_loss: 3 - s / 2, learning_rate: 1e-5, train_grad_norm: 1.5 })) });
+      if (sub === '/metrics') {
+        const train = [1, 2, 3, 4].map((s) => ({ timestamp: 1779196193564587000 + s, 'train/global_step': s, 'train/epoch': s / 4, 'train/loss': 3 - s / 2, 'train/grad_norm': 1.5, 'train/learning_rate': 1e-5 }));
+        return send(res, 200, { metrics: [...train, { timestamp: 1779196193564587009, 'eval/global_step': 4, 'eval/loss': 1.25 }] });
+      }
       if (sub === '/checkpoints') return send(res, 200, { data: [{ checkpoint_type: 'Final', created_at: '', path: 'p', step: 4, checkpoint: 'adapter' }] });
       if (sub === '/cancel' && method === 'POST') { j.states[j.at] = 'cancelled'; j.states.length = j.at + 1; return send(res, 200, togetherJob(j)); }
     }

@@ -13,18 +13,25 @@ const LOCAL_NAMES: Record<string, string> = {
   valid_mean_token_accuracy: 'eval_mean_token_accuracy',
   full_valid_mean_token_accuracy: 'full_eval_mean_token_accuracy',
   step_number: 'step',
-  // Together /fine-tunes/{id}/metrics
-  global_step: 'step',
-  learning_rate: 'lr',
-  train_grad_norm: 'grad_norm',
-  eval_loss: 'eval_loss',
+  // Together /fine-tunes/{id}/metrics (docs.together.ai fine-tuning-training-metrics): training
+  // objects carry train/* keys, evaluation objects eval/* keys.
+  'train/global_step': 'step',
+  'eval/global_step': 'step',
+  'train/loss': 'loss',
+  'train/learning_rate': 'lr',
+  'train/grad_norm': 'grad_norm',
+  'train/epoch': 'epoch',
+  'eval/loss': 'eval_loss',
 };
+
+/** Fields that are not metrics (Together stamps each object with its log time in ns). */
+const NOT_METRICS = new Set(['timestamp']);
 
 /** Numeric fields of a provider record renamed to the local names (non-numbers dropped). */
 export function localMetrics(provider: Record<string, unknown>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(provider)) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || NOT_METRICS.has(k)) continue;
     out[LOCAL_NAMES[k] ?? k] = v;
   }
   return out;
