@@ -1,7 +1,8 @@
 // A downloaded fine-tuned adapter → the output folder's adapter/ (PEFT) and adapter-mlx/ (mlx-lm),
 // exactly as a local run writes them (both go through convertAdapter, which checks the tensors).
 // Providers send a tar archive, compressed with gzip or Zstandard (Together: .tar.zst), or the bare
-// files. Zstandard needs a decoder that Node 20's zlib lacks (Node ≥ 22.15 has zlib.zstdDecompressSync).
+// files. Zstandard needs a decoder that Node 20's zlib lacks: Node ≥ 22.15's zlib.zstdDecompressSync,
+// else the npm package `fzstd` (pure JS) where it is installed.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,14 +14,19 @@ const isGzip = (b: Uint8Array) => b[0] === 0x1f && b[1] === 0x8b;
 const isZstd = (b: Uint8Array) => b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd;
 const isTar = (b: Uint8Array) => b.length >= 512 && new TextDecoder().decode(b.subarray(257, 262)) === 'ustar';
 
-function decompress(b: Uint8Array, what: string): Uint8Array {
+async function decompress(b: Uint8Array, what: string): Promise<Uint8Array> {
   if (isGzip(b)) return zlib.gunzipSync(b);
-  if (isZstd(b)) {
-    const z = (zlib as unknown as { zstdDecompressSync?: (b: Uint8Array) => Uint8Array }).zstdDecompressSync;
-    if (!z) throw new Error(`${what} is Zstandard-compressed (.tar.zst), which this Node ${process.versions.node} cannot decompress; use Node ≥ 22.15, or unpack it with \`tar --zstd -xf\` and run \`wgrad\` on the folder`);
-    return z(b);
+  if (!isZstd(b)) return b;
+  const native = (zlib as unknown as { zstdDecompressSync?: (b: Uint8Array) => Uint8Array }).zstdDecompressSync;
+  if (native) return native(b);
+  try {
+    const specifier = 'fzstd'; // optional: not a literal, so a missing package is a runtime message, not a build error
+    const { decompress: fzstd } = (await import(/* @vite-ignore */ specifier)) as { decompress: (b: Uint8Array) => Uint8Array };
+    return fzstd(b);
+  } catch (e) {
+    throw new Error(`${what} is Zstandard-compressed (.tar.zst), which Node ${process.versions.node} cannot decompress (${(e as Error).message}); ` +
+      'use Node ≥ 22.15 or `npm install fzstd`, or unpack it with `tar --zstd -xf` and convert the folder with `wgrad convert-adapter`');
   }
-  return b;
 }
 
 /** Files of a ustar/GNU/pax tar archive (regular files only), by path. */
@@ -49,7 +55,7 @@ export function untar(b: Uint8Array): Map<string, Uint8Array> {
 
 /** Unpacks `bytes` (named `what` in errors) and writes outputDir/adapter and outputDir/adapter-mlx. */
 export async function writeDownloadedAdapter(bytes: Uint8Array, what: string, outputDir: string, baseModel: string): Promise<string[]> {
-  const raw = decompress(bytes, what);
+  const raw = await decompress(bytes, what);
   if (!isTar(raw)) throw new Error(`${what}: expected a tar archive of a PEFT adapter (${PEFT_CONFIG_FILE}, ${PEFT_WEIGHTS_FILE}), got ${raw.length} bytes of something else`);
   const files = untar(raw);
   const config = [...files.keys()].find((p) => p.endsWith(PEFT_CONFIG_FILE));
