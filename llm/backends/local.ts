@@ -12,7 +12,7 @@ import { runTraining, type TrainSettings } from '../train/run.ts';
 import { checkAgainstCapabilities } from './capabilities.ts';
 import { checkRunData } from './data-check.ts';
 import { JOB_FILE, readJobRecord, writeJobRecord, type JobRecord } from './job-file.ts';
-import { ConfigError, type Capabilities, type Job, type JobEvent, type JobResult, type RunConfig, type StartOptions, type TrainingBackend } from './protocol.ts';
+import { ConfigError, type Capabilities, type Job, type JobResult, type RunConfig, type StartOptions, type TrainingBackend } from './protocol.ts';
 import { registerBackend, type BackendOptions } from './registry.ts';
 
 const NOT_HERE = 'a local-only method that this backend does not run yet';
@@ -171,12 +171,6 @@ export function createLocalBackend(opts: LocalBackendOptions = {}): TrainingBack
     },
   };
   return backend;
-}
-
-/** Collects a job's events (for tests and the HTTP server's event log). */
-export function eventLog(): { events: JobEvent[]; onEvent: (e: JobEvent) => void } {
-  const events: JobEvent[] = [];
-  return { events, onEvent: (e) => events.push(e) };
 }
 
 registerBackend('local', createLocalBackend);
