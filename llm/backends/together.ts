@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import Together from 'together-ai';
 import type { FineTuningCreateParams, FinetuneResponse } from 'together-ai/resources/fine-tuning';
-import { writeDownloadedAdapter, untar } from './cloud/archive.ts';
+import { decompress, writeDownloadedAdapter, untar } from './cloud/archive.ts';
 import { fetchWithRetry, providerError } from './cloud/errors.ts';
 import { hostedBackend, type PolledJob, type Provider } from './cloud/hosted.ts';
 import { localMetrics } from './cloud/metrics.ts';
@@ -192,7 +192,7 @@ export function createTogetherBackend(opts: BackendOptions = {}) {
       const bytes = new Uint8Array(await res.arrayBuffer());
       if (!full) return writeDownloadedAdapter(bytes, `together job ${id} download`, outputDir, rec.config.model);
       const written: string[] = [];
-      for (const [name, data] of untar(bytes)) {
+      for (const [name, data] of untar(await decompress(bytes, `together job ${id} download`))) {
         const rel = join('model', name.split('/').pop()!);
         await mkdir(dirname(join(outputDir, rel)), { recursive: true });
         await writeFile(join(outputDir, rel), data);

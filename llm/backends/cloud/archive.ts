@@ -14,7 +14,7 @@ const isGzip = (b: Uint8Array) => b[0] === 0x1f && b[1] === 0x8b;
 const isZstd = (b: Uint8Array) => b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd;
 const isTar = (b: Uint8Array) => b.length >= 512 && new TextDecoder().decode(b.subarray(257, 262)) === 'ustar';
 
-async function decompress(b: Uint8Array, what: string): Promise<Uint8Array> {
+export async function decompress(b: Uint8Array, what: string): Promise<Uint8Array> {
   if (isGzip(b)) return zlib.gunzipSync(b);
   if (!isZstd(b)) return b;
   const native = (zlib as unknown as { zstdDecompressSync?: (b: Uint8Array) => Uint8Array }).zstdDecompressSync;
