@@ -54,7 +54,7 @@ export function capabilityMatrix(backends: readonly Pick<TrainingBackend, 'name'
       if (s.note) notes.push(`  ${m} on ${b.name} (${s.level}): ${s.note}`);
     }
   }
-  rows.push('', 'training:  ' + backends.map((b) => `${b.name} ${b.capabilities.training.join('+')}`).join('; '));
+  rows.push('', 'training:  ' + backends.map((b) => `${b.name} ${b.capabilities.training.join('+') || 'chosen by the provider'}`).join('; '));
   rows.push('dtypes:    ' + backends.map((b) => `${b.name} ${b.capabilities.dtypes.join('/')}`).join('; '));
   rows.push('largest:   ' + backends.map((b) => `${b.name}: ${b.capabilities.largestModel}`).join('; '));
   rows.push('results:   ' + backends.map((b) => `${b.name}: ${b.capabilities.results}`).join('; '));
