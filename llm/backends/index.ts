@@ -10,5 +10,5 @@ export { createLocalBackend, LOCAL_CAPABILITIES, LOCAL_DEFAULTS, localSettings }
 export { createTogetherBackend, TOGETHER_CAPABILITIES } from './together.ts';
 export { createOpenAIBackend, OPENAI_CAPABILITIES, OPENAI_ACCESS_NOTE } from './openai.ts';
 export { createHttpBackend } from './http/client.ts';
-export { trainingApi, serveTrainingApi } from './http/server.ts';
+export { trainingApi, serveTrainingApi, checkApiBinding } from './http/server.ts';
 export type { TrainingApi, TrainingApiOptions } from './http/server.ts';

@@ -108,3 +108,20 @@ describe.skipIf(!ok)('training over HTTP (serve --api)', () => {
     }
   }, 60_000);
 });
+
+describe('serve --api route helper (cli/serve-api.ts)', () => {
+  it('mounts the API only with --api, refuses a public host without a token, and answers health', async () => {
+    const { apiRoutes } = await import('../../cli/serve-api.ts');
+    expect(await apiRoutes({})).toEqual([]);
+    await expect(apiRoutes({ api: true, host: '0.0.0.0', jobsDir: join(tmp, 'j4') })).rejects.toThrow('binding to 0.0.0.0 exposes training to the network');
+    const [handle] = await apiRoutes({ api: true, jobsDir: join(tmp, 'j5'), device: 'cpu' });
+    const { createServer } = await import('node:http');
+    const server = createServer((req, res) => { void handle(req, res).then((ok) => { if (!ok) { res.writeHead(404); res.end(); } }); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      expect(await (await fetch(`${url}/api/v1/health`)).json()).toMatchObject({ ok: true, backend: 'local', device: 'cpu' });
+      expect((await fetch(`${url}/index.html`)).status).toBe(404); // not an API route: left to the next handler
+    } finally { server.close(); }
+  });
+});

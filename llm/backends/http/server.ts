@@ -205,10 +205,15 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 
 const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
 
+/** Refuses to expose the API beyond loopback without a token. */
+export function checkApiBinding(host: string, token: string | undefined): void {
+  if (!LOOPBACK.includes(host) && !token) throw new ConfigError(`serve --api: binding to ${host} exposes training to the network; set a token (--token or WGRAD_API_TOKEN)`);
+}
+
 /** A node:http server with just the API (wgrad serve mounts trainingApi's handler next to its own). */
 export async function serveTrainingApi(o: TrainingApiOptions & { host?: string; port?: number }): Promise<{ server: Server; api: TrainingApi; url: string }> {
   const host = o.host ?? '127.0.0.1';
-  if (!LOOPBACK.includes(host) && !o.token) throw new ConfigError(`serve --api: binding to ${host} exposes training to the network; set a token (--token or WGRAD_API_TOKEN)`);
+  checkApiBinding(host, o.token);
   const api = trainingApi(o);
   const server = createServer((req, res) => {
     void api.handle(req, res).then((handled) => { if (!handled) { res.writeHead(404, { 'content-type': 'application/json' }); res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } })); } });
