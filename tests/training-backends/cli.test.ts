@@ -55,6 +55,13 @@ describe.skipIf(!ok)('wgrad train --backend / jobs / doctor', () => {
     expect(list.out).toMatch(new RegExp(`^${job.id}\\s+succeeded\\s+completed\\s+meta-llama`));
     const status = await wgrad('jobs', 'status', '--output-dir', out, '--base-url', server.togetherUrl);
     expect(status.out).toContain(`${job.id}  succeeded`);
+    // --resume re-attaches to the recorded job (no new upload or job) and fetches its results again.
+    const before = server.requests.filter((q) => q.method === 'POST').length;
+    const again = await wgrad('train', '--backend', 'together', '--base-url', server.togetherUrl, '--output-dir', out, '--resume', '--poll-interval', '0.01');
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toContain(`together: re-attaching to job ${job.id}`);
+    expect(server.requests.filter((q) => q.method === 'POST').length).toBe(before);
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length).toBe(5); // 4 train + 1 eval, not twice
   }, 30_000);
 
   it('refuses what a backend cannot do, naming it, before any request (exit 2)', async () => {

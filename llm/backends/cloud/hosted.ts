@@ -12,7 +12,7 @@ import {
   ConfigError, TERMINAL, type Capabilities, type Job, type JobEvent, type JobInfo, type JobResult, type JobStatus,
   type RunConfig, type StartOptions, type TrainingBackend, type Validated,
 } from '../protocol.ts';
-import { appendMetrics } from './metrics.ts';
+import { writeMetrics } from './metrics.ts';
 import { writeProviderFiles } from './convert.ts';
 
 export interface PolledJob { status: JobStatus; providerStatus: string; resultModel: string | null; message?: string; step?: number; totalSteps?: number }
@@ -87,7 +87,7 @@ export function hostedBackend(p: Provider, description: string, capabilities: Ca
           const files: string[] = [];
           const metrics = await p.metrics(rec.jobId);
           for (const m of metrics) onEvent({ type: 'metrics', record: m });
-          await appendMetrics(outputDir, metrics);
+          await writeMetrics(outputDir, metrics);
           if (metrics.length) files.push('metrics.jsonl');
           if (polled.status === 'succeeded') files.push(...(await p.fetchResults(rec.jobId, rec, outputDir)));
           files.push(JOB_FILE);

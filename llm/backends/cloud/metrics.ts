@@ -1,7 +1,7 @@
 // Provider metrics under the names a local run writes to metrics.jsonl (llm/train/trainer.ts:
 // step, loss, lr, grad_norm, epoch, eval_loss; TRL's mean_token_accuracy). Names with no local
 // counterpart are kept as the provider spells them.
-import { appendFile, mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const LOCAL_NAMES: Record<string, string> = {
@@ -37,9 +37,12 @@ export function localMetrics(provider: Record<string, unknown>): Record<string, 
   return out;
 }
 
-/** Appends records to outputDir/metrics.jsonl, one JSON object a line (as the local trainer). */
-export async function appendMetrics(outputDir: string, records: Record<string, number>[]): Promise<void> {
+/**
+ * Writes outputDir/metrics.jsonl, one JSON object a line (as the local trainer). The provider returns
+ * the whole history, so the file is rewritten, and a re-attached job does not log steps twice.
+ */
+export async function writeMetrics(outputDir: string, records: Record<string, number>[]): Promise<void> {
   if (!records.length) return;
   await mkdir(outputDir, { recursive: true });
-  await appendFile(join(outputDir, 'metrics.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await writeFile(join(outputDir, 'metrics.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
