@@ -13,6 +13,8 @@ const CONTINUATION = /^( - While |\s+at \S+ \(|\s*$)/;
 export const CHILD_ENV = 'WGRAD_CLI_CHILD';
 
 export function shouldFilter(argv: string[], env = process.env): boolean {
+  // Deno's WebGPU (wgpu) prints none of Dawn's noise, and `deno task wgrad` may not spawn processes.
+  if ('Deno' in globalThis) return false;
   return !env[CHILD_ENV] && !env.WGRAD_VERBOSE && !argv.includes('--verbose') && !argv.includes('--help') && !argv.includes('-h');
 }
 
