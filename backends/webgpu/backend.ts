@@ -1,26 +1,29 @@
 // The WebGPU backend: a dispatcher. Backend primitives and routines (../routines/) become WGSL
-// dispatches recorded into batched command buffers; matmul and the reductions live in ./matmul.ts
-// and ./reduce.ts. Storage = one pooled GPUBuffer holding `size` 32-bit elements. Everything except
-// read() returns at once; work reaches the GPU when a value is read, on sync(), or every
-// `maxPendingDispatches`. The routines reach the device only through GpuRoutineContext.
+// dispatches recorded into batched command buffers; copy, gather/scatter, matmul and the reductions
+// live in ./copy.ts, ./gather.ts, ./matmul.ts and ./reduce.ts, reading back in ./readback.ts.
+// Storage = one pooled GPUBuffer holding `size` 32-bit elements. Everything except read() returns
+// at once; work reaches the GPU when a value is read, on sync(), or every `maxPendingDispatches`.
+// Those files and the routines reach the device only through GpuRoutineContext (../routine.ts).
 import type { Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, Storage, UnaryOp, View } from '../backend.ts';
 import type { GpuRoutineContext, Routine } from '../routine.ts';
 import { BINARY_F32, binaryKernel } from '../../kernels/binary.ts';
-import { copyIntoKernel, copyKernel, fillKernel } from '../../kernels/copy.ts';
-import { gatherKernel, scatterAddKernel } from '../../kernels/gather.ts';
+import { fillKernel } from '../../kernels/copy.ts';
 import { UNARY_F32, unaryKernel, unaryOutDType } from '../../kernels/unary.ts';
 import { whereKernel } from '../../kernels/where.ts';
-import { type Kernel, stridedValues } from '../../kernels/wgsl.ts';
+import type { Kernel } from '../../kernels/wgsl.ts';
 import type { AcquiredDevice, AdapterInfo } from './device.ts';
+import { copyGpu, copyIntoGpu } from './copy.ts';
+import { gatherGpu, scatterAddGpu } from './gather.ts';
 import { missingDawnFlags } from './profiles.ts';
 import { foldGrid, MAX_WORKGROUPS_PER_DIM } from './grid.ts';
 import { matmulGpu } from './matmul.ts';
 import { PipelineCache } from './pipelines.ts';
 import { BufferPool, type PooledBuffer } from './pool.ts';
+import { Readbacks } from './readback.ts';
 import { Recorder, type StorageBinding } from './recorder.ts';
 import { argmaxGpu, reduceGpu } from './reduce.ts';
 import { GpuTimer } from './timer.ts';
-import { checkShape, checkView, collapseDims, numel, type StridedView, vec4Views } from './views.ts';
+import { numel, stridedLaunch } from './views.ts';
 
 // Compile-time proof that the kernels cover every op of the Backend contract.
 const _unaryCovered: Record<UnaryOp, string> = UNARY_F32;
@@ -69,7 +72,7 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
   private readonly pipelines: PipelineCache;
   readonly maxWorkgroups: number;
   private readonly memos = new Map<string, unknown>();
-  private readonly readbacks = new Map<number, GPUBuffer[]>();
+  private readonly readbacks: Readbacks;
   private readonly deviceErrors: Error[] = [];
   private lost: string | null = null;
   private destroyed = false;
@@ -92,6 +95,7 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
     );
     this.recorder = new Recorder(this.device, opts.maxPendingDispatches ?? 512);
     this.pipelines = new PipelineCache(this.device);
+    this.readbacks = new Readbacks(this.device, this.recorder);
     const floor = Math.min(4 * 2 ** 30, 4 * this.device.limits.maxBufferSize);
     const poolLimit = opts.poolLimitBytes !== undefined ? () => opts.poolLimitBytes! : () => Math.max(floor, this.peakLiveBytes);
     this.pool = new BufferPool(this.device, poolLimit, (b) => this.recorder.destroyWhenIdle(b));
@@ -180,36 +184,9 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
   async read(s: Storage): Promise<Float32Array | Int32Array> {
     const buf = this.buf('read', 'storage', s);
     this.alive('read');
-    const bytes = s.size * 4;
-    let data: ArrayBuffer;
-    if (bytes === 0) {
-      this.recorder.flush();
-      data = new ArrayBuffer(0);
-    } else {
-      const rb = this.readbacks.get(buf.bytes)?.pop() ??
-        this.device.createBuffer({ size: buf.bytes, usage: 0x01 /* MAP_READ */ | 0x08 /* COPY_DST */ });
-      this.recorder.copy(buf, 0, rb, 0, bytes);
-      this.recorder.flush();
-      try {
-        await rb.mapAsync(0x01 /* GPUMapMode.READ */, 0, bytes);
-      } catch (e) {
-        await this.throwPending();
-        throw new Error(`webgpu read: mapping the readback buffer failed: ${(e as Error).message}`);
-      }
-      data = rb.getMappedRange(0, bytes).slice(0);
-      rb.unmap();
-      this.recycleReadback(buf.bytes, rb);
-    }
+    const data = await this.readbacks.read(buf, s.size * 4, () => this.throwPending());
     await this.throwPending();
     return s.dtype === 'i32' ? new Int32Array(data) : new Float32Array(data);
-  }
-
-  /** Keep a few small readback buffers (a loss per step); big ones are one-offs. */
-  private recycleReadback(bytes: number, rb: GPUBuffer): void {
-    let list = this.readbacks.get(bytes);
-    if (!list) this.readbacks.set(bytes, (list = []));
-    if (bytes <= 16 << 20 && list.length < 4) list.push(rb);
-    else rb.destroy();
   }
 
   free(s: Storage): void {
@@ -263,52 +240,15 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
   }
 
   copy(src: View, outShape: number[]): Storage {
-    const dt = src.storage.dtype;
-    const sb = this.bind('copy', 'src', src.storage);
-    const c = this.strided('copy', outShape, [['s', src]]);
-    const out = this.alloc(numel(outShape), dt, 'copy');
-    if (c === null) return out;
-    // Contiguous views too: on an H200 the kernel copies at ~2x copyBufferToBuffer's rate, and it
-    // keeps the compute pass open.
-    this.run1d('copy', copyKernel(c.rank, c.vec4), [sb, this.bind('copy', 'out', out)], c.values);
-    return out;
+    return copyGpu(this, src, outShape);
   }
 
   copyInto(dst: View, src: Storage, shape: number[]): void {
-    const dt = dst.storage.dtype;
-    if (src.dtype !== dt) throw new Error(`webgpu copyInto: dst is ${dt} but src is ${src.dtype}`);
-    if (src.size !== numel(shape)) {
-      throw new Error(`webgpu copyInto: src holds ${src.size} elements but shape [${shape.join(', ')}] has ${numel(shape)}`);
-    }
-    const db = this.bind('copyInto', 'dst', dst.storage);
-    let sb = this.bind('copyInto', 'src', src);
-    const c = this.strided('copyInto', shape, [['d', dst]]);
-    if (c === null) return;
-    let temp: GPUStorage | null = null;
-    if (sb.buffer === db.buffer) {
-      // A dispatch may not bind one buffer as both writable and readable: read from a snapshot.
-      temp = this.alloc(src.size, dt, 'copyInto');
-      this.recorder.copy(sb.buffer, 0, temp.buf!, 0, src.size * 4);
-      sb = this.bind('copyInto', 'src', temp);
-    }
-    this.run1d('copyInto', copyIntoKernel(c.rank, c.vec4), [db, sb], c.values);
-    if (temp) this.free(temp);
+    copyIntoGpu(this, dst, src, shape);
   }
 
-  /**
-   * Validate views over outShape, collapse dims, and switch to vec4 units when every view allows
-   * it (the output is contiguous and offset 0, so it only needs the shape to qualify). Null when
-   * there is nothing to compute.
-   */
   private strided(op: string, outShape: number[], views: [string, View][]) {
-    checkShape(op, 'outShape', outShape);
-    for (const [name, v] of views) checkView(op, name, v, outShape, v.storage.size);
-    if (numel(outShape) === 0) return null;
-    const collapsed = collapseDims(outShape, views.map(([, v]) => v as StridedView));
-    const v4 = vec4Views(collapsed.shape, collapsed.views);
-    const { shape, views: cv } = v4 ?? collapsed;
-    const values = stridedValues(shape, cv.map((v, i) => ({ name: views[i][0], offset: v.offset, strides: v.strides })));
-    return { rank: shape.length, vec4: v4 !== null, values };
+    return stridedLaunch(op, outShape, views.map(([name, v]) => ({ name, view: v, size: v.storage.size })));
   }
 
   // ---- reductions, matmul (./reduce.ts, ./matmul.ts), gather, scatter ------------------------
@@ -326,33 +266,11 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
   }
 
   gather(table: Storage, idx: Storage, rows: number, cols: number): Storage {
-    const dt = table.dtype;
-    if (idx.dtype !== 'i32') throw new Error(`webgpu gather: idx must be i32, got ${idx.dtype}`);
-    checkShape('gather', '[rows, cols]', [rows, cols]);
-    if (table.size !== rows * cols) {
-      throw new Error(`webgpu gather: table holds ${table.size} elements but [rows, cols] = [${rows}, ${cols}] needs ${rows * cols}`);
-    }
-    const tb = this.bind('gather', 'table', table), ib = this.bind('gather', 'idx', idx);
-    const out = this.alloc(idx.size * cols, dt, 'gather');
-    if (out.size === 0) return out;
-    this.run1d('gather', gatherKernel(), [tb, ib, this.bind('gather', 'out', out)], { n: out.size, rows, cols });
-    return out;
+    return gatherGpu(this, table, idx, rows, cols);
   }
 
   scatterAdd(src: Storage, idx: Storage, rows: number, cols: number): Storage {
-    const dt = src.dtype;
-    if (idx.dtype !== 'i32') throw new Error(`webgpu scatterAdd: idx must be i32, got ${idx.dtype}`);
-    checkShape('scatterAdd', '[rows, cols]', [rows, cols]);
-    if (src.size !== idx.size * cols) {
-      throw new Error(`webgpu scatterAdd: src holds ${src.size} elements but idx [${idx.size}] × cols ${cols} needs ${idx.size * cols}`);
-    }
-    const sb = this.bind('scatterAdd', 'src', src), ib = this.bind('scatterAdd', 'idx', idx);
-    const out = this.alloc(rows * cols, dt, 'scatterAdd');
-    if (out.size === 0) return out;
-    this.recorder.clear(out.buf!, out.size * 4);
-    if (src.size === 0) return out;
-    this.run1d('scatterAdd', scatterAddKernel(dt), [sb, ib, this.bind('scatterAdd', 'out', out)], { n: src.size, rows, cols });
-    return out;
+    return scatterAddGpu(this, src, idx, rows, cols);
   }
 
   // ---- routines (../routines/) and the context they dispatch through -------------------------
@@ -434,8 +352,7 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
     if (this.destroyed) return;
     this.destroyed = true;
     this.pool.clear();
-    for (const list of this.readbacks.values()) for (const rb of list) rb.destroy();
-    this.readbacks.clear();
+    this.readbacks.destroy();
     this.recorder.dispose();
     if (this.ownsDevice) this.device.destroy();
   }

@@ -1,5 +1,6 @@
 // Shape/stride bookkeeping for strided kernels: validation with errors that name the op and field,
 // and dimension collapsing so kernels see the smallest rank that describes the same walk.
+import { stridedValues } from '../../kernels/wgsl.ts';
 
 export interface StridedView {
   offset: number;
@@ -83,4 +84,27 @@ export function vec4Views(shape: number[], views: StridedView[]): { shape: numbe
     shape: shape.map((s, d) => (d === last ? s / 4 : s)),
     views: views.map((v) => ({ offset: v.offset / 4, strides: v.strides.map((s, d) => (d === last ? 1 : s / 4)) })),
   };
+}
+
+/** What a strided kernel launch needs: its rank, whether it runs on vec4s, and its uniform values. */
+export interface StridedLaunch {
+  rank: number;
+  vec4: boolean;
+  values: Record<string, number>;
+}
+
+/**
+ * Validate views over outShape, collapse dims, and switch to vec4 units when every view allows
+ * it (the output is contiguous and offset 0, so it only needs the shape to qualify). Null when
+ * there is nothing to compute.
+ */
+export function stridedLaunch(op: string, outShape: number[], views: { name: string; view: StridedView; size: number }[]): StridedLaunch | null {
+  checkShape(op, 'outShape', outShape);
+  for (const { name, view, size } of views) checkView(op, name, view, outShape, size);
+  if (numel(outShape) === 0) return null;
+  const collapsed = collapseDims(outShape, views.map((v) => v.view));
+  const v4 = vec4Views(collapsed.shape, collapsed.views);
+  const { shape, views: cv } = v4 ?? collapsed;
+  const values = stridedValues(shape, cv.map((v, i) => ({ name: views[i].name, offset: v.offset, strides: v.strides })));
+  return { rank: shape.length, vec4: v4 !== null, values };
 }

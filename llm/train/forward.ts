@@ -4,12 +4,16 @@ import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import { tensor } from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 
-/** Batch [B, T] → logits [B, T, vocab]. */
-export function forwardBatch(model: LlamaForCausalLM, batch: Batch): Tensor {
+/**
+ * Batch [B, T] → the final hidden states [B, T, hidden]. The training losses apply the lm_head
+ * (model.headWeight) themselves, chunked over rows (lmHeadLogprobs), so the [B, T, vocab] logits
+ * and their gradient never exist at once.
+ */
+export function hiddenBatch(model: LlamaForCausalLM, batch: Batch): Tensor {
   const backend = model.backend;
   const [B, T] = batch.shape;
   const ids = tensor(Int32Array.from(batch.inputIds.flat()), [B, T], { backend });
-  return model.forward(ids, { positions: batch.positionIds, segments: batchSegments(batch) });
+  return model.hidden(ids, { positions: batch.positionIds, segments: batchSegments(batch) });
 }
 
 /**

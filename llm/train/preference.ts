@@ -8,13 +8,13 @@ import type { KtoBatch, PreferenceBatch } from '../data/preference/collate.ts';
 import { cpoLoss } from '../methods/cpo.ts';
 import { dpoLoss, type DpoLossType, type MethodLoss } from '../methods/dpo.ts';
 import { ktoLoss } from '../methods/kto.ts';
-import { sequenceLogprobs } from '../methods/logprobs.ts';
+import { hiddenSequenceLogprobs } from '../methods/logprobs.ts';
 import { orpoLoss } from '../methods/orpo.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import { detach, noGrad } from '../../engine/autodiff.ts';
 import { add, div, embedding, maximum, mul, narrow, neg, reshape, sum, tensor } from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
-import { batchLabels, forwardBatch } from './forward.ts';
+import { batchLabels, hiddenBatch } from './forward.ts';
 import type { Reference } from './reference.ts';
 import type { MethodOutput } from './sft.ts';
 
@@ -64,7 +64,7 @@ function pairStep(model: LlamaForCausalLM, batch: PreferenceBatch, s: Preference
     throw new Error(`${s.method}: a preference batch holds 2·pairs rows (chosen then rejected), got ${batch.shape[0]} rows for ${P} pairs`);
   }
   const labels = batchLabels(model, batch);
-  const lp = sequenceLogprobs(forwardBatch(model, batch), labels);
+  const lp = hiddenSequenceLogprobs(hiddenBatch(model, batch), model.headWeight, labels);
   // Per-token averages where the method says so (IPO, ORPO, SimPO); empty completions count as 1.
   const count = maximum(lp.count, 1);
   const avg = div(lp.sum, count);
@@ -114,10 +114,10 @@ function ktoStep(model: LlamaForCausalLM, batch: KtoBatch, s: PreferenceSettings
   if (!Array.isArray(batch.desirable) || batch.desirable.length !== n || !batch.kl) {
     throw new Error(`kto: a KTO batch needs desirable[${n}] and a kl batch of mismatched pairs`);
   }
-  const lp = sequenceLogprobs(forwardBatch(model, batch), batchLabels(model, batch)).sum;
+  const lp = hiddenSequenceLogprobs(hiddenBatch(model, batch), model.headWeight, batchLabels(model, batch)).sum;
   const refLp = ref.logps(batch);
   // TRL computes the KL completions' policy log-probs without gradient; z is detached anyway.
-  const klLp = noGrad(() => sequenceLogprobs(forwardBatch(model, batch.kl), batchLabels(model, batch.kl)).sum);
+  const klLp = noGrad(() => hiddenSequenceLogprobs(hiddenBatch(model, batch.kl), model.headWeight, batchLabels(model, batch.kl)).sum);
   const refKl = ref.logps(batch.kl);
   const pick = (t: Tensor, want: boolean) => {
     const idx = batch.desirable.flatMap((d, i) => (d === want ? [i] : []));

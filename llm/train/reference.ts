@@ -6,13 +6,13 @@
 import type { Backend } from '../../engine/index.ts';
 import { noGrad } from '../../engine/autodiff.ts';
 import type { Batch } from '../data/collate.ts';
-import { sequenceLogprobs } from '../methods/logprobs.ts';
+import { hiddenSequenceLogprobs } from '../methods/logprobs.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import type { LoRALinear } from '../../engine/nn/lora.ts';
 import { tensor } from '../../engine/ops/index.ts';
 import { tidy } from '../../engine/memory.ts';
 import type { Tensor } from '../../engine/tensor.ts';
-import { batchLabels, forwardBatch } from './forward.ts';
+import { batchLabels, hiddenBatch } from './forward.ts';
 
 /** Summed completion log-probabilities [rows] of a batch, detached. */
 export interface Reference {
@@ -42,7 +42,7 @@ export function modelReference(ref: LlamaForCausalLM): Reference {
 }
 
 function frozenLogps(model: LlamaForCausalLM, batch: Batch): Tensor {
-  return noGrad(() => tidy(() => sequenceLogprobs(forwardBatch(model, batch), batchLabels(model, batch)).sum));
+  return noGrad(() => tidy(() => hiddenSequenceLogprobs(hiddenBatch(model, batch), model.headWeight, batchLabels(model, batch)).sum));
 }
 
 /** A row's identity for the precomputed table: its real tokens and which of them are counted. */

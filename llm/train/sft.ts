@@ -2,9 +2,9 @@
 // summed (the trainer divides by the tokens of the whole accumulation window, as TRL does).
 import type { Batch } from '../data/collate.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
-import { crossEntropy, reshape, tensor } from '../../engine/ops/index.ts';
+import { lmHeadLogprobs, neg, sum, tensor } from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
-import { forwardBatch } from './forward.ts';
+import { hiddenBatch } from './forward.ts';
 import { IGNORE_INDEX } from '../data/labels.ts';
 
 /** Targets [B, T]: labels shifted left by one (position t predicts token t+1), −100 at the end. */
@@ -23,12 +23,16 @@ export interface MethodOutput {
   metrics?: Record<string, Tensor>;
 }
 
+/**
+ * Σ −log p(target) over the counted tokens: cross-entropy with reduction 'sum', with the lm_head
+ * applied in row chunks (lmHeadLogprobs) so the [B·T, vocab] logits are never materialised.
+ */
 export function sftLoss(model: LlamaForCausalLM, batch: Batch): MethodOutput {
   const backend = model.backend;
   const [B, T] = batch.shape;
-  const logits = forwardBatch(model, batch);
-  const targets = tensor(shiftedTargets(batch), [B * T], { backend });
-  const lossSum = crossEntropy(reshape(logits, [B * T, model.config.vocabSize]), targets, { ignoreIndex: IGNORE_INDEX, reduction: 'sum' });
+  const targets = tensor(shiftedTargets(batch), [B, T], { backend });
+  const logp = lmHeadLogprobs(hiddenBatch(model, batch), model.headWeight, targets, { ignoreIndex: IGNORE_INDEX });
+  const lossSum = neg(sum(logp)); // ignored targets give logp 0
   let tokens = 0;
   for (const t of Array.from(targets.host!)) if (t !== IGNORE_INDEX) tokens++;
   return { lossSum, tokens };

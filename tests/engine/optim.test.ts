@@ -116,3 +116,13 @@ describe('learning-rate schedules', () => {
     expect(lrAt(100, { ...o, kind: 'constant' })).toBe(1);
   });
 });
+
+describe('AdamW hyperparameters', () => {
+  it('are checked where the optimizer is made (the fused step takes them as given)', () => {
+    const p = [w.zeros([2])];
+    expect(() => new AdamW(p, { betas: [0.9, 1] })).toThrow('AdamW: betas (0.9, 1) must lie in [0, 1)');
+    expect(() => new AdamW(p, { betas: [-0.1, 0.999] })).toThrow('AdamW: betas (-0.1, 0.999) must lie in [0, 1)');
+    expect(() => new AdamW(p, { lr: NaN })).toThrow('AdamW: lr NaN must be a finite number');
+    expect(() => new AdamW(p, { eps: Infinity })).toThrow('AdamW: eps Infinity must be a finite number');
+  });
+});

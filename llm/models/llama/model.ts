@@ -111,6 +111,19 @@ export class LlamaForCausalLM extends Module {
 
   /** ids i32 [B, T] → logits [B, T, vocab]. With a cache, positions continue from what it holds. */
   forward(ids: Tensor, opts: ForwardOpts = {}): Tensor {
+    return matmul(this.hidden(ids, opts), this.headWeight, { transB: true });
+  }
+
+  /** lm_head's weight [vocab, hidden] (the embedding's when tied): logits = hidden · headWeightᵀ. */
+  get headWeight(): Tensor {
+    return this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight;
+  }
+
+  /**
+   * The final (normed) hidden states [B, T, hidden] that forward() multiplies by the lm_head. Losses
+   * apply the head themselves, in row chunks (lmHeadLogprobs), so [B, T, vocab] logits never exist.
+   */
+  hidden(ids: Tensor, opts: ForwardOpts = {}): Tensor {
     const [B, T] = ids.shape;
     if (ids.ndim !== 2 || ids.dtype !== 'i32') throw new Error(`llama forward: ids must be i32 [batch, seq], got ${ids.describe()}`);
     const past = opts.cache?.length ?? 0;
@@ -130,9 +143,7 @@ export class LlamaForCausalLM extends Module {
     this.model.layers.forEach((layer, i) => { h = layer.forward(h, i, tables, seg, opts.cache); });
     if (opts.cache) opts.cache.advance(T, segQ);
     if (opts.lastOnly) h = narrow(h, 1, T - 1, 1);
-    h = this.model.norm.forward(h);
-    const head = this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight;
-    return matmul(h, head, { transB: true });
+    return this.model.norm.forward(h);
   }
 }
 
