@@ -2,7 +2,7 @@
 // Storage = one pooled GPUBuffer holding `size` 32-bit elements. Everything except read() returns
 // at once; work reaches the GPU when a value is read, on sync(), or every `maxPendingDispatches`.
 import type {
-  AdamWParams, AttentionParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
+  AdamWParams, AttentionParams, Backend, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, View,
 } from '../backend.ts';
 import { adamwScalars, checkAdamW, checkAttention, checkLoraLinear, checkRope, checkTokenLogprobs } from '../backend.ts';
 import { attentionBackwardWords, attentionDeltaKernel, attentionDkDvKernel, attentionDqKernel } from '../../kernels/attention-backward.ts';
@@ -10,8 +10,9 @@ import { chooseTiles } from '../../kernels/attention-common.ts';
 import { attentionForwardKernel, attentionForwardWords } from '../../kernels/attention-forward.ts';
 import { adamwKernel } from '../../kernels/adamw.ts';
 import { argmaxKernel } from '../../kernels/argmax.ts';
-import { BINARY_F32, binaryKernel } from '../../kernels/binary.ts';
 import { copyIntoKernel, copyKernel, fillKernel } from '../../kernels/copy.ts';
+import { elementwiseKernel } from '../../kernels/elementwise.ts';
+import { add, input, mul, type Program, program } from '../../kernels/expr.ts';
 import { gatherKernel, scatterAddKernel } from '../../kernels/gather.ts';
 import { logsumexpKernel } from '../../kernels/logsumexp.ts';
 import { loraLinearKernel, type LoraLinearKernel } from '../../kernels/lora-linear.ts';
@@ -21,10 +22,7 @@ import { rmsNormKernel } from '../../kernels/rmsnorm.ts';
 import { ropeKernel } from '../../kernels/rope.ts';
 import { rowWorkgroupSize } from '../../kernels/rowstats.ts';
 import { softmaxKernel } from '../../kernels/softmax.ts';
-import { swigluKernel } from '../../kernels/swiglu.ts';
 import { tokenLogprobsBackwardKernel, tokenLogprobsKernel } from '../../kernels/token-logprobs.ts';
-import { UNARY_F32, unaryKernel, unaryOutDType } from '../../kernels/unary.ts';
-import { whereKernel } from '../../kernels/where.ts';
 import { type Kernel, stridedValues } from '../../kernels/wgsl.ts';
 import type { AcquiredDevice, AdapterInfo } from './device.ts';
 import { foldGrid, MAX_WORKGROUPS_PER_DIM } from './grid.ts';
@@ -33,11 +31,6 @@ import { BufferPool, type PooledBuffer } from './pool.ts';
 import { Recorder, type StorageBinding } from './recorder.ts';
 import { GpuTimer } from './timer.ts';
 import { checkShape, checkView, collapseDims, numel, type StridedView, vec4Views } from './views.ts';
-
-// Compile-time proof that the kernels cover every op of the Backend contract.
-const _unaryCovered: Record<UnaryOp, string> = UNARY_F32;
-const _binaryCovered: Record<BinaryOp, string> = BINARY_F32;
-void _unaryCovered, void _binaryCovered;
 
 export interface WebGPUBackendOptions {
   /** Submit after this many recorded commands even if nothing is read (default 512). */
@@ -92,6 +85,7 @@ export class WebGPUBackend implements Backend {
   private readonly pipelines: PipelineCache;
   private readonly maxDim: number;
   private readonly matmulKernels = new Map<string, MatmulKernel>();
+  private readonly elementwiseKernels = new Map<string, Kernel>();
   private readonly loraKernels = new Map<string, LoraLinearKernel | null>();
   private readonly readbacks = new Map<number, GPUBuffer[]>();
   private readonly deviceErrors: Error[] = [];
@@ -252,44 +246,35 @@ export class WebGPUBackend implements Backend {
 
   // ---- elementwise ---------------------------------------------------------------------------
 
-  unary(op: UnaryOp, x: Storage): Storage {
-    if (!(op in UNARY_F32)) throw new Error(`webgpu unary: unknown op '${op}' (one of ${Object.keys(UNARY_F32).join(', ')})`);
-    const dt = this.scalar(`unary ${op}`, 'x', x);
-    const xb = this.binding(`unary ${op}`, 'x', x);
-    const out = this.alloc(x.size, unaryOutDType(op, dt), `unary ${op}`);
-    if (x.size === 0) return out;
-    const vec4 = x.size % 4 === 0;
-    this.run1d(`unary ${op}`, unaryKernel(op, dt, vec4), [xb, this.binding('unary', 'out', out)], { n: vec4 ? x.size / 4 : x.size });
-    return out;
+  elementwise(prog: Program, inputs: View[], outShape: number[]): Storage[] {
+    const op = 'elementwise';
+    const K = inputs.length, M = prog.outputs.length;
+    if (K !== prog.inputs.length) throw new Error(`webgpu ${op}: the program reads ${prog.inputs.length} inputs, got ${K} views`);
+    const limit = this.device.limits.maxStorageBuffersPerShaderStage;
+    if (K + M > limit) throw new Error(`webgpu ${op}: ${K} inputs + ${M} outputs exceed this device's ${limit} storage buffers per shader`);
+    inputs.forEach((v, k) => {
+      if (this.scalar(op, `input ${k}`, v.storage) !== prog.inputs[k]) {
+        throw new Error(`webgpu ${op}: input ${k} is ${v.storage.dtype} but the program reads ${prog.inputs[k]}`);
+      }
+    });
+    const bindings = inputs.map((v, k) => this.binding(op, `input ${k}`, v.storage));
+    const c = this.strided(op, outShape, inputs.map((v, k) => [`v${k}`, v]));
+    const outs = prog.outputs.map((id) => this.alloc(numel(outShape), prog.nodes[id].t, op));
+    if (c === null) return outs;
+    bindings.push(...outs.map((o, j) => this.binding(op, `output ${j}`, o)));
+    this.run1d(op, this.elementwiseKernelFor(prog, c.rank, c.vec4), bindings, c.values);
+    return outs;
   }
 
-  binary(op: BinaryOp, a: View, b: View, outShape: number[]): Storage {
-    const name = `binary ${op}`;
-    if (!(op in BINARY_F32)) throw new Error(`webgpu binary: unknown op '${op}' (one of ${Object.keys(BINARY_F32).join(', ')})`);
-    const dt = this.scalar(name, 'a', a.storage);
-    if (b.storage.dtype !== dt) {
-      throw new Error(`webgpu ${name}: a is ${dt} but b is ${b.storage.dtype}; cast one first`);
+  /** The WGSL of a program, memoised: building it costs more host time than recording the dispatch. */
+  private elementwiseKernelFor(prog: Program, rank: number, vec4: boolean): Kernel {
+    const sig = `${rank}:${+vec4}:${prog.key}`;
+    let k = this.elementwiseKernels.get(sig);
+    if (!k) {
+      if (this.elementwiseKernels.size >= 4096) this.elementwiseKernels.clear();
+      this.elementwiseKernels.set(sig, (k = elementwiseKernel(prog, rank, vec4)));
     }
-    const [ab, bb] = [this.binding(name, 'a', a.storage), this.binding(name, 'b', b.storage)];
-    const c = this.strided(name, outShape, [['a', a], ['b', b]]);
-    const out = this.alloc(numel(outShape), dt, name);
-    if (c === null) return out;
-    this.run1d(name, binaryKernel(op, dt, c.rank, c.vec4), [ab, bb, this.binding(name, 'out', out)], c.values);
-    return out;
-  }
-
-  where(cond: View, a: View, b: View, outShape: number[]): Storage {
-    const cdt = this.scalar('where', 'cond', cond.storage);
-    const dt = this.scalar('where', 'a', a.storage);
-    if (b.storage.dtype !== dt) throw new Error(`webgpu where: a is ${dt} but b is ${b.storage.dtype}`);
-    const bindings = [
-      this.binding('where', 'cond', cond.storage), this.binding('where', 'a', a.storage), this.binding('where', 'b', b.storage),
-    ];
-    const c = this.strided('where', outShape, [['c', cond], ['a', a], ['b', b]]);
-    const out = this.alloc(numel(outShape), dt, 'where');
-    if (c === null) return out;
-    this.run1d('where', whereKernel(cdt, c.rank, c.vec4), [...bindings, this.binding('where', 'out', out)], c.values);
-    return out;
+    return k;
   }
 
   copy(src: View, outShape: number[]): Storage {
@@ -503,18 +488,6 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
-  swiglu(gate: Storage, up: Storage): Storage {
-    if (gate.dtype !== 'f32' || up.dtype !== 'f32' || gate.size !== up.size) {
-      throw new Error(`webgpu swiglu: gate and up must be f32 of one size, got ${gate.dtype} [${gate.size}] and ${up.dtype} [${up.size}]`);
-    }
-    const gb = this.binding('swiglu', 'gate', gate), ub = this.binding('swiglu', 'up', up);
-    const out = this.alloc(gate.size, 'f32', 'swiglu');
-    if (gate.size === 0) return out;
-    const vec4 = gate.size % 4 === 0;
-    this.run1d('swiglu', swigluKernel(vec4), [gb, ub, this.binding('swiglu', 'out', out)], { n: vec4 ? gate.size / 4 : gate.size });
-    return out;
-  }
-
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, o: AdamWParams): void {
     const bindings = [this.binding('adamw', 'p', p), this.binding('adamw', 'g', g), this.binding('adamw', 'm', m), this.binding('adamw', 'v', v)];
     checkAdamW(p, g, m, v, o);
@@ -686,16 +659,16 @@ export class WebGPUBackend implements Backend {
       this.matmul(p, q, { batch: 1, m, n, k, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 });
     const xa = mm(x, a, M, r, K);
     const base = mm(x, w, M, N, K), low = mm(xa, b, M, N, r);
-    const s = this.upload([scale], 'f32');
-    const full = (st: Storage): View => ({ storage: st, offset: 0, strides: [N, 1] });
-    const scaled = this.binary('mul', full(low), { storage: s, offset: 0, strides: [0, 0] }, [M, N]);
-    let y = this.binary('add', full(base), full(scaled), [M, N]);
-    for (const t of [s, low, scaled, base]) this.free(t);
+    // y = base + scale·low (+ bias) in one elementwise dispatch.
+    let e = add(input(0), mul(input(1), scale));
+    const views: View[] = [{ storage: base, offset: 0, strides: [N, 1] }, { storage: low, offset: 0, strides: [N, 1] }];
     if (bias) {
-      const yb = this.binary('add', full(y), { storage: bias, offset: 0, strides: [0, 1] }, [M, N]);
-      this.free(y);
-      y = yb;
+      e = add(e, input(2));
+      views.push({ storage: bias, offset: 0, strides: [0, 1] });
     }
+    const [y] = this.elementwise(program([e], views.map(() => 'f32')), views, [M, N]);
+    this.free(base);
+    this.free(low);
     return { y, xa };
   }
 
