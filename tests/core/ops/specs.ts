@@ -130,7 +130,19 @@ export const nnSpecs: OpSpec[] = [
   { name: 'swiglu [2,8] (vec4)', inputs: [{ shape: [2, 8], lo: -6, hi: 6 }, { shape: [2, 8] }], fn: ([g, u]) => w.swiglu(g, u) },
 ];
 
+// fused(): any expression as one kernel, its VJP derived symbolically (engine/ops/expr-grad.ts).
+const X = w.expr;
+export const fusedSpecs: OpSpec[] = [
+  { name: 'fused softplus(b − a)·tanh(c), broadcast', inputs: [{ shape: [3, 17] }, { shape: [17] }, { shape: [3, 1] }],
+    fn: ([a, b, c]) => w.fused('t', [a, b, c], (a, b, c) => X.mul(X.softplus(X.sub(b, a)), X.tanh(c))) },
+  { name: 'fused select/pow/max/erf/log1p (derived VJP)', inputs: [{ shape: [17], lo: 0.2, hi: 3 }, { shape: [17] }],
+    fn: ([a, b]) => w.fused('t', [a, b], (a, b) =>
+      X.select(X.gt(b, 0), X.pow(a, X.add(b, 1)), X.add(X.max(X.erf(b), X.mul(b, 0.3)), X.log1p(a)))) },
+  { name: 'fused with a scalar operand', inputs: [{ shape: [129] }], fn: ([a]) => w.fused('t', [a, 2.5], (a, s) => X.div(X.sin(a), X.add(s, X.abs(a)))) },
+];
+
 export const allSpecs: OpSpec[] = [
+  ...fusedSpecs,
   ...unarySpecs, ...binarySpecs, ...ternarySpecs, ...miscElementwiseSpecs, ...reduceSpecs,
   ...shapeSpecs, ...matmulSpecs, ...indexSpecs, ...nnSpecs,
 ];
