@@ -11,7 +11,7 @@
 // i32 arithmetic wraps, x / 0 = x (WGSL's rule, mirrored by the cpu backend).
 import type { Node, Prim, Program, ScalarType } from './expr.ts';
 import { MATH_F32, MATH_I32 } from './math.ts';
-import { entry1d, type Kernel, stridedOffsets, uniformBlock } from './wgsl.ts';
+import { entry1d, type Kernel, NONFINITE, stridedOffsets, uniformBlock } from './wgsl.ts';
 
 type Emit = (a: string[]) => string;
 const nanSafe = (e: string, x: string) => `select(${e}, ${x}, is_nan_(${x}))`;
@@ -109,6 +109,16 @@ function emitNode(n: Node, id: number, prog: Program): string {
   return `let ${name} = ${emit(args)};`;
 }
 
+/** Functions a program with f32 arguments needs from math.ts (shader compile time grows with the source). */
+const NEEDS_MATH = new Set<Prim>(['log', 'log1p', 'expm1', 'sigmoid', 'tanh', 'erf', 'softplus', 'sin', 'cos', 'pow']);
+
+function prelude(prog: Program): string {
+  const argType = (n: Node) => (n.k === 'in' || n.k === 'c' ? n.t : prog.nodes[n.a[0]].t);
+  const uses = (p: Prim, t: ScalarType) => prog.nodes.some((n) => n.k === p && argType(n) === t);
+  const math = prog.nodes.some((n) => n.k !== 'in' && n.k !== 'c' && NEEDS_MATH.has(n.k) && argType(n) === 'f32');
+  return `${math ? MATH_F32 : NONFINITE}${uses('pow', 'i32') ? MATH_I32 : ''}${uses('to_i32', 'f32') ? TO_I32 : ''}`;
+}
+
 export function elementwiseKernel(prog: Program, rank: number, vec4: boolean): Kernel {
   const K = prog.inputs.length, M = prog.outputs.length;
   const views = prog.inputs.map((_, k) => `v${k}`);
@@ -134,8 +144,7 @@ ${prog.outputs.map((_, j) => `  Y${j}[i] = o${j};`).join('\n')}`
     ${body}
     ${prog.outputs.map((o, j) => `Y${j}[i] = t${o};`).join(' ')}
   }`;
-  const usesI32Pow = prog.nodes.some((n) => n.k === 'pow' && n.t === 'i32');
-  const code = `${MATH_F32}${usesI32Pow ? MATH_I32 : ''}${TO_I32}
+  const code = `${prelude(prog)}
 ${decl}
 ${uniformBlock(params, K + M)}
 ${entry1d(`  if (i >= P.n) { return; }
