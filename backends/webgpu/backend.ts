@@ -85,7 +85,8 @@ export class WebGPUBackend implements Backend {
   private readonly pipelines: PipelineCache;
   private readonly maxDim: number;
   private readonly matmulKernels = new Map<string, MatmulKernel>();
-  private readonly elementwiseKernels = new Map<string, Kernel>();
+  private readonly elementwiseKernels = new Map<string, Kernel[]>();
+  private readonly elementwiseByProgram = new WeakMap<Program, Kernel[]>();
   private readonly loraKernels = new Map<string, LoraLinearKernel | null>();
   private readonly readbacks = new Map<number, GPUBuffer[]>();
   private readonly deviceErrors: Error[] = [];
@@ -266,15 +267,17 @@ export class WebGPUBackend implements Backend {
     return outs;
   }
 
-  /** The WGSL of a program, memoised: building it costs more host time than recording the dispatch. */
+  /** The WGSL of a program, memoised per program object and key: building it costs more host time than recording. */
   private elementwiseKernelFor(prog: Program, rank: number, vec4: boolean): Kernel {
-    const sig = `${rank}:${+vec4}:${prog.key}`;
-    let k = this.elementwiseKernels.get(sig);
-    if (!k) {
+    const variant = rank * 2 + +vec4;
+    let byVariant = this.elementwiseByProgram.get(prog);
+    if (!byVariant) {
       if (this.elementwiseKernels.size >= 4096) this.elementwiseKernels.clear();
-      this.elementwiseKernels.set(sig, (k = elementwiseKernel(prog, rank, vec4)));
+      byVariant = this.elementwiseKernels.get(prog.key) ?? [];
+      this.elementwiseKernels.set(prog.key, byVariant);
+      this.elementwiseByProgram.set(prog, byVariant);
     }
-    return k;
+    return (byVariant[variant] ??= elementwiseKernel(prog, rank, vec4));
   }
 
   copy(src: View, outShape: number[]): Storage {
