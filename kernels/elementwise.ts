@@ -5,6 +5,8 @@
 // (stridedOffsets over views v0..v{K−1}). Dispatch: ceil(n / 256) workgroups, folded.
 // vec4 variant: every view walks its innermost dim contiguously and 16-byte aligned (the backend's
 // vec4Views); shapes, strides and offsets then count vec4s and each thread does 4 elements.
+// Broadcast scalars (all strides 0) may join a vec4 kernel: they stay arrays of scalars, and their
+// offset counts elements.
 //
 // f32 functions use math.ts's helpers; those whose builtins do not promise NaN in → NaN out
 // (SwiftShader's exp(NaN) is inf) are guarded, so every backend propagates NaN as the cpu does.
@@ -119,14 +121,16 @@ function prelude(prog: Program): string {
   return `${math ? MATH_F32 : NONFINITE}${uses('pow', 'i32') ? MATH_I32 : ''}${uses('to_i32', 'f32') ? TO_I32 : ''}`;
 }
 
-export function elementwiseKernel(prog: Program, rank: number, vec4: boolean): Kernel {
+export function elementwiseKernel(prog: Program, rank: number, vec4: boolean, scalar: boolean[] = []): Kernel {
   const K = prog.inputs.length, M = prog.outputs.length;
+  // In the vec4 variant a scalar input (every stride 0) stays an array of scalars, read once.
+  const wide = (k: number) => vec4 && !scalar[k];
   const views = prog.inputs.map((_, k) => `v${k}`);
   const { params, code: offsets } = stridedOffsets(rank, views);
   const v = (t: ScalarType) => (vec4 ? `vec4<${t}>` : t);
   const outType = (j: number) => prog.nodes[prog.outputs[j]].t;
   const decl = [
-    ...prog.inputs.map((t, k) => `@group(0) @binding(${k}) var<storage, read> X${k}: array<${v(t)}>;`),
+    ...prog.inputs.map((t, k) => `@group(0) @binding(${k}) var<storage, read> X${k}: array<${wide(k) ? v(t) : t}>;`),
     ...prog.outputs.map((_, j) => `@group(0) @binding(${K + j}) var<storage, read_write> Y${j}: array<${v(outType(j))}>;`),
   ].join('\n');
   const body = prog.nodes.map((n, id) => emitNode(n, id, prog)).join('\n    ');
@@ -134,7 +138,7 @@ export function elementwiseKernel(prog: Program, rank: number, vec4: boolean): K
     ? `${prog.inputs.map((_, k) => `  let r${k} = X${k}[off_v${k}];`).join('\n')}
 ${prog.outputs.map((_, j) => `  var o${j}: ${v(outType(j))};`).join('\n')}
   for (var c = 0u; c < 4u; c = c + 1u) {
-    ${prog.inputs.map((_, k) => `let x${k} = r${k}[c];`).join(' ')}
+    ${prog.inputs.map((_, k) => `let x${k} = r${k}${wide(k) ? '[c]' : ''};`).join(' ')}
     ${body}
     ${prog.outputs.map((o, j) => `o${j}[c] = t${o};`).join(' ')}
   }
@@ -150,5 +154,6 @@ ${uniformBlock(params, K + M)}
 ${entry1d(`  if (i >= P.n) { return; }
 ${offsets}
 ${compute}`)}`;
-  return { key: `ew:${rank}:${vec4 ? 'v4' : 's'}:${prog.key}`, code, params, workgroupSize: 256 };
+  const mask = vec4 && scalar.some(Boolean) ? `:${scalar.map(Number).join('')}` : '';
+  return { key: `ew:${rank}:${vec4 ? 'v4' : 's'}${mask}:${prog.key}`, code, params, workgroupSize: 256 };
 }

@@ -61,8 +61,8 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
   private readonly pipelines: PipelineCache;
   readonly maxWorkgroups: number;
   private readonly memos = new Map<string, unknown>();
-  private readonly elementwiseKernels = new Map<string, Kernel[]>();
-  private readonly elementwiseByProgram = new WeakMap<Program, Kernel[]>();
+  private readonly elementwiseKernels = new Map<string, Map<string, Kernel>>();
+  private readonly elementwiseByProgram = new WeakMap<Program, Map<string, Kernel>>();
   private readonly readbacks = new Map<number, GPUBuffer[]>();
   private readonly deviceErrors: Error[] = [];
   private lost: string | null = null;
@@ -225,25 +225,40 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
       if (v.storage.dtype !== prog.inputs[k]) throw new Error(`webgpu ${op}: input ${k} is ${v.storage.dtype} but the program reads ${prog.inputs[k]}`);
     });
     const bindings = inputs.map((v, k) => this.bind(op, `input ${k}`, v.storage));
-    const c = this.strided(op, outShape, inputs.map((v, k) => [`v${k}`, v]));
+    const named = inputs.map((v, k): [string, View] => [`v${k}`, v]);
+    // Broadcast scalars (every stride 0) are read once per thread, so they do not keep the other
+    // views from the vec4 kernel; they keep their element offset there.
+    const scalar = inputs.map((v) => v.strides.length > 0 && v.strides.every((st) => st === 0));
+    const split = scalar.some(Boolean) && !scalar.every(Boolean);
+    const c = this.strided(op, outShape, split ? named.filter((_, k) => !scalar[k]) : named);
     const outs = prog.outputs.map((id) => this.alloc(numel(outShape), prog.nodes[id].t, op));
     if (c === null) return outs;
+    if (split) {
+      named.forEach(([name, v], k) => {
+        if (!scalar[k]) return;
+        checkView(op, name, v, outShape, v.storage.size);
+        c.values[`${name}_o`] = v.offset;
+        for (let d = 0; d < c.rank; d++) c.values[`${name}_s${d}`] = 0;
+      });
+    }
     bindings.push(...outs.map((o, j) => this.bind(op, `output ${j}`, o)));
-    this.run1d(op, this.elementwiseKernelFor(prog, c.rank, c.vec4), bindings, c.values);
+    this.run1d(op, this.elementwiseKernelFor(prog, c.rank, c.vec4, c.vec4 ? scalar : null), bindings, c.values);
     return outs;
   }
 
-  /** The WGSL of a program, memoised per program object and key: building it costs more host time than recording. */
-  private elementwiseKernelFor(prog: Program, rank: number, vec4: boolean): Kernel {
-    const variant = rank * 2 + +vec4;
+  /** The WGSL of a program, memoised per program object and variant: building it costs more host time than recording. */
+  private elementwiseKernelFor(prog: Program, rank: number, vec4: boolean, scalar: boolean[] | null): Kernel {
+    const variant = `${rank}:${+vec4}:${scalar ? scalar.map(Number).join('') : ''}`;
     let byVariant = this.elementwiseByProgram.get(prog);
     if (!byVariant) {
       if (this.elementwiseKernels.size >= 4096) this.elementwiseKernels.clear();
-      byVariant = this.elementwiseKernels.get(prog.key) ?? [];
+      byVariant = this.elementwiseKernels.get(prog.key) ?? new Map();
       this.elementwiseKernels.set(prog.key, byVariant);
       this.elementwiseByProgram.set(prog, byVariant);
     }
-    return (byVariant[variant] ??= elementwiseKernel(prog, rank, vec4));
+    let k = byVariant.get(variant);
+    if (!k) byVariant.set(variant, (k = elementwiseKernel(prog, rank, vec4, scalar ?? undefined)));
+    return k;
   }
 
   copy(src: View, outShape: number[]): Storage {

@@ -107,6 +107,7 @@ describe('webgpu backend vs cpu', () => {
     // 16-byte aligned, innermost-contiguous views take the vec4 kernels; the last one is misaligned.
     ['vec4: contiguous n=1000', [1000], [0, [1]], [0, [1]], 1000, 1000],
     ['vec4: row bias', [3, 8], [0, [8, 1]], [0, [0, 1]], 24, 8],
+    ['vec4 with a scalar b (read once per thread)', [4, 8], [0, [8, 1]], [2, [0, 0]], 32, 3],
     ['vec4: offset slices', [2, 12], [4, [16, 1]], [8, [12, 1]], 40, 40],
     ['misaligned offset', [2, 12], [2, [16, 1]], [8, [12, 1]], 40, 40],
   ];
