@@ -4,8 +4,7 @@
 // dispatch computing g·∂y/∂x for every input that needs a gradient. The op table (op-table.ts)
 // is a list of them; `fused` makes one from any expression, so a chain of elementwise ops runs
 // as one kernel each way; `elementwise` evaluates expressions without a gradient (backward passes).
-import type { View } from '../../backends/backend.ts';
-import { expr as X } from '../../backends/backend.ts';
+import { expr as X, type View } from '../../backends/backend.ts';
 import { record } from '../autodiff.ts';
 import { Tensor } from '../tensor.ts';
 import { wrap } from './create.ts';
@@ -13,6 +12,7 @@ import { vjp } from './expr-grad.ts';
 import { binaryOps, ternaryOps, unaryOps, type BinaryName, type TernaryName, type UnaryName } from './op-table.ts';
 import { sumTo } from './reduce.ts';
 import { TensorLike, broadcastShapes, broadcastView, expectFloat, lift, sameBackend } from './util.ts';
+
 type Arg = X.Arg; type Expr = X.Expr; type Program = X.Program; type ScalarType = X.ScalarType;
 
 /** Partials ∂y/∂x_k as expressions of the inputs and y (null: none), or 'derive' (symbolic). */

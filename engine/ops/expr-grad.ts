@@ -3,6 +3,7 @@
 // (tinygrad's gradient.py does the same over its UOps). Each primitive's rule maps the incoming
 // gradient g to one contribution per argument (null: no gradient flows there).
 import { expr as X } from '../../backends/backend.ts';
+
 type Arg = X.Arg; type Expr = X.Expr; type Prim = X.Prim;
 
 type Rule = (a: readonly Expr[], y: Expr, g: Expr) => (Arg | null)[];

@@ -8,6 +8,7 @@
 // The engine function, the fluent Tensor method (same name) and the test spec
 // (tests/core/ops/specs.ts) are made for every key. Adding an op is one entry here.
 import { expr as X } from '../../backends/backend.ts';
+
 type Arg = X.Arg; type Expr = X.Expr;
 
 export interface Domain { lo: number; hi: number; kind?: 'float' | 'int' | 'mask' }
