@@ -102,7 +102,7 @@ export class ElementwiseOp {
       const gIn = X.input(0), xIn = inputs(n, types, 1), yIn = X.input(n + 1);
       const contrib: (Expr | null)[] = this.partials === 'derive'
         ? vjp(this.f(...xIn), gIn, n + 1).slice(1, n + 1)
-        : (this.partials as Exclude<Partials, 'derive' | null>)(...xIn, yIn).map((p) => (p === null ? null : X.mul(gIn, p)));
+        : (this.partials as Exclude<Partials, 'derive' | null>)(...xIn, yIn).map((p) => (p === null ? null : times(gIn, p)));
       const outs = contrib.map((c, k) => (need[k] ? c : null));
       const computed = outs.map((c) => (c !== null && c !== gIn ? c : null));
       const list = computed.filter((c): c is Expr => c !== null);
@@ -116,6 +116,17 @@ export class ElementwiseOp {
       return sumTo(gk, xs[k].shape);
     });
   }
+}
+
+/**
+ * g·∂y/∂x, where a zero partial gives an exact 0 and a select picks before multiplying, so a
+ * non-finite g on the side not taken does not leak (where's gradient is exact zeros, as torch's).
+ */
+function times(g: Expr, p: Arg): Expr {
+  if (typeof p === 'number') return p === 0 ? X.constant(0) : X.mul(g, p);
+  if (p.k === 'c' && p.v === 0) return X.constant(0);
+  if (p.k === 'select') return X.select(p.a[0], times(g, p.a[1]), times(g, p.a[2]));
+  return X.mul(g, p);
 }
 
 /** Lift numbers to 0-d tensors, check backends, and unify the value inputs' dtype. */

@@ -65,6 +65,16 @@ describe('op table', () => {
     });
   }
 
+  it("where's gradient is exact zeros on the side not picked, even for a non-finite incoming gradient", async () => {
+    const b = createCpuBackend({ precision: 'f64' });
+    const [x, y] = [w.tensor([1, 2], [2], { backend: b }), w.tensor([3, 4], [2], { backend: b })];
+    x.requiresGrad = y.requiresGrad = true;
+    const out = w.where(w.tensor([1, 0], [2], { backend: b }), x, y);
+    const [gx, gy] = w.grad(out, [x, y], w.tensor([Infinity, NaN], [2], { backend: b }));
+    expect(Array.from(await gx!.data())).toEqual([Infinity, 0]);
+    expect(Array.from(await gy!.data())).toEqual([0, NaN]);
+  });
+
   it('fluent methods call the table op (torch argument order for where)', async () => {
     const b = createCpuBackend({ precision: 'f64' });
     const x = w.tensor([-4, -1, 0.5, 2], [4], { backend: b });
