@@ -7,7 +7,7 @@ import { record } from '../autodiff.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
 import { tensor, wrap } from './create.ts';
 import { expr as X } from '../../backends/backend.ts';
-import { add, cast, div, elementwise, elementwiseOp, exp, mul, ne, neg, rsqrt, sub, where } from './elementwise.ts';
+import { add, cast, div, elementwise, elementwiseOp, mul, ne, neg, rsqrt, sub, where } from './elementwise.ts';
 import { tokenLogprobs } from './logprobs.ts';
 import { mean, sum, sumTo } from './reduce.ts';
 import { permute } from './shape.ts';
@@ -26,10 +26,11 @@ function alongAxis(x: Tensor, axis: number, op: string, f: (lastAxis: Tensor) =>
 function softmaxLast(x: Tensor, log: boolean): Tensor {
   const cols = x.shape[x.ndim - 1];
   const out = wrap(x.backend.run(routines.softmax, x.storage, x.size / Math.max(cols, 1), cols, log), x.shape);
+  // One fused kernel after the row sum: g − e^y·Σg (log-softmax), y·(g − Σ g·y) (softmax).
   return record(out, log ? 'log_softmax' : 'softmax', [x], (g) =>
     log
-      ? [sub(g, mul(exp(out), sum(g, -1, true)))] // g − softmax·Σg
-      : [mul(out, sub(g, sum(mul(g, out), -1, true)))], // y·(g − Σ g·y)
+      ? elementwise('log_softmax backward', [g, out, sum(g, -1, true)], (g, y, s) => [X.sub(g, X.mul(X.exp(y), s))])
+      : elementwise('softmax backward', [g, out, sum(mul(g, out), -1, true)], (g, y, s) => [X.mul(y, X.sub(g, s))]),
   );
 }
 
