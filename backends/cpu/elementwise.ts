@@ -27,6 +27,19 @@ function contiguous(v: CpuView, shape: number[], n: number): ArrayLike<number> |
   return out;
 }
 
+/** Float arithmetic as plain loops (the generic path calls a function per element). */
+function fastF64(k: string, o: Float64Array, a: Float64Array, b: Float64Array, len: number): boolean {
+  switch (k) {
+    case 'add': for (let j = 0; j < len; j++) o[j] = a[j] + b[j]; return true;
+    case 'sub': for (let j = 0; j < len; j++) o[j] = a[j] - b[j]; return true;
+    case 'mul': for (let j = 0; j < len; j++) o[j] = a[j] * b[j]; return true;
+    case 'div': for (let j = 0; j < len; j++) o[j] = a[j] / b[j]; return true;
+    case 'neg': for (let j = 0; j < len; j++) o[j] = -a[j]; return true;
+    case 'exp': for (let j = 0; j < len; j++) o[j] = Math.exp(a[j]); return true;
+    default: return false;
+  }
+}
+
 /** Evaluate prog over `shape`, writing output j into outs[j] (contiguous, n elements each). */
 export function evalProgram(prog: Program, inputs: CpuView[], shape: number[], outs: Data[]): void {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -66,6 +79,7 @@ export function evalProgram(prog: Program, inputs: CpuView[], shape: number[], o
       if (node.k === 'c') return;
       const f = fn[id]!;
       const [a, b, c] = node.a.map(arg);
+      if (node.t === 'f32' && fastF64(node.k, o, a, b, len)) return;
       if (node.a.length === 1) for (let j = 0; j < len; j++) o[j] = f(a[j]);
       else if (node.a.length === 2) for (let j = 0; j < len; j++) o[j] = f(a[j], b[j]);
       else for (let j = 0; j < len; j++) o[j] = f(a[j], b[j], c[j]);
