@@ -8,7 +8,11 @@
 // engine frees storages it no longer needs. A backend may run work lazily (the WebGPU backend
 // records dispatches and submits them when a value is read), so `read` is the only async primitive.
 // Arguments were validated where the user called the op; backends assert their contract.
+import type { Program } from '../kernels/expr.ts';
 import type { Routine } from './routine.ts';
+
+/** The expression language of Backend.elementwise; the engine builds programs with it. */
+export * as expr from '../kernels/expr.ts';
 
 
 /** Storage types. f16 storage is not built yet (see bench/NOTES.md); only 32-bit types exist. */
@@ -21,15 +25,6 @@ export interface Storage {
   readonly size: number; // elements
   readonly dtype: DType;
 }
-
-export type UnaryOp =
-  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'sign' | 'sigmoid' | 'tanh' | 'relu'
-  | 'silu' | 'gelu_tanh' | 'gelu_erf' | 'softplus' | 'logsigmoid' | 'square' | 'recip'
-  | 'sin' | 'cos' | 'step' /* x > 0 ? 1 : 0 */ | 'erf' | 'floor' | 'cast_f32' | 'cast_i32';
-
-export type BinaryOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 
@@ -72,12 +67,12 @@ export interface Backend {
   read(s: Storage): Promise<Float32Array | Float64Array | Int32Array>;
   free(s: Storage): void;
 
-  /** out[i] = op(x[i]); cast ops change the dtype. */
-  unary(op: UnaryOp, x: Storage): Storage;
-  /** Elementwise over outShape with strided/broadcast inputs; comparisons give 0/1 in a's dtype. */
-  binary(op: BinaryOp, a: View, b: View, outShape: number[]): Storage;
-  /** out = cond != 0 ? a : b, all three as views over outShape. */
-  where(cond: View, a: View, b: View, outShape: number[]): Storage;
+  /**
+   * One elementwise dispatch: every output of `prog` (kernels/expr.ts) at each index of outShape,
+   * input k read through inputs[k] (strided, stride 0 broadcasts; its dtype is prog.inputs[k]).
+   * → one contiguous storage of outShape per output, in the output's type.
+   */
+  elementwise(prog: Program, inputs: View[], outShape: number[]): Storage[];
   /** Materialise a strided view as a contiguous array of outShape (transpose, slice, expand). */
   copy(src: View, outShape: number[]): Storage;
   /** Write contiguous src (shape `shape`) into dst through a strided window (concat, pad). Mutates dst. */

@@ -10,7 +10,8 @@
 //   - pow: WGSL pow is undefined for x < 0; integer exponents of negative bases are common (x^2, x^3).
 //   - log: builtins disagree off the positive axis (SwiftShader: log(0) ≈ -88, log(-1) = 0), so
 //     0 → -inf and negatives → NaN are spelled out.
-//   - log1p: Goldberg's trick (exact-ish log(1+y) for tiny y) for softplus / logsigmoid.
+//   - log1p: Goldberg's trick (exact-ish log(1+y) for tiny y) for softplus / logsigmoid; expm1: its
+//     series near 0 (log1mexp and its derivative need both).
 import { NONFINITE } from './wgsl.ts';
 
 export const MATH_F32 = `${NONFINITE}
@@ -46,7 +47,15 @@ fn log_(x: f32) -> f32 {
 fn log1p_(y: f32) -> f32 {
   let u = 1.0 + y;
   if (u == 1.0) { return y; }
-  return log(u) * (y / (u - 1.0));
+  return log_(u) * (y / (u - 1.0));
+}
+// e^x − 1: the series where exp(x) − 1 would cancel (|x| < 0.5; 8 terms, < 1e-9 relative), else exp.
+fn expm1_(x: f32) -> f32 {
+  if (abs(x) < 0.5) {
+    return x * (1.0 + x * (0.5 + x * (0.16666666666666666 + x * (0.041666666666666664 + x * (0.008333333333333333
+      + x * (0.001388888888888889 + x * (0.0001984126984126984 + x * 0.0000248015873015873)))))));
+  }
+  return exp(x) - 1.0;
 }
 fn softplus_(x: f32) -> f32 { return max(x, 0.0) + log1p_(exp(-abs(x))); }
 // (sin, cos) of x.

@@ -1,44 +1,16 @@
 // The cpu backend: plain TypeScript loops, the reference every GPU kernel is checked against.
 // In f64 mode f32 storages hold Float64Array, which gradient checks use for finite differences.
-import type { Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, Storage, UnaryOp, View } from '../backend.ts';
+import type { Backend, DType, MatmulParams, MemoryStats, ReduceOp, Storage, View } from '../backend.ts';
 import { dtypeBytes } from '../backend.ts';
 import type { CpuData as Data, CpuRoutineContext, Routine } from '../routine.ts';
-import { binaryFn, binaryI32, unaryFn } from './math.ts';
+import type { Program } from '../../kernels/expr.ts';
+import { evalProgram } from './elementwise.ts';
+import { forEachRun } from './strided.ts';
 import { cpuMatmul } from './matmul.ts';
 
 class CpuStorage implements Storage {
   constructor(readonly backend: CpuBackend, readonly data: Data, readonly dtype: DType) {}
   get size() { return this.data.length; }
-}
-
-/**
- * Walk every multi-index of `shape` in row-major order. For each run along the last axis, fn gets
- * the flat output index, the run length and each view's starting offset and last-axis stride, so
- * callers loop over the innermost axis without a call per element.
- */
-function forEachRun(
-  shape: number[],
-  views: { offset: number; strides: number[] }[],
-  fn: (out: number, len: number, offs: number[], inner: number[]) => void,
-) {
-  const nd = shape.length;
-  const size = shape.reduce((a, b) => a * b, 1);
-  if (size === 0) return;
-  if (nd === 0) { fn(0, 1, views.map((v) => v.offset), views.map(() => 0)); return; }
-  const len = shape[nd - 1];
-  const inner = views.map((v) => v.strides[nd - 1]);
-  const idx = new Array(nd - 1).fill(0);
-  const offs = views.map((v) => v.offset);
-  for (let out = 0; out < size; out += len) {
-    fn(out, len, offs, inner);
-    for (let d = nd - 2; d >= 0; d--) {
-      idx[d]++;
-      for (let v = 0; v < views.length; v++) offs[v] += views[v].strides[d];
-      if (idx[d] < shape[d]) break;
-      for (let v = 0; v < views.length; v++) offs[v] -= views[v].strides[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
 }
 
 export class CpuBackend implements Backend, CpuRoutineContext {
@@ -90,36 +62,12 @@ export class CpuBackend implements Backend, CpuRoutineContext {
     this.liveBytes -= s.size * dtypeBytes[s.dtype];
   }
 
-  unary(op: UnaryOp, x: Storage): Storage {
-    const xd = this.data(x);
-    const dtype: DType = op === 'cast_f32' ? 'f32' : op === 'cast_i32' ? 'i32' : x.dtype;
-    const out = this.alloc(xd.length, dtype);
-    const f = unaryFn[op];
-    const o = out.data;
-    for (let i = 0; i < xd.length; i++) o[i] = f(xd[i]);
-    return out;
-  }
-
-  binary(op: BinaryOp, a: View, b: View, outShape: number[]): Storage {
-    const ad = this.data(a.storage), bd = this.data(b.storage);
-    const size = outShape.reduce((p, q) => p * q, 1);
-    const out = this.alloc(size, a.storage.dtype);
-    const f = (a.storage.dtype === 'i32' && binaryI32[op]) || binaryFn[op];
-    const o = out.data;
-    forEachRun(outShape, [a, b], (i, n, [pa, pb], [sa, sb]) => {
-      for (let j = 0; j < n; j++, pa += sa, pb += sb) o[i + j] = f(ad[pa], bd[pb]);
-    });
-    return out;
-  }
-
-  where(cond: View, a: View, b: View, outShape: number[]): Storage {
-    const cd = this.data(cond.storage), ad = this.data(a.storage), bd = this.data(b.storage);
-    const out = this.alloc(outShape.reduce((p, q) => p * q, 1), a.storage.dtype);
-    const o = out.data;
-    forEachRun(outShape, [cond, a, b], (i, n, [pc, pa, pb], [sc, sa, sb]) => {
-      for (let j = 0; j < n; j++, pc += sc, pa += sa, pb += sb) o[i + j] = cd[pc] !== 0 ? ad[pa] : bd[pb];
-    });
-    return out;
+  elementwise(prog: Program, inputs: View[], outShape: number[]): Storage[] {
+    const views = inputs.map((v) => ({ data: this.data(v.storage), offset: v.offset, strides: v.strides }));
+    const n = outShape.reduce((p, q) => p * q, 1);
+    const outs = prog.outputs.map((id) => this.alloc(n, prog.nodes[id].t));
+    evalProgram(prog, views, outShape, outs.map((o) => o.data));
+    return outs;
   }
 
   copy(src: View, outShape: number[]): Storage {

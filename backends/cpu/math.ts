@@ -1,7 +1,5 @@
 // Scalar definitions of every elementwise op: the reference the GPU kernels are tested against.
-import type { BinaryOp, UnaryOp } from '../backend.ts';
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+import type { Prim } from '../../kernels/expr.ts';
 
 /** erf to ~1e-15 via the complementary-error continued fraction / series (Numerical Recipes erfc). */
 export function erf(x: number): number {
@@ -34,53 +32,54 @@ export function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
 }
 
-export const unaryFn: Record<UnaryOp, (x: number) => number> = {
+type Fn = (...a: number[]) => number;
+
+/** Every primitive of kernels/expr.ts on float64 values (f32 storages round once, on store). */
+export const PRIM_F64: Record<Prim, Fn> = {
   neg: (x) => -x,
-  exp: Math.exp,
-  log: Math.log,
-  sqrt: Math.sqrt,
-  rsqrt: (x) => 1 / Math.sqrt(x),
   abs: Math.abs,
-  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
+  floor: Math.floor,
+  exp: Math.exp,
+  expm1: Math.expm1,
+  log: Math.log,
+  log1p: Math.log1p,
+  sqrt: Math.sqrt,
   sigmoid,
   tanh: Math.tanh,
-  relu: (x) => (x > 0 ? x : 0),
-  silu: (x) => x * sigmoid(x),
-  gelu_tanh: (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))),
-  gelu_erf: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
+  erf,
   softplus,
-  logsigmoid: (x) => -softplus(-x),
-  square: (x) => x * x,
-  recip: (x) => 1 / x,
   sin: Math.sin,
   cos: Math.cos,
-  step: (x) => (x > 0 ? 1 : 0),
-  erf,
-  floor: Math.floor,
-  cast_f32: (x) => x,
-  cast_i32: (x) => Math.trunc(x) | 0,
-};
-
-export const binaryFn: Record<BinaryOp, (a: number, b: number) => number> = {
   add: (a, b) => a + b,
   sub: (a, b) => a - b,
   mul: (a, b) => a * b,
   div: (a, b) => a / b,
   pow: Math.pow,
-  maximum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
-  minimum: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)),
+  max: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.max(a, b)),
+  min: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : Math.min(a, b)),
   eq: (a, b) => +(a === b),
   ne: (a, b) => +(a !== b),
   lt: (a, b) => +(a < b),
   le: (a, b) => +(a <= b),
   gt: (a, b) => +(a > b),
   ge: (a, b) => +(a >= b),
+  select: (c, a, b) => (c !== 0 ? a : b),
+  to_f32: (x) => x,
+  to_i32: (x) => Math.trunc(x) | 0, // ToInt32: NaN and ±inf give 0
 };
 
-/** i32 arithmetic wraps and divides toward zero, as WGSL does. */
-export const binaryI32: Partial<Record<BinaryOp, (a: number, b: number) => number>> = {
+/**
+ * The primitives defined on i32, as WGSL computes them: arithmetic wraps, division truncates with
+ * x / 0 = x. The rest of PRIM_F64 (comparisons, max, select) is exact on integers already.
+ */
+export const PRIM_I32: Partial<Record<Prim, Fn>> = {
+  neg: (x) => -x | 0,
+  abs: (x) => Math.abs(x) | 0,
+  floor: (x) => x,
   add: (a, b) => (a + b) | 0,
   sub: (a, b) => (a - b) | 0,
-  mul: (a, b) => Math.imul(a, b),
+  mul: Math.imul,
   div: (a, b) => (b === 0 ? a : Math.trunc(a / b) | 0),
+  pow: (a, b) => Math.pow(a, b) | 0,
+  to_f32: (x) => x,
 };

@@ -5,5 +5,4 @@ export { loraLinear } from './lora-linear.ts';
 export { rmsNorm } from './rmsnorm.ts';
 export { rope, type RopeStyle } from './rope.ts';
 export { logsumexp, softmax } from './softmax.ts';
-export { swiglu } from './swiglu.ts';
 export { tokenLogprobs, tokenLogprobsBackward } from './token-logprobs.ts';

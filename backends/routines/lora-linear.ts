@@ -2,6 +2,7 @@
 // a [r, K] (lora_A), b [N, r] (lora_B) →
 //   y [M, N] = x·wᵀ + bias + scale·(x·aᵀ)·bᵀ,  xa [M, r] = x·aᵀ (the backward needs it for d b).
 import { loraLinearKernel, type LoraLinearKernel } from '../../kernels/lora-linear.ts';
+import { add, input, mul, program } from '../../kernels/expr.ts';
 import { matmulDispatch, matmulUniform } from '../../kernels/matmul.ts';
 import type { Storage, View } from '../backend.ts';
 import { assertSizes, assertStorages, f32Bits, type GpuRoutineContext, type Routine } from '../routine.ts';
@@ -15,16 +16,16 @@ function unfused(g: GpuRoutineContext, ...[x, w, bias, a, b, scale, M, N, K, r]:
     be.matmul(p, q, { batch: 1, m, n, k, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 });
   const xa = mm(x, a, M, r, K);
   const base = mm(x, w, M, N, K), low = mm(xa, b, M, N, r);
-  const s = be.upload([scale], 'f32');
-  const full = (st: Storage): View => ({ storage: st, offset: 0, strides: [N, 1] });
-  const scaled = be.binary('mul', full(low), { storage: s, offset: 0, strides: [0, 0] }, [M, N]);
-  let y = be.binary('add', full(base), full(scaled), [M, N]);
-  for (const t of [s, low, scaled, base]) be.free(t);
+  // y = base + scale·low (+ bias) in one elementwise dispatch.
+  let e = add(input(0), mul(input(1), scale));
+  const views: View[] = [{ storage: base, offset: 0, strides: [N, 1] }, { storage: low, offset: 0, strides: [N, 1] }];
   if (bias) {
-    const yb = be.binary('add', full(y), { storage: bias, offset: 0, strides: [0, 1] }, [M, N]);
-    be.free(y);
-    y = yb;
+    e = add(e, input(2));
+    views.push({ storage: bias, offset: 0, strides: [0, 1] });
   }
+  const [y] = be.elementwise(program([e], views.map(() => 'f32')), views, [M, N]);
+  be.free(base);
+  be.free(low);
   return { y, xa };
 }
 

@@ -1,15 +1,13 @@
 // The WebGPU backend: a dispatcher. Backend primitives and routines (../routines/) become WGSL
 // dispatches recorded into batched command buffers; copy, gather/scatter, matmul and the reductions
-// live in ./copy.ts, ./gather.ts, ./matmul.ts and ./reduce.ts, reading back in ./readback.ts.
-// Storage = one pooled GPUBuffer holding `size` 32-bit elements. Everything except read() returns
-// at once; work reaches the GPU when a value is read, on sync(), or every `maxPendingDispatches`.
-// Those files and the routines reach the device only through GpuRoutineContext (../routine.ts).
-import type { Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, Storage, UnaryOp, View } from '../backend.ts';
+// live in ./copy.ts, ./gather.ts, ./matmul.ts and ./reduce.ts, reading back in ./readback.ts. Storage = one pooled GPUBuffer holding `size` 32-bit elements. Everything except
+// read() returns at once; work reaches the GPU when a value is read, on sync(), or every
+// `maxPendingDispatches`. The routines reach the device only through GpuRoutineContext.
+import type { Backend, DType, MatmulParams, MemoryStats, ReduceOp, Storage, View } from '../backend.ts';
 import type { GpuRoutineContext, Routine } from '../routine.ts';
-import { BINARY_F32, binaryKernel } from '../../kernels/binary.ts';
 import { fillKernel } from '../../kernels/copy.ts';
-import { UNARY_F32, unaryKernel, unaryOutDType } from '../../kernels/unary.ts';
-import { whereKernel } from '../../kernels/where.ts';
+import { elementwiseKernel } from '../../kernels/elementwise.ts';
+import type { Program } from '../../kernels/expr.ts';
 import type { Kernel } from '../../kernels/wgsl.ts';
 import type { AcquiredDevice, AdapterInfo } from './device.ts';
 import { copyGpu, copyIntoGpu } from './copy.ts';
@@ -23,12 +21,8 @@ import { Readbacks } from './readback.ts';
 import { Recorder, type StorageBinding } from './recorder.ts';
 import { argmaxGpu, reduceGpu } from './reduce.ts';
 import { GpuTimer } from './timer.ts';
-import { numel, stridedLaunch } from './views.ts';
+import { checkView, numel, stridedLaunch } from './views.ts';
 
-// Compile-time proof that the kernels cover every op of the Backend contract.
-const _unaryCovered: Record<UnaryOp, string> = UNARY_F32;
-const _binaryCovered: Record<BinaryOp, string> = BINARY_F32;
-void _unaryCovered, void _binaryCovered;
 
 export interface WebGPUBackendOptions {
   /** Submit after this many recorded commands even if nothing is read (default 512). */
@@ -73,6 +67,8 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
   readonly maxWorkgroups: number;
   private readonly memos = new Map<string, unknown>();
   private readonly readbacks: Readbacks;
+  private readonly elementwiseKernels = new Map<string, Map<string, Kernel>>();
+  private readonly elementwiseByProgram = new WeakMap<Program, Map<string, Kernel>>();
   private readonly deviceErrors: Error[] = [];
   private lost: string | null = null;
   private destroyed = false;
@@ -199,44 +195,50 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
 
   // ---- elementwise ---------------------------------------------------------------------------
 
-  unary(op: UnaryOp, x: Storage): Storage {
-    if (!(op in UNARY_F32)) throw new Error(`webgpu unary: unknown op '${op}' (one of ${Object.keys(UNARY_F32).join(', ')})`);
-    const dt = x.dtype;
-    const xb = this.bind(`unary ${op}`, 'x', x);
-    const out = this.alloc(x.size, unaryOutDType(op, dt), `unary ${op}`);
-    if (x.size === 0) return out;
-    const vec4 = x.size % 4 === 0;
-    this.run1d(`unary ${op}`, unaryKernel(op, dt, vec4), [xb, this.bind('unary', 'out', out)], { n: vec4 ? x.size / 4 : x.size });
-    return out;
-  }
-
-  binary(op: BinaryOp, a: View, b: View, outShape: number[]): Storage {
-    const name = `binary ${op}`;
-    if (!(op in BINARY_F32)) throw new Error(`webgpu binary: unknown op '${op}' (one of ${Object.keys(BINARY_F32).join(', ')})`);
-    const dt = a.storage.dtype;
-    if (b.storage.dtype !== dt) {
-      throw new Error(`webgpu ${name}: a is ${dt} but b is ${b.storage.dtype}; cast one first`);
+  elementwise(prog: Program, inputs: View[], outShape: number[]): Storage[] {
+    const op = 'elementwise';
+    const K = inputs.length, M = prog.outputs.length;
+    if (K !== prog.inputs.length) throw new Error(`webgpu ${op}: the program reads ${prog.inputs.length} inputs, got ${K} views`);
+    const limit = this.device.limits.maxStorageBuffersPerShaderStage;
+    if (K + M > limit) throw new Error(`webgpu ${op}: ${K} inputs + ${M} outputs exceed this device's ${limit} storage buffers per shader`);
+    inputs.forEach((v, k) => {
+      if (v.storage.dtype !== prog.inputs[k]) throw new Error(`webgpu ${op}: input ${k} is ${v.storage.dtype} but the program reads ${prog.inputs[k]}`);
+    });
+    const bindings = inputs.map((v, k) => this.bind(op, `input ${k}`, v.storage));
+    const named = inputs.map((v, k): [string, View] => [`v${k}`, v]);
+    // Broadcast scalars (every stride 0) are read once per thread, so they do not keep the other
+    // views from the vec4 kernel; they keep their element offset there.
+    const scalar = inputs.map((v) => v.strides.length > 0 && v.strides.every((st) => st === 0));
+    const split = scalar.some(Boolean) && !scalar.every(Boolean);
+    const c = this.strided(op, outShape, split ? named.filter((_, k) => !scalar[k]) : named);
+    const outs = prog.outputs.map((id) => this.alloc(numel(outShape), prog.nodes[id].t, op));
+    if (c === null) return outs;
+    if (split) {
+      named.forEach(([name, v], k) => {
+        if (!scalar[k]) return;
+        checkView(op, name, v, outShape, v.storage.size);
+        c.values[`${name}_o`] = v.offset;
+        for (let d = 0; d < c.rank; d++) c.values[`${name}_s${d}`] = 0;
+      });
     }
-    const [ab, bb] = [this.bind(name, 'a', a.storage), this.bind(name, 'b', b.storage)];
-    const c = this.strided(name, outShape, [['a', a], ['b', b]]);
-    const out = this.alloc(numel(outShape), dt, name);
-    if (c === null) return out;
-    this.run1d(name, binaryKernel(op, dt, c.rank, c.vec4), [ab, bb, this.bind(name, 'out', out)], c.values);
-    return out;
+    bindings.push(...outs.map((o, j) => this.bind(op, `output ${j}`, o)));
+    this.run1d(op, this.elementwiseKernelFor(prog, c.rank, c.vec4, c.vec4 ? scalar : null), bindings, c.values);
+    return outs;
   }
 
-  where(cond: View, a: View, b: View, outShape: number[]): Storage {
-    const cdt = cond.storage.dtype;
-    const dt = a.storage.dtype;
-    if (b.storage.dtype !== dt) throw new Error(`webgpu where: a is ${dt} but b is ${b.storage.dtype}`);
-    const bindings = [
-      this.bind('where', 'cond', cond.storage), this.bind('where', 'a', a.storage), this.bind('where', 'b', b.storage),
-    ];
-    const c = this.strided('where', outShape, [['c', cond], ['a', a], ['b', b]]);
-    const out = this.alloc(numel(outShape), dt, 'where');
-    if (c === null) return out;
-    this.run1d('where', whereKernel(cdt, c.rank, c.vec4), [...bindings, this.bind('where', 'out', out)], c.values);
-    return out;
+  /** The WGSL of a program, memoised per program object and variant: building it costs more host time than recording. */
+  private elementwiseKernelFor(prog: Program, rank: number, vec4: boolean, scalar: boolean[] | null): Kernel {
+    const variant = `${rank}:${+vec4}:${scalar ? scalar.map(Number).join('') : ''}`;
+    let byVariant = this.elementwiseByProgram.get(prog);
+    if (!byVariant) {
+      if (this.elementwiseKernels.size >= 4096) this.elementwiseKernels.clear();
+      byVariant = this.elementwiseKernels.get(prog.key) ?? new Map();
+      this.elementwiseKernels.set(prog.key, byVariant);
+      this.elementwiseByProgram.set(prog, byVariant);
+    }
+    let k = byVariant.get(variant);
+    if (!k) byVariant.set(variant, (k = elementwiseKernel(prog, rank, vec4, scalar ?? undefined)));
+    return k;
   }
 
   copy(src: View, outShape: number[]): Storage {

@@ -30,16 +30,18 @@ const params = trainableParameters(m).map(([, p]) => p);
 const opt = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
 console.log(`${b.description}, pool limit ${poolGiB === undefined ? 'default' : `${poolGiB} GiB`}, batch ${B}×${T}`);
 
-/** Record `fn`, then wait for the GPU: [record ms, total ms, dispatches]. */
+/** Record `fn`, then wait for the GPU: record ms, total ms, dispatches (and pipelines compiled). */
 async function phase(fn: () => Promise<void> | void): Promise<string> {
   await b.sync();
-  const d0 = b.counters.dispatches, t0 = performance.now();
+  const d0 = b.counters.dispatches, p0 = b.counters.pipelines, t0 = performance.now();
   const pending = fn();
   const t1 = performance.now();
   await pending;
   await b.sync();
   const t2 = performance.now();
-  return `record ${(t1 - t0).toFixed(0)} / total ${(t2 - t0).toFixed(0)} ms, ${b.counters.dispatches - d0} dispatches`;
+  const compiled = b.counters.pipelines - p0;
+  return `record ${(t1 - t0).toFixed(0)} / total ${(t2 - t0).toFixed(0)} ms, ${b.counters.dispatches - d0} dispatches` +
+    (compiled ? `, ${compiled} new pipelines` : '');
 }
 
 for (let i = 0; i < 4; i++) {

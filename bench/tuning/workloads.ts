@@ -3,7 +3,8 @@
 // checked against a float64 reference so a fast wrong kernel cannot post a number.
 
 import type { MatmulConfig } from '../../kernels/matmul.ts';
-import { binaryKernel } from '../../kernels/binary.ts';
+import { elementwiseKernel } from '../../kernels/elementwise.ts';
+import { add, input, program } from '../../kernels/expr.ts';
 import { copyKernel } from '../../kernels/copy.ts';
 import { REDUCE_THREADS, reduceKernel, reduceTileX } from '../../kernels/reduce.ts';
 import { stridedValues, type Kernel } from '../../kernels/wgsl.ts';
@@ -97,13 +98,13 @@ function contiguousPlan(n: number, names: string[]): { vec4: boolean; units: num
 
 const label = (n: number) => (n >= 1 << 20 && n % (1 << 20) === 0 ? `${n >> 20}M` : n >= 1024 && n % 1024 === 0 ? `${n >> 10}K` : `${n}`);
 
-/** out = a + b over n contiguous f32 (kernels/binary.ts, rank 1 after the backend's dim collapsing). */
+/** out = a + b over n contiguous f32 (kernels/elementwise.ts, rank 1 after the backend's dim collapsing). */
 export async function benchAdd(ctx: GpuContext, n: number, t: TimingOptions): Promise<KernelBenchRow> {
   const { device } = ctx;
   const A = randomF32(n, 21), B = randomF32(n, 22);
   const a = uploadF32(device, A), b = uploadF32(device, B), c = storageBuffer(device, n * 4);
-  const plan = contiguousPlan(n, ['a', 'b']);
-  const kernel = binaryKernel('add', 'f32', 1, plan.vec4);
+  const plan = contiguousPlan(n, ['v0', 'v1']);
+  const kernel = elementwiseKernel(program([add(input(0), input(1))], ['f32', 'f32']), 1, plan.vec4);
   const { d, u } = await kernelDispatch(ctx, kernel, [a, b, c], plan.values, Math.ceil(plan.units / kernel.workgroupSize));
   const timing = await timeDispatches(ctx, [d], t);
   const got = await readF32(device, c, n);

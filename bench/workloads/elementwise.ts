@@ -9,7 +9,7 @@ import { countLabel, randomValues, type Workload } from '../workload.ts';
 export function addWorkload(n: number): Workload {
   return {
     id: `add_${countLabel(n)}`, suite: 'kernels', op: 'add', dtype: 'f32', shape: { n },
-    flops: n, bytes: 12 * n, impl: 'engine add (kernels/binary.ts)', tolerance: 1e-6,
+    flops: n, bytes: 12 * n, impl: 'engine add (kernels/elementwise.ts)', tolerance: 1e-6,
     build(backend) {
       const a = tensor(randomValues(n, 21), [n], { backend }), b = tensor(randomValues(n, 22), [n], { backend });
       return {

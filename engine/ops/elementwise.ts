@@ -1,176 +1,204 @@
-// Elementwise ops with NumPy broadcasting. Each op's backward sits next to its forward and is
-// written with other ops, so every backend gets gradients from the same definitions.
-import type { BinaryOp, UnaryOp } from '../../backends/backend.ts';
+// Elementwise ops with NumPy broadcasting, all through one backend primitive: an expression
+// (kernels/expr.ts) evaluated in one dispatch. An ElementwiseOp is a forward expression plus its
+// partial derivatives (declared, or derived symbolically by expr-grad.ts); its VJP is one more
+// dispatch computing g·∂y/∂x for every input that needs a gradient. The op table (op-table.ts)
+// is a list of them; `fused` makes one from any expression, so a chain of elementwise ops runs
+// as one kernel each way; `elementwise` evaluates expressions without a gradient (backward passes).
+import { expr as X, type View } from '../../backends/backend.ts';
 import { record } from '../autodiff.ts';
 import { Tensor } from '../tensor.ts';
 import { wrap } from './create.ts';
+import { vjp } from './expr-grad.ts';
+import { binaryOps, ternaryOps, unaryOps, type BinaryName, type TernaryName, type UnaryName } from './op-table.ts';
 import { sumTo } from './reduce.ts';
-import {
-  TensorLike, broadcastShapes, broadcastView, expectFloat, lift, sameBackend,
-} from './util.ts';
+import { TensorLike, broadcastShapes, broadcastView, expectFloat, lift, sameBackend } from './util.ts';
 
-function unaryRaw(op: UnaryOp, x: Tensor): Tensor {
-  return wrap(x.backend.unary(op, x.storage), x.shape);
+type Arg = X.Arg; type Expr = X.Expr; type Program = X.Program; type ScalarType = X.ScalarType;
+
+/** Partials ∂y/∂x_k as expressions of the inputs and y (null: none), or 'derive' (symbolic). */
+type Partials = ((...xy: Expr[]) => (Arg | null)[]) | 'derive' | null;
+
+/** Expressions over inputs, flattened once per input types (and, for backward passes, per mask). */
+class ProgramCache<T> {
+  private readonly map = new Map<string, T>();
+  get(key: string, make: () => T): T {
+    if (!this.map.has(key)) {
+      if (this.map.size >= 1024) this.map.clear();
+      this.map.set(key, make());
+    }
+    return this.map.get(key)!;
+  }
 }
 
-function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
-  const shape = broadcastShapes(op, a.shape, b.shape);
-  return wrap(a.backend.binary(op, broadcastView(a, shape), broadcastView(b, shape), shape), shape);
+/**
+ * A Program over only the input slots the outputs read (unused slots are not bound, so no
+ * bandwidth is spent on them); `used` maps program inputs back to the caller's slots.
+ */
+type Compiled = { prog: Program; used: number[] };
+
+function compile(outputs: readonly Expr[], types: readonly ScalarType[]): Compiled {
+  const full = X.program(outputs, types);
+  const used = [...new Set(full.nodes.flatMap((n) => (n.k === 'in' ? [n.i] : [])))].sort((a, b) => a - b);
+  if (used.length === types.length) return { prog: full, used };
+  const slot = new Map(used.map((u, j) => [u, j]));
+  const remap = (e: Expr, memo: Map<Expr, Expr>): Expr => {
+    let r = memo.get(e);
+    if (r) return r;
+    if (e.k === 'in') r = X.input(slot.get(e.i)!, e.t);
+    else if (e.k === 'c') r = e;
+    else r = { k: e.k, a: e.a.map((a) => remap(a, memo)), t: e.t };
+    memo.set(e, r);
+    return r;
+  };
+  const memo = new Map<Expr, Expr>();
+  return { prog: X.program(outputs.map((o) => remap(o, memo)), used.map((u) => types[u])), used };
 }
 
-function prepare(op: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
-  if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new Error(`${op}: at least one argument must be a tensor`);
-  const ta = a instanceof Tensor ? a : lift(a, b as Tensor);
-  const tb = lift(b, ta);
-  sameBackend(op, ta, tb);
-  if (ta.dtype !== tb.dtype) throw new Error(`${op}: dtypes differ (${ta.describe()} and ${tb.describe()}); cast one first`);
-  return [ta, tb];
+/** Run outputs over tensors broadcast to `shape`: one dispatch, one tensor per output. */
+function run(compiled: Compiled, xs: readonly Tensor[], shape: number[]): Tensor[] {
+  const views: View[] = compiled.used.map((u) => broadcastView(xs[u], shape));
+  return xs[0].backend.elementwise(compiled.prog, views, shape).map((s) => wrap(s, shape));
 }
 
-// ---- binary arithmetic ----
+const inputs = (n: number, types: readonly ScalarType[], from = 0) =>
+  Array.from({ length: n }, (_, k) => X.input(from + k, types[from + k]));
 
-export function add(a: TensorLike, b: TensorLike): Tensor {
-  const [x, y] = prepare('add', a, b);
-  return record(binaryRaw('add', x, y), 'add', [x, y], (g) => [sumTo(g, x.shape), sumTo(g, y.shape)]);
-}
+export class ElementwiseOp {
+  private readonly forward = new ProgramCache<Compiled>();
+  private readonly backward = new ProgramCache<{ outs: (Expr | null)[]; computed: (Expr | null)[]; compiled: Compiled | null }>();
 
-export function sub(a: TensorLike, b: TensorLike): Tensor {
-  const [x, y] = prepare('sub', a, b);
-  return record(binaryRaw('sub', x, y), 'sub', [x, y], (g) => [sumTo(g, x.shape), sumTo(neg(g), y.shape)]);
-}
+  constructor(
+    readonly name: string,
+    readonly arity: number,
+    readonly f: (...xs: Expr[]) => Expr,
+    readonly partials: Partials,
+    /** Defined on i32 inputs too. */
+    readonly ints = false,
+    /** Input k is a condition (any type, no gradient, not unified with the others). */
+    readonly condition = false,
+  ) {}
 
-export function mul(a: TensorLike, b: TensorLike): Tensor {
-  const [x, y] = prepare('mul', a, b);
-  return record(binaryRaw('mul', x, y), 'mul', [x, y], (g) => [
-    x.requiresGrad ? sumTo(mul(g, y), x.shape) : null,
-    y.requiresGrad ? sumTo(mul(g, x), y.shape) : null,
-  ]);
-}
+  /** Checks, broadcasting and the forward dispatch; records the VJP when an input needs it. */
+  apply(args: readonly TensorLike[]): Tensor {
+    const xs = prepare(this.name, args, this.condition);
+    const values = this.condition ? xs.slice(1) : xs;
+    if (!this.ints) expectFloat(this.name, ...values);
+    const shape = xs.slice(1).reduce((s, x) => broadcastShapes(this.name, s, x.shape), [...xs[0].shape]);
+    const types = xs.map((x) => x.dtype as ScalarType);
+    const fwd = this.forward.get(types.join(), () => compile([this.f(...inputs(xs.length, types))], types));
+    const [out] = run(fwd, xs, shape);
+    if (this.partials === null) return out;
+    return record(out, this.name, xs, (g) => this.vjp(xs, out, g, shape));
+  }
 
-export function div(a: TensorLike, b: TensorLike): Tensor {
-  const [x, y] = prepare('div', a, b);
-  return record(binaryRaw('div', x, y), 'div', [x, y], (g) => [
-    x.requiresGrad ? sumTo(div(g, y), x.shape) : null,
-    // d(x/y)/dy = -x / y²
-    y.requiresGrad ? sumTo(neg(div(mul(g, x), mul(y, y))), y.shape) : null,
-  ]);
-}
-
-export function pow(a: TensorLike, b: TensorLike): Tensor {
-  const [x, y] = prepare('pow', a, b);
-  expectFloat('pow', x);
-  const out = binaryRaw('pow', x, y);
-  return record(out, 'pow', [x, y], (g) => [
-    x.requiresGrad ? sumTo(mul(g, mul(y, pow(x, sub(y, 1)))), x.shape) : null,
-    y.requiresGrad ? sumTo(mul(g, mul(out, log(x))), y.shape) : null,
-  ]);
-}
-
-/** maximum/minimum: on ties the gradient is split evenly, as PyTorch does. */
-function minmax(op: 'maximum' | 'minimum', a: TensorLike, b: TensorLike): Tensor {
-  const [x, y] = prepare(op, a, b);
-  return record(binaryRaw(op, x, y), op, [x, y], (g) => {
-    const xWins = op === 'maximum' ? gt(x, y) : lt(x, y);
-    const wx = add(xWins, mul(eq(x, y), 0.5)); // 1 where x wins, 0.5 on ties, 0 else
-    return [sumTo(mul(g, wx), x.shape), sumTo(mul(g, sub(1, wx)), y.shape)];
-  });
-}
-export const maximum = (a: TensorLike, b: TensorLike) => minmax('maximum', a, b);
-export const minimum = (a: TensorLike, b: TensorLike) => minmax('minimum', a, b);
-
-// ---- comparisons (no gradient; 0/1 in the inputs' dtype) ----
-
-function compare(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
-  const [x, y] = prepare(op, a, b);
-  return binaryRaw(op, x, y);
-}
-export const eq = (a: TensorLike, b: TensorLike) => compare('eq', a, b);
-export const ne = (a: TensorLike, b: TensorLike) => compare('ne', a, b);
-export const lt = (a: TensorLike, b: TensorLike) => compare('lt', a, b);
-export const le = (a: TensorLike, b: TensorLike) => compare('le', a, b);
-export const gt = (a: TensorLike, b: TensorLike) => compare('gt', a, b);
-export const ge = (a: TensorLike, b: TensorLike) => compare('ge', a, b);
-
-/** cond ? a : b elementwise, broadcasting all three. */
-export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
-  const [x, y] = prepare('where', a, b);
-  sameBackend('where', cond, x);
-  const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, x.shape), y.shape);
-  const out = wrap(
-    x.backend.where(broadcastView(cond, shape), broadcastView(x, shape), broadcastView(y, shape), shape),
-    shape, x.dtype,
-  );
-  return record(out, 'where', [x, y], (g) => {
-    const zero = lift(0, g);
-    return [
-      x.requiresGrad ? sumTo(where(cond, g, zero), x.shape) : null,
-      y.requiresGrad ? sumTo(where(cond, zero, g), y.shape) : null,
-    ];
-  });
-}
-
-// ---- unary ----
-
-function unary(op: UnaryOp, x: Tensor, backward: (g: Tensor, out: Tensor) => Tensor): Tensor {
-  expectFloat(op, x);
-  const out = unaryRaw(op, x);
-  return record(out, op, [x], (g) => [backward(g, out)]);
-}
-
-export function neg(x: Tensor): Tensor {
-  if (x.dtype === 'i32') return unaryRaw('neg', x);
-  return unary('neg', x, (g) => neg(g));
-}
-export const exp = (x: Tensor) => unary('exp', x, (g, y) => mul(g, y));
-export const log = (x: Tensor) => unary('log', x, (g) => div(g, x));
-export const sqrt = (x: Tensor) => unary('sqrt', x, (g, y) => div(mul(g, 0.5), y));
-export const rsqrt = (x: Tensor) => unary('rsqrt', x, (g, y) => mul(g, mul(mul(y, mul(y, y)), -0.5)));
-export const square = (x: Tensor) => unary('square', x, (g) => mul(g, mul(x, 2)));
-export const reciprocal = (x: Tensor) => unary('recip', x, (g, y) => neg(mul(g, mul(y, y))));
-export const abs = (x: Tensor) => unary('abs', x, (g) => mul(g, sign(x)));
-export const sign = (x: Tensor) => unaryRaw('sign', x);
-export const sin = (x: Tensor): Tensor => unary('sin', x, (g) => mul(g, cos(x)));
-export const cos = (x: Tensor): Tensor => unary('cos', x, (g) => neg(mul(g, sin(x))));
-export const erf = (x: Tensor) => unary('erf', x, (g) => mul(g, mul(exp(neg(square(x))), 2 / Math.sqrt(Math.PI))));
-export const sigmoid = (x: Tensor) => unary('sigmoid', x, (g, y) => mul(g, mul(y, sub(1, y))));
-export const tanh = (x: Tensor) => unary('tanh', x, (g, y) => mul(g, sub(1, mul(y, y))));
-export const relu = (x: Tensor) => unary('relu', x, (g) => mul(g, unaryRaw('step', x)));
-export const softplus = (x: Tensor) => unary('softplus', x, (g) => mul(g, sigmoid(x)));
-/** log σ(x) = -softplus(-x), stable for large |x|. */
-export const logsigmoid = (x: Tensor) => unary('logsigmoid', x, (g) => mul(g, sigmoid(neg(x))));
-
-/** x·σ(x); d/dx = σ(x)·(1 + x·(1 − σ(x))). */
-export const silu = (x: Tensor) =>
-  unary('silu', x, (g) => {
-    const s = sigmoid(x);
-    return mul(g, mul(s, add(1, mul(x, sub(1, s)))));
-  });
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
-/** GELU, 'erf' (exact) or 'tanh' (the approximation GPT-2 and Gemma use). */
-export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
-  if (approximate === 'tanh') {
-    return unary('gelu_tanh', x, (g) => {
-      // u = c(x + 0.044715x³), d/dx = 0.5(1 + tanh u) + 0.5x(1 − tanh²u)·c(1 + 3·0.044715x²)
-      const x2 = mul(x, x);
-      const t = tanh(mul(add(x, mul(mul(x2, x), 0.044715)), SQRT_2_OVER_PI));
-      const du = mul(add(mul(x2, 3 * 0.044715), 1), SQRT_2_OVER_PI);
-      const d = add(mul(add(t, 1), 0.5), mul(mul(mul(x, 0.5), sub(1, mul(t, t))), du));
-      return mul(g, d);
+  /** One dispatch for every input that needs a gradient; an identity (add) costs none. */
+  private vjp(xs: Tensor[], y: Tensor, g: Tensor, shape: number[]): (Tensor | null)[] {
+    const need = xs.map((x, k) => x.requiresGrad && x.dtype === 'f32' && !(this.condition && k === 0));
+    // Slots: 0 = g, 1..n = inputs, n + 1 = y.
+    const types: ScalarType[] = ['f32', ...xs.map((x) => x.dtype as ScalarType), 'f32'];
+    const key = `${types.join()}|${need.map(Number).join('')}`;
+    const n = xs.length;
+    const plan = this.backward.get(key, () => {
+      const gIn = X.input(0), xIn = inputs(n, types, 1), yIn = X.input(n + 1);
+      const contrib: (Expr | null)[] = this.partials === 'derive'
+        ? vjp(this.f(...xIn), gIn, n + 1).slice(1, n + 1)
+        : (this.partials as Exclude<Partials, 'derive' | null>)(...xIn, yIn).map((p) => (p === null ? null : times(gIn, p)));
+      const outs = contrib.map((c, k) => (need[k] ? c : null));
+      const computed = outs.map((c) => (c !== null && c !== gIn ? c : null));
+      const list = computed.filter((c): c is Expr => c !== null);
+      return { outs, computed, compiled: list.length ? compile(list, types) : null };
+    });
+    const results = plan.compiled ? run(plan.compiled, [g, ...xs, y], shape) : [];
+    let next = 0;
+    return plan.outs.map((c, k) => {
+      if (c === null) return null;
+      const gk = plan.computed[k] === null ? g : results[next++];
+      return sumTo(gk, xs[k].shape);
     });
   }
-  return unary('gelu_erf', x, (g) => {
-    // d/dx = Φ(x) + x·φ(x)
-    const cdf = mul(add(erf(mul(x, Math.SQRT1_2)), 1), 0.5);
-    const pdf = mul(exp(mul(mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-    return mul(g, add(cdf, mul(x, pdf)));
-  });
+}
+
+/**
+ * g·∂y/∂x, where a zero partial gives an exact 0 and a select picks before multiplying, so a
+ * non-finite g on the side not taken does not leak (where's gradient is exact zeros, as torch's).
+ */
+function times(g: Expr, p: Arg): Expr {
+  if (typeof p === 'number') return p === 0 ? X.constant(0) : X.mul(g, p);
+  if (p.k === 'c' && p.v === 0) return X.constant(0);
+  if (p.k === 'select') return X.select(p.a[0], times(g, p.a[1]), times(g, p.a[2]));
+  return X.mul(g, p);
+}
+
+/** Lift numbers to 0-d tensors, check backends, and unify the value inputs' dtype. */
+function prepare(op: string, args: readonly TensorLike[], condition: boolean): Tensor[] {
+  const like = args.find((a): a is Tensor => a instanceof Tensor);
+  if (!like) throw new Error(`${op}: at least one argument must be a tensor`);
+  const valueLike = (args.slice(condition ? 1 : 0).find((a): a is Tensor => a instanceof Tensor)) ?? like;
+  const xs = args.map((a, k) => (a instanceof Tensor ? a : lift(a, condition && k === 0 ? like : valueLike)));
+  sameBackend(op, ...xs);
+  const values = condition ? xs.slice(1) : xs;
+  if (values.some((x) => x.dtype !== values[0].dtype)) {
+    throw new Error(`${op}: dtypes differ (${values.map((x) => x.describe()).join(' and ')}); cast one first`);
+  }
+  return xs;
+}
+
+/** Declare an elementwise op once (forward expression, partials) and call it on tensors. */
+export function elementwiseOp(name: string, arity: number, f: (...xs: Expr[]) => Expr, partials: Partials = 'derive') {
+  const op = new ElementwiseOp(name, arity, f, partials);
+  return (...xs: TensorLike[]): Tensor => {
+    if (xs.length !== arity) throw new Error(`${name}: expected ${arity} inputs, got ${xs.length}`);
+    return op.apply(xs);
+  };
+}
+
+/**
+ * One fused kernel for f over the broadcast inputs, with its VJP (one more kernel) derived
+ * symbolically: fused('dpo', [c, r], (c, r) => X.softplus(X.sub(r, c))).
+ */
+export function fused(name: string, xs: readonly TensorLike[], f: (...xs: Expr[]) => Expr): Tensor {
+  return new ElementwiseOp(name, xs.length, f, 'derive').apply(xs);
+}
+
+/** Several expressions of the broadcast inputs in one dispatch, without a gradient (backward passes). */
+export function elementwise(name: string, xs: readonly Tensor[], f: (...xs: Expr[]) => Expr[]): Tensor[] {
+  sameBackend(name, ...xs);
+  const shape = xs.slice(1).reduce((s, x) => broadcastShapes(name, s, x.shape), [...xs[0].shape]);
+  const types = xs.map((x) => x.dtype as ScalarType);
+  return run(compile(f(...inputs(xs.length, types)), types), xs, shape);
+}
+
+// ---- the table's ops as functions ----
+
+const unaryImpl = Object.fromEntries(Object.entries(unaryOps).map(([name, e]) =>
+  [name, new ElementwiseOp(name, 1, e.f as (x: Expr) => Expr, e.d as Partials, 'ints' in e && e.ints)])) as Record<UnaryName, ElementwiseOp>;
+const binaryImpl = Object.fromEntries(Object.entries(binaryOps).map(([name, e]) =>
+  [name, new ElementwiseOp(name, 2, e.f as (a: Expr, b: Expr) => Expr, e.d as Partials, e.ints)])) as Record<BinaryName, ElementwiseOp>;
+const ternaryImpl = Object.fromEntries(Object.entries(ternaryOps).map(([name, e]) =>
+  [name, new ElementwiseOp(name, 3, e.f as (c: Expr, a: Expr, b: Expr) => Expr, e.d as Partials, e.ints, true)])) as Record<TernaryName, ElementwiseOp>;
+
+export const unaryFns = Object.fromEntries(Object.keys(unaryImpl).map((k) =>
+  [k, (x: Tensor) => unaryImpl[k as UnaryName].apply([x])])) as Record<UnaryName, (x: Tensor) => Tensor>;
+export const binaryFns = Object.fromEntries(Object.keys(binaryImpl).map((k) =>
+  [k, (a: TensorLike, b: TensorLike) => binaryImpl[k as BinaryName].apply([a, b])])) as Record<BinaryName, (a: TensorLike, b: TensorLike) => Tensor>;
+export const ternaryFns = Object.fromEntries(Object.keys(ternaryImpl).map((k) =>
+  [k, (c: Tensor, a: TensorLike, b: TensorLike) => ternaryImpl[k as TernaryName].apply([c, a, b])])) as
+  Record<TernaryName, (c: Tensor, a: TensorLike, b: TensorLike) => Tensor>;
+
+export const {
+  neg, exp, log, sqrt, rsqrt, abs, sign, floor, square, reciprocal, sin, cos, erf, sigmoid, tanh, relu, softplus,
+  logsigmoid, silu, gelu_erf, gelu_tanh, mish, hardswish, log1mexp,
+} = unaryFns;
+export const { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge } = binaryFns;
+export const { where } = ternaryFns;
+
+/** GELU, 'none' (exact, erf) or 'tanh' (the approximation GPT-2 and Gemma use). */
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  return approximate === 'tanh' ? gelu_tanh(x) : gelu_erf(x);
 }
 
 export function cast(x: Tensor, dtype: 'f32' | 'i32'): Tensor {
   if (x.dtype === dtype) return x.view(x.shape);
-  return wrap(x.backend.unary(dtype === 'f32' ? 'cast_f32' : 'cast_i32', x.storage), x.shape, dtype);
+  const [y] = elementwise('cast', [x], (v) => [dtype === 'f32' ? X.toF32(v) : X.toI32(v)]);
+  return y;
 }
-
-export function floor(x: Tensor): Tensor { return unaryRaw('floor', x); }

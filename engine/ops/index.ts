@@ -7,11 +7,14 @@ import * as M from './matmul.ts';
 import * as N from './nn.ts';
 import * as R from './reduce.ts';
 import * as S from './shape.ts';
+import type { BinaryName, TernaryName, UnaryName } from './op-table.ts';
 import type { TensorLike } from './util.ts';
 
 export * from './attention.ts';
 export * from './create.ts';
 export * from './elementwise.ts';
+export * from './op-table.ts';
+export { expr } from '../../backends/backend.ts';
 export * from './indexing.ts';
 export * from './lm-head-logprobs.ts';
 export * from './logprobs.ts';
@@ -24,14 +27,12 @@ export type { TensorLike } from './util.ts';
 
 registerAutodiffOps(E.add, (like, v) => full(like.shape, v, { dtype: like.dtype, backend: like.backend }));
 
+/** One fluent method per op-table entry: x.exp(), a.add(b), a.where(cond, b) (as torch.Tensor.where). */
+type TableMethods = { [K in UnaryName]: () => Tensor } & { [K in BinaryName]: (b: TensorLike) => Tensor } &
+  { [K in TernaryName]: (cond: Tensor, other: TensorLike) => Tensor };
+
 declare module '../tensor.ts' {
-  interface Tensor {
-    add(b: TensorLike): Tensor; sub(b: TensorLike): Tensor; mul(b: TensorLike): Tensor; div(b: TensorLike): Tensor;
-    pow(b: TensorLike): Tensor; maximum(b: TensorLike): Tensor; minimum(b: TensorLike): Tensor;
-    eq(b: TensorLike): Tensor; ne(b: TensorLike): Tensor; lt(b: TensorLike): Tensor; le(b: TensorLike): Tensor;
-    gt(b: TensorLike): Tensor; ge(b: TensorLike): Tensor;
-    neg(): Tensor; exp(): Tensor; log(): Tensor; sqrt(): Tensor; rsqrt(): Tensor; abs(): Tensor; square(): Tensor;
-    sigmoid(): Tensor; tanh(): Tensor; relu(): Tensor; silu(): Tensor; softplus(): Tensor; logsigmoid(): Tensor;
+  interface Tensor extends TableMethods {
     gelu(approximate?: 'none' | 'tanh'): Tensor; cast(dtype: 'f32' | 'i32'): Tensor;
     sum(axes?: R.Axes, keepdim?: boolean): Tensor; mean(axes?: R.Axes, keepdim?: boolean): Tensor;
     max(axes?: R.Axes, keepdim?: boolean): Tensor; min(axes?: R.Axes, keepdim?: boolean): Tensor;
@@ -48,12 +49,10 @@ declare module '../tensor.ts' {
 }
 
 const P = Tensor.prototype as unknown as Record<string, unknown>;
-const binary = { add: E.add, sub: E.sub, mul: E.mul, div: E.div, pow: E.pow, maximum: E.maximum, minimum: E.minimum,
-  eq: E.eq, ne: E.ne, lt: E.lt, le: E.le, gt: E.gt, ge: E.ge };
-for (const [k, f] of Object.entries(binary)) P[k] = function (this: Tensor, b: TensorLike) { return f(this, b); };
-const unary = { neg: E.neg, exp: E.exp, log: E.log, sqrt: E.sqrt, rsqrt: E.rsqrt, abs: E.abs, square: E.square,
-  sigmoid: E.sigmoid, tanh: E.tanh, relu: E.relu, silu: E.silu, softplus: E.softplus, logsigmoid: E.logsigmoid,
-  flatten: S.flatten, detach };
+for (const [k, f] of Object.entries(E.unaryFns)) P[k] = function (this: Tensor) { return f(this); };
+for (const [k, f] of Object.entries(E.binaryFns)) P[k] = function (this: Tensor, b: TensorLike) { return f(this, b); };
+for (const [k, f] of Object.entries(E.ternaryFns)) P[k] = function (this: Tensor, c: Tensor, o: TensorLike) { return f(c, this, o); };
+const unary = { flatten: S.flatten, detach };
 for (const [k, f] of Object.entries(unary)) P[k] = function (this: Tensor) { return f(this); };
 const rest: Record<string, (x: Tensor, ...a: never[]) => unknown> = {
   gelu: E.gelu, cast: E.cast, sum: R.sum, mean: R.mean, max: R.max, min: R.min, logsumexp: R.logsumexp,

@@ -1,16 +1,17 @@
 // Neural-network building blocks: softmax, cross-entropy, normalisation, rotary embeddings.
-// rmsNorm, rope and swiglu run as one fused backend routine each (a decode step is bound by the
-// host cost per dispatch); their backward passes are written with ordinary ops.
+// rmsNorm and rope run as one fused backend routine each, swiglu as one elementwise kernel (a
+// decode step is bound by the host cost per dispatch); their backward passes are fused kernels too.
 import * as routines from '../../backends/routines/index.ts';
 import type { Backend } from '../../backends/backend.ts';
 import { record } from '../autodiff.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
 import { tensor, wrap } from './create.ts';
-import { add, cast, div, exp, mul, ne, neg, rsqrt, sigmoid, sub, where } from './elementwise.ts';
+import { expr as X } from '../../backends/backend.ts';
+import { add, cast, div, elementwise, elementwiseOp, mul, ne, neg, rsqrt, sub, where } from './elementwise.ts';
 import { tokenLogprobs } from './logprobs.ts';
 import { mean, sum, sumTo } from './reduce.ts';
 import { permute } from './shape.ts';
-import { expectFloat, normAxis, sameBackend } from './util.ts';
+import { expectFloat, lift, normAxis, sameBackend } from './util.ts';
 
 /** Apply a last-axis kernel along any axis by moving that axis last and back. */
 function alongAxis(x: Tensor, axis: number, op: string, f: (lastAxis: Tensor) => Tensor): Tensor {
@@ -25,10 +26,11 @@ function alongAxis(x: Tensor, axis: number, op: string, f: (lastAxis: Tensor) =>
 function softmaxLast(x: Tensor, log: boolean): Tensor {
   const cols = x.shape[x.ndim - 1];
   const out = wrap(x.backend.run(routines.softmax, x.storage, x.size / Math.max(cols, 1), cols, log), x.shape);
+  // One fused kernel after the row sum: g − e^y·Σg (log-softmax), y·(g − Σ g·y) (softmax).
   return record(out, log ? 'log_softmax' : 'softmax', [x], (g) =>
     log
-      ? [sub(g, mul(exp(out), sum(g, -1, true)))] // g − softmax·Σg
-      : [mul(out, sub(g, sum(mul(g, out), -1, true)))], // y·(g − Σ g·y)
+      ? elementwise('log_softmax backward', [g, out, sum(g, -1, true)], (g, y, s) => [X.sub(g, X.mul(X.exp(y), s))])
+      : elementwise('softmax backward', [g, out, sum(mul(g, out), -1, true)], (g, y, s) => [X.mul(y, X.sub(g, s))]),
   );
 }
 
@@ -98,15 +100,17 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
   const out = wrap(x.backend.run(routines.rmsNorm, x.storage, weight ? weight.storage : null, rows, D, eps), x.shape);
   const inputs = weight ? [x, weight] : [x];
   return record(out, 'rms_norm', inputs, (g) => {
-    // r = rsqrt(mean(x²) + eps) [..., 1]; y = x·r·w.
-    // dx = w·r·g − x·r³·mean(g·w·x),  dw = Σ_rows g·x·r.
-    const r = rsqrt(add(mean(mul(x, x), -1, true), eps));
-    const gw = weight ? mul(g, weight) : g;
-    const dx = x.requiresGrad
-      ? sub(mul(gw, r), mul(x, mul(mul(r, mul(r, r)), mean(mul(gw, x), -1, true))))
-      : null;
-    const dw = weight && weight.requiresGrad ? sumTo(mul(g, mul(x, r)), weight.shape) : null;
-    return weight ? [dx, dw] : [dx];
+    // r = rsqrt(Σx²/D + eps) per row [..., 1]; y = x·r·w.
+    // dx = w·g·r − x·r³·Σ(g·w·x)/D,  dw = Σ_rows g·x·r: two fused kernels around two row sums.
+    const w = weight ?? lift(1, x);
+    const [x2, gwx] = elementwise('rms_norm backward', [x, g, w], (x, g, w) => [X.mul(x, x), X.mul(X.mul(g, w), x)]);
+    const [ss, sgwx] = [sum(x2, -1, true), sum(gwx, -1, true)];
+    const [dx, gxr] = elementwise('rms_norm backward', [x, g, w, ss, sgwx], (x, g, w, ss, s) => {
+      const r = X.div(1, X.sqrt(X.add(X.div(ss, D), eps)));
+      return [X.sub(X.mul(X.mul(g, w), r), X.div(X.mul(X.mul(x, X.mul(X.mul(r, r), r)), s), D)), X.mul(X.mul(g, x), r)];
+    });
+    const dw = weight && weight.requiresGrad ? sumTo(gxr, weight.shape) : null;
+    return weight ? [x.requiresGrad ? dx : null, dw] : [dx];
   });
 }
 
@@ -242,21 +246,18 @@ export function rope(x: Tensor, opts: RopeOpts = {}): Tensor {
   return res;
 }
 
-/** silu(gate) · up in one kernel (the SwiGLU MLP of Llama); gate and up of one shape. */
+/** silu(gate)·up (the SwiGLU MLP of Llama), one kernel each way; gate and up of one shape. */
+const swigluOp = elementwiseOp('swiglu', 2, (g, u) => X.mul(X.mul(g, X.sigmoid(g)), u), (g, u) => {
+  // d/dgate = up·σ(gate)·(1 + gate·(1 − σ(gate))), d/dup = silu(gate).
+  const s = X.sigmoid(g);
+  return [X.mul(X.mul(u, s), X.add(1, X.mul(g, X.sub(1, s)))), X.mul(g, s)];
+});
+
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
   expectFloat('swiglu', gate, up);
   sameBackend('swiglu', gate, up);
   if (gate.ndim !== up.ndim || gate.shape.some((d, i) => d !== up.shape[i])) {
     throw new Error(`swiglu: gate ${gate.describe()} and up ${up.describe()} must have one shape`);
   }
-  const out = wrap(gate.backend.run(routines.swiglu, gate.storage, up.storage), gate.shape);
-  return record(out, 'swiglu', [gate, up], (g) => {
-    // d/dgate = g·up·σ(gate)·(1 + gate·(1 − σ(gate))), d/dup = g·silu(gate).
-    const s = sigmoid(gate);
-    const silu = mul(gate, s);
-    return [
-      gate.requiresGrad ? mul(mul(g, up), mul(s, add(1, sub(gate, silu)))) : null,
-      up.requiresGrad ? mul(g, silu) : null,
-    ];
-  });
+  return swigluOp(gate, up);
 }

@@ -2,7 +2,7 @@
 // from mismatched prompt/completion pairs, detached; desirable examples 1 − σ(β(r − z)), undesirable
 // 1 − σ(β(z − r)) with r the policy/reference log-ratio; weighted; mean over all examples.
 import { detach } from '../../engine/autodiff.ts';
-import { concat, maximum, mean, mul, sigmoid, sub } from '../../engine/ops/index.ts';
+import { concat, expr as X, fused, maximum, mean, mul, sub } from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import type { MethodLoss } from './dpo.ts';
 
@@ -17,8 +17,11 @@ export function ktoLoss(x: KtoInputs, o: { beta?: number; desirableWeight?: numb
   const z = detach(maximum(mean(sub(x.kl, x.refKl)), 0));
   const rC = sub(x.chosen, x.refChosen), rR = sub(x.rejected, x.refRejected);
   const parts: Tensor[] = [];
-  if (x.chosen.size) parts.push(mul(sub(1, sigmoid(mul(sub(rC, z), beta))), o.desirableWeight ?? 1));
-  if (x.rejected.size) parts.push(mul(sub(1, sigmoid(mul(sub(z, rR), beta))), o.undesirableWeight ?? 1));
+  // w·(1 − σ(β·(±(logπ − logπref) ∓ z))), one kernel each way per side.
+  const side = (name: string, lp: Tensor, ref: Tensor, sign: 1 | -1, weight: number) =>
+    fused(name, [lp, ref, z], (p, q, kl) => X.mul(X.sub(1, X.sigmoid(X.mul(X.mul(X.sub(X.sub(p, q), kl), sign), beta))), weight));
+  if (x.chosen.size) parts.push(side('kto desirable', x.chosen, x.refChosen, 1, o.desirableWeight ?? 1));
+  if (x.rejected.size) parts.push(side('kto undesirable', x.rejected, x.refRejected, -1, o.undesirableWeight ?? 1));
   if (!parts.length) throw new Error('kto: the batch holds neither desirable nor undesirable examples');
   const metrics: Record<string, Tensor> = { kl: z };
   if (x.chosen.size) { metrics['rewards/chosen'] = mean(mul(detach(rC), beta)); metrics['logps/chosen'] = mean(detach(x.chosen)); }

@@ -1,12 +1,13 @@
 // Shared set-up for test files that compare a WebGPU primitive with the cpu backend: one WebGPU
 // backend per file (skipping each test with the reason when no adapter exists), a cpu backend,
-// and a seed (set WGRAD_TEST_SEED to replay a failure).
+// and the test seed (fixed by default; WGRAD_TEST_SEED overrides it to replay a failure).
 import { afterAll, beforeAll, it, type TestContext } from 'vitest';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { createWebGPUBackend, type WebGPUBackend } from '../../backends/webgpu/index.ts';
+import { testSeed } from '../core/ops/seed.ts';
 
 export function webgpuSuite() {
-  const SEED = Number(process.env.WGRAD_TEST_SEED) || Date.now() % 1_000_000;
+  const SEED = testSeed();
   const cpu = createCpuBackend();
   let gpu: WebGPUBackend | null = null;
   let unavailable = '';

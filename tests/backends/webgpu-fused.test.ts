@@ -1,4 +1,4 @@
-// The fused transformer primitives (rmsNorm, rope, swiglu) on the WebGPU backend against the cpu
+// The fused transformer primitives (rmsNorm, rope, and swiglu as an elementwise program) on the WebGPU backend against the cpu
 // backend at odd sizes, folded grids and the scalar/vec4 kernel variants.
 // Needs a WebGPU adapter (SwiftShader in CI); skips with the reason if none.
 import * as routines from '../../backends/routines/index.ts';
@@ -7,6 +7,12 @@ import type { Backend, Storage } from '../../backends/backend.ts';
 import { createWebGPUBackend } from '../../backends/webgpu/index.ts';
 import { webgpuSuite } from './gpu-suite.ts';
 import { mismatch, rng, type Tol, uniform } from './compare.ts';
+import * as E from '../../kernels/expr.ts';
+
+/** silu(gate)·up as the engine's swiglu runs it: one elementwise program. */
+const swigluProgram = E.program([E.mul(E.mul(E.input(0), E.sigmoid(E.input(0))), E.input(1))], ['f32', 'f32']);
+const swiglu = (b: Backend, gate: Storage, up: Storage) =>
+  b.elementwise(swigluProgram, [gate, up].map((storage) => ({ storage, offset: 0, strides: [1] })), [gate.size])[0];
 
 const { SEED, cpu, gpuIt } = webgpuSuite();
 
@@ -61,9 +67,9 @@ describe('webgpu fused primitives vs cpu', () => {
 
   gpuIt('swiglu: sizes 1, 3, 17, 129, 1536 (scalar and vec4)', async (g) => {
     for (const n of [1, 3, 17, 129, 1536]) {
-      await agree(g, `swiglu n=${n}`, [uniform(rand, n, -20, 20), uniform(rand, n, -3, 3)], (b, [a, u]) => b.run(routines.swiglu, a, u));
+      await agree(g, `swiglu n=${n}`, [uniform(rand, n, -20, 20), uniform(rand, n, -3, 3)], (b, [a, u]) => swiglu(b, a, u));
     }
-    await agree(g, 'swiglu NaN gate', [[NaN, 1, 2, 3], [1, 1, 1, 1]], (b, [a, u]) => b.run(routines.swiglu, a, u));
+    await agree(g, 'swiglu NaN gate', [[NaN, 1, 2, 3], [1, 1, 1, 1]], (b, [a, u]) => swiglu(b, a, u));
   });
 
   gpuIt('folded grids: more rows than workgroups per dimension', async () => {
@@ -72,7 +78,7 @@ describe('webgpu fused primitives vs cpu', () => {
       await agree(small, 'rmsNorm, 23 rows', [uniform(rand, 23 * 30), uniform(rand, 30)], (b, [x, w]) => b.run(routines.rmsNorm, x, w, 23, 30, 1e-5));
       const [c, s] = tables(rand, 2 * 8 * 16); // 16·8·32 elements = 16 workgroups of 256
       await agree(small, 'rope over a folded grid', [uniform(rand, 16 * 8 * 32), c, s], (b, [x, cs, ss]) => b.run(routines.rope, x, cs, ss, 16, 8, 32, 32, 'half', 2));
-      await agree(small, 'swiglu over a folded grid', [uniform(rand, 5001), uniform(rand, 5001)], (b, [a, u]) => b.run(routines.swiglu, a, u));
+      await agree(small, 'swiglu over a folded grid', [uniform(rand, 5001), uniform(rand, 5001)], (b, [a, u]) => swiglu(b, a, u));
     } finally {
       small.destroy();
     }
@@ -84,7 +90,7 @@ describe('webgpu fused primitives vs cpu', () => {
       expect(() => g.run(routines.rmsNorm, x, t, 3, 4, 1e-5)).toThrow(/rmsNorm: weight must be f32 \[4\]/);
       expect(() => g.run(routines.rope, x, t, t, 1, 3, 4, 3, 'half', 1)).toThrow(/rotaryDim 3 must be even/);
       expect(() => g.run(routines.rope, x, t, t, 1, 3, 4, 4, 'half', 2)).toThrow(/tableBlocks 2 must divide rows 1/);
-      expect(() => g.run(routines.swiglu, x, t)).toThrow(/swiglu: up must be f32 \[12\] \(12 elements\), got f32 with 6 elements/);
+      expect(() => swiglu(g, x, t)).toThrow(/elementwise: v1 \(offset 0, strides \[1\]\) over shape \[12\] reaches elements 0\.\.11, but its storage holds 6/);
     } finally {
       g.free(x);
       g.free(t);

@@ -5,7 +5,8 @@ import { foldGrid } from '../../backends/webgpu/grid.ts';
 import { declaredBindings } from '../../backends/webgpu/pipelines.ts';
 import { BufferPool, bucketBytes, MIN_BUCKET_BYTES } from '../../backends/webgpu/pool.ts';
 import { checkView, collapseDims } from '../../backends/webgpu/views.ts';
-import { binaryKernel } from '../../kernels/binary.ts';
+import { elementwiseKernel } from '../../kernels/elementwise.ts';
+import { add, input, program } from '../../kernels/expr.ts';
 import { argmaxKernel } from '../../kernels/argmax.ts';
 import { matmulKernel } from '../../kernels/matmul.ts';
 
@@ -82,7 +83,8 @@ describe('dim collapsing', () => {
 
 describe('kernel binding declarations', () => {
   it('reads storage access modes and the uniform block from the WGSL', () => {
-    expect(declaredBindings(binaryKernel('add', 'f32', 2).code, 'binary')).toEqual(['read', 'read', 'read_write', 'uniform']);
+    expect(declaredBindings(elementwiseKernel(program([add(input(0), input(1))], ['f32', 'f32']), 2, false).code, 'elementwise'))
+      .toEqual(['read', 'read', 'read_write', 'uniform']);
     expect(declaredBindings(argmaxKernel('f32', 1, { pairs: true, partial: true }).code, 'argmax'))
       .toEqual(['read', 'read', 'read_write', 'read_write', 'uniform']);
     expect(declaredBindings(matmulKernel({ transA: false, transB: false }).code, 'matmul')).toEqual(['read', 'read', 'read_write', 'uniform']);

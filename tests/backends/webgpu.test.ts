@@ -4,9 +4,10 @@
 // Needs a WebGPU adapter (SwiftShader in CI: see tests/setup/env.ts); skips with the reason if none.
 import * as routines from '../../backends/routines/index.ts';
 import { describe, expect } from 'vitest';
-import type { Backend, BinaryOp, DType, ReduceOp, Storage, UnaryOp, View } from '../../backends/backend.ts';
+import type { Backend, DType, ReduceOp, Storage, View } from '../../backends/backend.ts';
 import { createWebGPUBackend, type WebGPUBackend, WebGPUUnavailableError } from '../../backends/webgpu/index.ts';
 import { ints, mismatch, rng, type Tol, uniform } from './compare.ts';
+import { binary, type BinaryName as BinaryOp, unary, type UnaryName as UnaryOp, where } from './elementwise-ops.ts';
 import { webgpuSuite } from './gpu-suite.ts';
 
 const { SEED, cpu, gpuIt } = webgpuSuite();
@@ -51,7 +52,8 @@ describe('webgpu backend vs cpu', () => {
     sign: [-2, 2], sigmoid: [-30, 30], tanh: [-20, 20], relu: [-5, 5], silu: [-10, 10], gelu_tanh: [-6, 6],
     gelu_erf: [-6, 6], softplus: [-40, 40], logsigmoid: [-40, 40], square: [-10, 10], recip: [0.1, 10],
     sin: [-1000, 1000], cos: [-1000, 1000], step: [-2, 2], erf: [-5, 5], floor: [-10, 10],
-    cast_f32: [-100, 100], cast_i32: [-1e4, 1e4],
+    cast_f32: [-100, 100], cast_i32: [-1e4, 1e4], reciprocal: [0.1, 10], mish: [-10, 10], hardswish: [-6, 6],
+    log1mexp: [-10, -1e-3],
   };
   const unaryOps = Object.keys(unaryInputs) as UnaryOp[];
 
@@ -65,7 +67,7 @@ describe('webgpu backend vs cpu', () => {
         if ((op === 'log' || op === 'rsqrt') && n === 1000) x.splice(0, 8, 1, 2, 3, 4, 0.5, 0.25, 7, 8);
         const tol = op === 'exp' || op === 'sqrt' || op === 'rsqrt' || op === 'recip' || op === 'softplus' || op === 'log'
           ? { atol: 1e-6, rtol: 4e-6 } : F32;
-        await agree(g, `unary ${op} f32 n=${n}`, [f32(x)], (b, [a]) => b.unary(op, a), tol);
+        await agree(g, `unary ${op} f32 n=${n}`, [f32(x)], (b, [a]) => unary(b, op, a), tol);
       }
     }
   });
@@ -73,23 +75,23 @@ describe('webgpu backend vs cpu', () => {
   gpuIt('unary f32: sin/cos at small angles, tanh/erf near 0, cast_i32 edge cases', async (g) => {
     const small = [...uniform(rand, 200, -4, 4), ...uniform(rand, 50, -1e-3, 1e-3)];
     for (const op of ['sin', 'cos', 'tanh', 'erf', 'gelu_erf', 'gelu_tanh', 'sigmoid', 'softplus', 'logsigmoid'] as UnaryOp[]) {
-      await agree(g, `unary ${op} small`, [f32(small)], (b, [a]) => b.unary(op, a));
+      await agree(g, `unary ${op} small`, [f32(small)], (b, [a]) => unary(b, op, a));
     }
     const edge = [3e9, -3e9, 2147483520, -2147483648, 1e20, -1e20, 2.5, -2.5, 0.99, -0.99, NaN, Infinity, -Infinity];
-    await agree(g, 'cast_i32 edges', [f32(edge)], (b, [a]) => b.unary('cast_i32', a), EXACT);
+    await agree(g, 'cast_i32 edges', [f32(edge)], (b, [a]) => unary(b, 'cast_i32', a), EXACT);
   });
 
   gpuIt('unary i32: integer ops exact (wrapping), float ops through ToInt32', async (g) => {
     const wide = [...ints(rand, 129, -1_000_000, 1_000_000), 0, 1, -1, 2147483647, -2147483648];
     for (const op of ['neg', 'abs', 'sign', 'relu', 'step', 'floor', 'cast_f32', 'cast_i32'] as UnaryOp[]) {
-      await agree(g, `unary ${op} i32`, [i32(wide)], (b, [a]) => b.unary(op, a), EXACT);
+      await agree(g, `unary ${op} i32`, [i32(wide)], (b, [a]) => unary(b, op, a), EXACT);
     }
-    await agree(g, 'unary square i32', [i32(wide.slice(0, 129))], (b, [a]) => b.unary('square', a), EXACT);
+    await agree(g, 'unary square i32', [i32(wide.slice(0, 129))], (b, [a]) => unary(b, 'square', a), EXACT);
     // |x| ≤ 3 keeps every result clear of an integer that f32 rounding could reach (erf(5) is 1 in f32).
     const small = ints(rand, 64, -3, 3);
     const viaFloat: UnaryOp[] = ['exp', 'sigmoid', 'tanh', 'silu', 'softplus', 'sin', 'cos', 'log', 'erf', 'gelu_tanh', 'logsigmoid'];
     for (const op of viaFloat) {
-      await agree(g, `unary ${op} i32`, [i32(small)], (b, [a]) => b.unary(op, a), EXACT);
+      await agree(g, `unary ${op} i32`, [i32(small)], (b, [a]) => unary(b, op, a), EXACT);
     }
   });
 
@@ -105,6 +107,7 @@ describe('webgpu backend vs cpu', () => {
     // 16-byte aligned, innermost-contiguous views take the vec4 kernels; the last one is misaligned.
     ['vec4: contiguous n=1000', [1000], [0, [1]], [0, [1]], 1000, 1000],
     ['vec4: row bias', [3, 8], [0, [8, 1]], [0, [0, 1]], 24, 8],
+    ['vec4 with a scalar b (read once per thread)', [4, 8], [0, [8, 1]], [2, [0, 0]], 32, 3],
     ['vec4: offset slices', [2, 12], [4, [16, 1]], [8, [12, 1]], 40, 40],
     ['misaligned offset', [2, 12], [2, [16, 1]], [8, [12, 1]], 40, 40],
   ];
@@ -129,7 +132,7 @@ describe('webgpu backend vs cpu', () => {
         if (op === 'div') b = b.map((v) => (Math.abs(v) < 0.1 ? 0.5 : v));
         if (op === 'pow') b = uniform(rand, bn, -2, 2);
         await agree(g, `binary ${op} f32 ${name}`, [f32(a), f32(b)],
-          (be, [x, y]) => be.binary(op, view(x, ao, as), view(y, bo, bs), shape), { atol: 1e-6, rtol: 4e-6 });
+          (be, [x, y]) => binary(be, op, view(x, ao, as), view(y, bo, bs), shape), { atol: 1e-6, rtol: 4e-6 });
       }
     }
   });
@@ -137,7 +140,7 @@ describe('webgpu backend vs cpu', () => {
   gpuIt('binary f32 pow: negative bases with integer exponents, zero bases', async (g) => {
     const a = [-2, -2, -2, -0.5, -3, 0, 0, 0, 2, -1.5, 4];
     const b = [2, 3, -1, 3, 0, 2, 0, -1, 0.5, 0.5, -0.5];
-    await agree(g, 'pow edges', [f32(a), f32(b)], (be, [x, y]) => be.binary('pow', view(x, 0, [1]), view(y, 0, [1]), [a.length]), { atol: 1e-6, rtol: 4e-6 });
+    await agree(g, 'pow edges', [f32(a), f32(b)], (be, [x, y]) => binary(be, 'pow', view(x, 0, [1]), view(y, 0, [1]), [a.length]), { atol: 1e-6, rtol: 4e-6 });
   });
 
   gpuIt('binary i32: every op (wrapping, division toward zero, x / 0 = x)', async (g) => {
@@ -146,14 +149,14 @@ describe('webgpu backend vs cpu', () => {
         const a = binaryInputs(op, an, 'i32');
         const b = op === 'pow' ? ints(rand, bn, -2, 6) : binaryInputs(op, bn, 'i32');
         await agree(g, `binary ${op} i32 ${name}`, [i32(a), i32(b)],
-          (be, [x, y]) => be.binary(op, view(x, ao, as), view(y, bo, bs), shape), EXACT);
+          (be, [x, y]) => binary(be, op, view(x, ao, as), view(y, bo, bs), shape), EXACT);
       }
     }
     const big = [2147483647, -2147483648, 123456789, -7, 7, -7];
     const other = [1, -1, 1000, 2, -2, 0];
     for (const op of ['add', 'sub', 'mul', 'div'] as BinaryOp[]) {
       await agree(g, `binary ${op} i32 overflow`, [i32(big), i32(other)],
-        (be, [x, y]) => be.binary(op, view(x, 0, [1]), view(y, 0, [1]), [6]), EXACT);
+        (be, [x, y]) => binary(be, op, view(x, 0, [1]), view(y, 0, [1]), [6]), EXACT);
     }
   });
 
@@ -165,11 +168,11 @@ describe('webgpu backend vs cpu', () => {
       const b = vdt === 'f32' ? uniform(rand, 12) : ints(rand, 12, -100, 100);
       const c = cdt === 'f32' ? cond : cond.map((v) => Math.trunc(v));
       await agree(g, `where cond ${cdt} values ${vdt}`, [{ data: c, dtype: cdt }, { data: a, dtype: vdt }, { data: b, dtype: vdt }],
-        (be, [cs, as, bs]) => be.where(view(cs, 0, [0, 0, 1]), view(as, 0, contiguous(shape)), view(bs, 0, [3, 1, 0]), shape), EXACT);
+        (be, [cs, as, bs]) => where(be, view(cs, 0, [0, 0, 1]), view(as, 0, contiguous(shape)), view(bs, 0, [3, 1, 0]), shape), EXACT);
       // vec4: [4, 8] with a row-broadcast condition and an offset, aligned b.
       const c8 = cdt === 'f32' ? [0, 1, -0, 2.5, 0, 0, 3, 1] : [0, 1, 0, 2, 0, 0, 3, 1];
       await agree(g, `where vec4 cond ${cdt} values ${vdt}`, [{ data: c8, dtype: cdt }, { data: a, dtype: vdt }, { data: a, dtype: vdt }],
-        (be, [cs, as, bs]) => be.where(view(cs, 0, [0, 1]), view(as, 4, [8, 1]), view(bs, 8, [12, 1]), [4, 8]), EXACT);
+        (be, [cs, as, bs]) => where(be, view(cs, 0, [0, 1]), view(as, 4, [8, 1]), view(bs, 8, [12, 1]), [4, 8]), EXACT);
     }
   });
 
@@ -288,13 +291,13 @@ describe('webgpu backend vs cpu', () => {
       const p = { batch: 12, m: 9, n: 7, k: 5, transA: false, transB: true, aBatchStride: 45, bBatchStride: 0 };
       await agree(small, 'matmul batch 12 in dispatches of 5', [f32(uniform(rand, 12 * 45)), f32(uniform(rand, 35))],
         (b, [x, y]) => b.matmul(x, y, p), { atol: 1e-5, rtol: 1e-5 });
-      await agree(small, 'unary over a folded 5×4 grid', [f32(uniform(rand, 5000))], (b, [x]) => b.unary('exp', x));
+      await agree(small, 'unary over a folded 5×4 grid', [f32(uniform(rand, 5000))], (b, [x]) => unary(b, 'exp', x));
       await agree(small, 'copy over a folded grid', [f32(uniform(rand, 5000))], (b, [x]) => b.copy(view(x, 0, [1, 50]), [50, 100]), EXACT);
       await agree(small, 'reduce, 23 rows', [f32(uniform(rand, 23 * 300))], (b, [x]) => b.reduce('max', x, 23, 300, 1), EXACT);
       await agree(small, 'argmax, 23 rows', [f32(uniform(rand, 23 * 300))], (b, [x]) => b.argmax(x, 23, 300, 1), EXACT);
       await agree(small, 'softmax, 23 rows', [f32(uniform(rand, 23 * 30))], (b, [x]) => b.run(routines.softmax, x, 23, 30, false), { atol: 1e-7, rtol: 2e-5 });
       const big = small.upload(new Float32Array(256 * 26 + 1), 'f32'); // odd size: the scalar kernel
-      expect(() => small.unary('exp', big)).toThrow(/27 workgroups exceed 5² even when folded/);
+      expect(() => unary(small, 'exp', big)).toThrow(/27 workgroups exceed 5² even when folded/);
     } finally {
       small.destroy();
     }
@@ -345,10 +348,10 @@ describe('webgpu backend machinery', () => {
     // next upload of the same size gets that buffer and must not overwrite what the dispatch reads.
     const before = g.counters.uploadsStaged;
     const a = g.upload([1, 2, 3, 4], 'f32');
-    const doubled = g.binary('add', view(a, 0, [1]), view(a, 0, [1]), [4]);
+    const doubled = binary(g, 'add', view(a, 0, [1]), view(a, 0, [1]), [4]);
     g.free(a);
     const b = g.upload([10, 20, 30, 40], 'f32');
-    const plus = g.binary('add', view(b, 0, [1]), view(doubled, 0, [1]), [4]);
+    const plus = binary(g, 'add', view(b, 0, [1]), view(doubled, 0, [1]), [4]);
     expect(Array.from(await g.read(doubled))).toEqual([2, 4, 6, 8]);
     expect(Array.from(await g.read(plus))).toEqual([12, 24, 36, 48]);
     expect(g.counters.uploadsStaged).toBeGreaterThan(before);
@@ -359,7 +362,7 @@ describe('webgpu backend machinery', () => {
     const s0 = g.counters.submits;
     let x = g.upload([1], 'f32');
     for (let i = 0; i < 100; i++) {
-      const y = g.unary('neg', x);
+      const y = unary(g, 'neg', x);
       g.free(x);
       x = y;
     }
@@ -367,7 +370,7 @@ describe('webgpu backend machinery', () => {
     expect(Array.from(await g.read(x))).toEqual([1]);
     expect(g.counters.submits).toBe(s0 + 1);
     for (let i = 0; i < 1100; i++) {
-      const y = g.unary('neg', x);
+      const y = unary(g, 'neg', x);
       g.free(x);
       x = y;
     }
@@ -382,9 +385,9 @@ describe('webgpu backend machinery', () => {
     const w = g.upload(uniform(rng(SEED), 1000), 'f32');
     let peakPooled = 0;
     for (let step = 0; step < 50; step++) {
-      const h = g.unary('tanh', w);
+      const h = unary(g, 'tanh', w);
       const s = g.reduce('sum', h, 1, 1000, 1);
-      const m = g.binary('mul', view(h, 0, [1]), view(s, 0, [0]), [1000]);
+      const m = binary(g, 'mul', view(h, 0, [1]), view(s, 0, [0]), [1000]);
       for (const t of [h, s, m]) g.free(t);
       const st = g.memoryStats();
       expect(st.liveBuffers).toBe(start.liveBuffers + 1);
@@ -407,7 +410,7 @@ describe('webgpu backend machinery', () => {
     const x = g.upload([1, 2, 3, 4, 5, 6], 'f32');
     const k = g.upload([0, 1], 'i32');
     expect(() => g.reduce('sum', x, 2, 2, 2)).toThrow(/reduce sum: x holds 6 elements but \[outer, r, inner\] = \[2, 2, 2\]/);
-    expect(() => g.binary('add', view(x, 0, [1]), view(k, 0, [1]), [2])).toThrow(/binary add: a is f32 but b is i32/);
+    expect(() => binary(g, 'add', view(x, 0, [1]), view(k, 0, [1]), [2], 'f32')).toThrow(/elementwise: input 1 is i32 but the program reads f32/);
     expect(() => g.copy(view(x, 4, [1]), [3])).toThrow(/copy: s \(offset 4, strides \[1\]\) over shape \[3\] reaches elements 4\.\.6, but its storage holds 6/);
     expect(() => g.copy(view(x, 0, [1]), [2, 3])).toThrow(/copy: s has 1 strides \[1\] but the shape \[2, 3\] has 2 dims/);
     expect(() => g.gather(x, x, 3, 2)).toThrow(/gather: idx must be i32, got f32/);
@@ -417,9 +420,9 @@ describe('webgpu backend machinery', () => {
       .toThrow(/matmul: .*needs a ≥ 8 and b ≥ 12 elements, got 6 and 6/);
     expect(() => g.upload([1], 'f16' as never)).toThrow(/upload: dtype f16 is not supported \(f32 and i32 are\)/);
     g.free(k);
-    expect(() => g.unary('exp', k)).toThrow(/unary exp: x was already freed/);
+    expect(() => unary(g, 'exp', k)).toThrow(/elementwise: input 0 was already freed/);
     expect(() => g.free(k)).toThrow(/free: storage was already freed/);
-    expect(() => g.unary('exp', cpu.upload([1], 'f32'))).toThrow(/belongs to another backend \(cpu\)/);
+    expect(() => unary(g, 'exp', cpu.upload([1], 'f32'))).toThrow(/belongs to another backend \(cpu\)/);
     g.free(x);
     await expect(createWebGPUBackend({ precision: 'f64' })).rejects.toThrow(/f64.*use the cpu backend/);
   });

@@ -3,9 +3,15 @@
 // The backend-level cases below use only backends/backend.ts primitives; every expected value
 // is worked out by hand in the comment beside it, never taken from a backend's own output.
 import * as routines from '../../backends/routines/index.ts';
-import type { Backend, Storage } from '../../backends/backend.ts';
+import type { Backend, Storage, View } from '../../backends/backend.ts';
+import * as E from '../../kernels/expr.ts';
 import { allClose, assert, assertEqual, type CoreCase } from './harness.ts';
 import { engineCases } from './cases/engine.ts';
+
+/** a op b over f32 views through the elementwise primitive. */
+function binary(b: Backend, op: 'add' | 'sub', x: View, y: View, shape: number[]): Storage {
+  return b.elementwise(E.program([E[op](E.input(0), E.input(1))], ['f32', 'f32']), [x, y], shape)[0];
+}
 
 /** Run fn with a list it can push storages onto; they are freed afterwards, pass or fail. */
 async function scoped(backend: Backend, fn: (keep: <S extends Storage>(s: S) => S) => Promise<void>): Promise<void> {
@@ -62,7 +68,7 @@ export const backendCases: CoreCase[] = [
     },
   },
   {
-    name: 'backend: binary add/sub with broadcast, transposed and offset views',
+    name: 'backend: elementwise add/sub with broadcast, transposed and offset views',
     async run({ backend: b }) {
       await scoped(b, async (keep) => {
         const a = keep(b.upload([1, 2, 3, 4, 5, 6], 'f32')); // [[1,2,3],[4,5,6]]
@@ -73,25 +79,44 @@ export const backendCases: CoreCase[] = [
         const A = { storage: a, offset: 0, strides: [3, 1] };
 
         // Row vector over both rows: [[1+10, 2+20, 3+30], [4+10, 5+20, 6+30]].
-        const r1 = keep(b.binary('add', A, { storage: row, offset: 0, strides: [0, 1] }, [2, 3]));
+        const r1 = keep(binary(b, 'add', A, { storage: row, offset: 0, strides: [0, 1] }, [2, 3]));
         allClose(await b.read(r1), [11, 22, 33, 14, 25, 36], { atol: 0, rtol: 0, label: 'a + row', shape: [2, 3] });
 
         // Column vector over all columns: [[1+100, 2+100, 3+100], [4+200, 5+200, 6+200]].
-        const r2 = keep(b.binary('add', A, { storage: col, offset: 0, strides: [1, 0] }, [2, 3]));
+        const r2 = keep(binary(b, 'add', A, { storage: col, offset: 0, strides: [1, 0] }, [2, 3]));
         allClose(await b.read(r2), [101, 102, 103, 204, 205, 206], { atol: 0, rtol: 0, label: 'a + col', shape: [2, 3] });
 
         // Operand order: [[1-10, 2-20, 3-30], [4-10, 5-20, 6-30]].
-        const r3 = keep(b.binary('sub', A, { storage: row, offset: 0, strides: [0, 1] }, [2, 3]));
+        const r3 = keep(binary(b, 'sub', A, { storage: row, offset: 0, strides: [0, 1] }, [2, 3]));
         allClose(await b.read(r3), [-9, -18, -27, -6, -15, -24], { atol: 0, rtol: 0, label: 'a - row', shape: [2, 3] });
 
         // aᵀ (strides [1, 3]) = [[1,4],[2,5],[3,6]] plus seq[1 + i] broadcast along j = [[1],[2],[3]]:
         // [[2,5],[4,7],[6,9]].
-        const r4 = keep(b.binary('add', { storage: a, offset: 0, strides: [1, 3] }, { storage: seq, offset: 1, strides: [1, 0] }, [3, 2]));
+        const r4 = keep(binary(b, 'add', { storage: a, offset: 0, strides: [1, 3] }, { storage: seq, offset: 1, strides: [1, 0] }, [3, 2]));
         allClose(await b.read(r4), [2, 5, 4, 7, 6, 9], { atol: 0, rtol: 0, label: 'aᵀ + offset col', shape: [3, 2] });
 
         // A scalar broadcast to [2, 3]: a + 0.5.
-        const r5 = keep(b.binary('add', A, { storage: half, offset: 0, strides: [0, 0] }, [2, 3]));
+        const r5 = keep(binary(b, 'add', A, { storage: half, offset: 0, strides: [0, 0] }, [2, 3]));
         allClose(await b.read(r5), [1.5, 2.5, 3.5, 4.5, 5.5, 6.5], { atol: 0, rtol: 0, label: 'a + scalar', shape: [2, 3] });
+      });
+    },
+  },
+  {
+    name: 'backend: one elementwise program with two outputs of two types, a constant and a select',
+    async run({ backend: b }) {
+      await scoped(b, async (keep) => {
+        const x = keep(b.upload([-2.5, -1, 0, 0.5, 3], 'f32'));
+        const k = keep(b.upload([3], 'i32'));
+        const X = { storage: x, offset: 0, strides: [1] }, K = { storage: k, offset: 0, strides: [0] };
+        // y0 = x > 0 ? x·k : −1 (f32);  y1 = ToInt32(x) − k (i32).
+        const prog = E.program([
+          E.select(E.gt(E.input(0), 0), E.mul(E.input(0), E.toF32(E.input(1, 'i32'))), -1),
+          E.sub(E.toI32(E.input(0)), E.input(1, 'i32')),
+        ], ['f32', 'i32']);
+        const [y0, y1] = b.elementwise(prog, [X, K], [5]).map(keep);
+        assertEqual(y1.dtype, 'i32', 'second output dtype');
+        allClose(await b.read(y0), [-1, -1, -1, 1.5, 9], { atol: 0, rtol: 0, label: 'select output', shape: [5] });
+        allClose(await b.read(y1), [-5, -4, -3, -3, 0], { atol: 0, rtol: 0, label: 'cast output', shape: [5] });
       });
     },
   },

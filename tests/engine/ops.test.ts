@@ -2,13 +2,14 @@
 import { describe, it } from 'vitest';
 import { checkOp } from '../core/ops/check.ts';
 import { allSpecs } from '../core/ops/specs.ts';
+import { testSeed } from '../core/ops/seed.ts';
 import { testBackends } from '../setup/backends.ts';
 
 for (const { name, get } of testBackends()) {
   describe(`ops on ${name}`, () => {
     for (const spec of allSpecs) {
       it(spec.name, async () => {
-        await checkOp(spec, await get(), (Math.random() * 2 ** 31) | 0);
+        await checkOp(spec, await get(), testSeed());
       });
     }
   });

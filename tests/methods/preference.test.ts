@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as w from '../../engine/index.ts';
 import { cpoLoss } from '../../llm/methods/cpo.ts';
 import { ktoLoss } from '../../llm/methods/kto.ts';
-import { log1mexp } from '../../llm/methods/log1mexp.ts';
+import { log1mexp } from '../../engine/ops/index.ts';
 import { orpoLoss } from '../../llm/methods/orpo.ts';
 import { allClose } from '../core/harness.ts';
 import { testBackends } from '../setup/backends.ts';

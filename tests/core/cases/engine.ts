@@ -3,6 +3,7 @@
 // They run in Node, Deno and Chromium on cpu and WebGPU.
 import * as w from '../../../engine/index.ts';
 import { checkOp } from '../ops/check.ts';
+import { testSeed } from '../ops/seed.ts';
 import { allSpecs } from '../ops/specs.ts';
 import { assert, assertThrows, type CoreCase } from '../harness.ts';
 
@@ -17,7 +18,7 @@ const picked = [
 const opCases: CoreCase[] = picked.map((name) => {
   const spec = allSpecs.find((s) => s.name === name);
   if (!spec) throw new Error(`core cases: no op spec named ${name}`);
-  return { name: `op: ${name}`, run: ({ backend }) => checkOp(spec, backend, (Math.random() * 2 ** 31) | 0) };
+  return { name: `op: ${name}`, run: ({ backend }) => checkOp(spec, backend, testSeed()) };
 });
 
 export const engineCases: CoreCase[] = [

@@ -65,7 +65,7 @@ function weightedLoss(spec: OpSpec, R: Tensor) {
 export async function checkOp(spec: OpSpec, backend: Backend, seed: number): Promise<void> {
   const g = new Generator(seed);
   const vals = makeInputs(spec, g);
-  const label = `${spec.name} on ${backend.description} (seed ${seed})`;
+  const label = `${spec.name} on ${backend.description} (seed ${seed}; replay with WGRAD_TEST_SEED=${seed})`;
   // Forward.
   const [ref, refShape] = await evalOn(spec, vals, cpu64);
   const [got, gotShape] = await evalOn(spec, vals, backend);

@@ -1,49 +1,47 @@
 // Every op with its inputs: odd sizes (1, 3, 17, 129) and broadcasting, positive domains where needed.
 import * as w from '../../../engine/ops/index.ts';
 import type { Tensor } from '../../../engine/tensor.ts';
+import type { BinaryEntry, TernaryEntry, Tol, UnaryEntry } from '../../../engine/ops/op-table.ts';
 import type { OpSpec } from './check.ts';
 
-const pos = { lo: 0.2, hi: 3 };
+// The elementwise ops come from the op table: every entry gets its spec from its own domain and
+// tolerance (tests/engine/op-table.test.ts checks that none is missing).
+const tolOf = (t: Tol | undefined) => ({ atol: t?.atol, rtol: t?.rtol, gradTol: t?.gradTol });
+const named: Record<string, (...xs: Tensor[]) => Tensor> = w as never;
 
-const unaryOps: [string, (x: Tensor) => Tensor, object?][] = [
-  ['neg', w.neg], ['exp', w.exp], ['log', w.log, pos], ['sqrt', w.sqrt, pos], ['rsqrt', w.rsqrt, pos],
-  ['abs', w.abs], ['sigmoid', w.sigmoid], ['tanh', w.tanh], ['relu', w.relu], ['silu', w.silu],
-  ['gelu_erf', (x) => w.gelu(x)], ['gelu_tanh', (x) => w.gelu(x, 'tanh')], ['softplus', w.softplus],
-  ['logsigmoid', w.logsigmoid], ['square', w.square], ['reciprocal', w.reciprocal, pos],
-  ['sin', w.sin], ['cos', w.cos], ['erf', w.erf],
-];
-
-export const unarySpecs: OpSpec[] = unaryOps.flatMap(([name, f, dom]) => [
-  { name: `${name} [129]`, inputs: [{ shape: [129], ...(dom ?? { lo: -4, hi: 4 }) }], fn: ([x]) => f(x) },
-  { name: `${name} [1]`, inputs: [{ shape: [1], ...(dom ?? {}) }], fn: ([x]) => f(x) },
+export const unarySpecs: OpSpec[] = (Object.entries(w.unaryOps) as [string, UnaryEntry][]).flatMap(([name, e]): OpSpec[] => [
+  { name: `${name} [129]`, inputs: [{ shape: [129], ...e.domain }], grad: e.d !== null, ...tolOf(e.tol), fn: ([x]) => named[name](x) },
+  { name: `${name} [1]`, inputs: [{ shape: [1], ...e.domain }], grad: e.d !== null, ...tolOf(e.tol), fn: ([x]) => named[name](x) },
 ]);
-
-const binaryOps: [string, (a: Tensor, b: Tensor) => Tensor, object?, object?][] = [
-  ['add', w.add], ['sub', w.sub], ['mul', w.mul], ['div', w.div, {}, { lo: 0.5, hi: 2 }],
-  ['pow', w.pow, pos, { lo: -1.5, hi: 1.5 }], ['maximum', w.maximum], ['minimum', w.minimum],
-];
 
 const shapes: [number[], number[]][] = [[[3, 17], [3, 17]], [[3, 1], [1, 17]], [[2, 3, 4], [4]], [[1], [129]]];
 
-export const binarySpecs: OpSpec[] = binaryOps.flatMap(([name, f, da, db]) =>
-  shapes.map(([sa, sb]) => ({
-    name: `${name} [${sa}]·[${sb}]`,
-    inputs: [{ shape: sa, ...(da ?? {}) }, { shape: sb, ...(db ?? {}) }],
-    fn: ([a, b]: Tensor[]) => f(a, b),
-  })),
-);
+export const binarySpecs: OpSpec[] = (Object.entries(w.binaryOps) as [string, BinaryEntry][]).flatMap(([name, e]): OpSpec[] => {
+  const [da, db] = e.domain;
+  if (e.d === null) {
+    // Comparisons: i32 with broadcasting, and f32 with ties (equal integers as floats).
+    return [
+      { name: `${name} i32 broadcast`, inputs: [{ shape: [3, 17], ...da }, { shape: [17], ...db }], grad: false,
+        fn: ([a, b]: Tensor[]) => named[name](a, b) },
+      { name: `${name} f32 with ties`, inputs: [{ shape: [17], ...da }, { shape: [17], ...db }], grad: false,
+        fn: ([a, b]: Tensor[]) => named[name](w.cast(a, 'f32'), w.cast(b, 'f32')) },
+    ];
+  }
+  return shapes.map(([sa, sb]) => ({
+    name: `${name} [${sa}]·[${sb}]`, ...tolOf(e.tol),
+    inputs: [{ shape: sa, ...da }, { shape: sb, ...db }],
+    fn: ([a, b]: Tensor[]) => named[name](a, b),
+  }));
+});
 
-const ints = { kind: 'int' as const, lo: -2, hi: 3 };
-export const compareSpecs: OpSpec[] = (['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const).flatMap((op) => [
-  { name: `${op} i32 broadcast`, inputs: [{ shape: [3, 17], ...ints }, { shape: [17], ...ints }], grad: false,
-    fn: ([a, b]: Tensor[]) => w[op](a, b) },
-  { name: `${op} f32 with ties`, inputs: [{ shape: [17], ...ints }, { shape: [17], ...ints }], grad: false,
-    fn: ([a, b]: Tensor[]) => w[op](w.cast(a, 'f32'), w.cast(b, 'f32')) },
-]);
+export const ternarySpecs: OpSpec[] = (Object.entries(w.ternaryOps) as [string, TernaryEntry][]).map(([name, e]): OpSpec => ({
+  name: `${name} broadcast`, ...tolOf(e.tol),
+  inputs: [{ shape: [3, 1], ...e.domain[0] }, { shape: [3, 17], ...e.domain[1] }, { shape: [17], ...e.domain[2] }],
+  fn: ([c, a, b]: Tensor[]) => named[name](c, a, b),
+}));
 
 export const miscElementwiseSpecs: OpSpec[] = [
-  { name: 'where broadcast', inputs: [{ shape: [3, 1], kind: 'mask' }, { shape: [3, 17] }, { shape: [17] }],
-    fn: ([c, a, b]) => w.where(c, a, b) },
+  { name: 'gelu tanh via gelu(x, approximate)', inputs: [{ shape: [17], lo: -4, hi: 4 }], fn: ([x]) => w.gelu(x, 'tanh') },
   { name: 'i32 arithmetic', inputs: [{ shape: [17], kind: 'int', lo: -50, hi: 50 }, { shape: [17], kind: 'int', lo: 1, hi: 9 }],
     grad: false, fn: ([a, b]) => w.cast(w.add(w.mul(a, b), w.sub(a, w.div(a, b))), 'f32') },
   { name: 'cast f32→i32→f32', inputs: [{ shape: [17], lo: -5, hi: 5 }], grad: false, fn: ([x]) => w.cast(w.cast(x, 'i32'), 'f32') },
@@ -132,7 +130,19 @@ export const nnSpecs: OpSpec[] = [
   { name: 'swiglu [2,8] (vec4)', inputs: [{ shape: [2, 8], lo: -6, hi: 6 }, { shape: [2, 8] }], fn: ([g, u]) => w.swiglu(g, u) },
 ];
 
+// fused(): any expression as one kernel, its VJP derived symbolically (engine/ops/expr-grad.ts).
+const X = w.expr;
+export const fusedSpecs: OpSpec[] = [
+  { name: 'fused softplus(b − a)·tanh(c), broadcast', inputs: [{ shape: [3, 17] }, { shape: [17] }, { shape: [3, 1] }],
+    fn: ([a, b, c]) => w.fused('t', [a, b, c], (a, b, c) => X.mul(X.softplus(X.sub(b, a)), X.tanh(c))) },
+  { name: 'fused select/pow/max/erf/log1p (derived VJP)', inputs: [{ shape: [17], lo: 0.2, hi: 3 }, { shape: [17] }],
+    fn: ([a, b]) => w.fused('t', [a, b], (a, b) =>
+      X.select(X.gt(b, 0), X.pow(a, X.add(b, 1)), X.add(X.max(X.erf(b), X.mul(b, 0.3)), X.log1p(a)))) },
+  { name: 'fused with a scalar operand', inputs: [{ shape: [129] }], fn: ([a]) => w.fused('t', [a, 2.5], (a, s) => X.div(X.sin(a), X.add(s, X.abs(a)))) },
+];
+
 export const allSpecs: OpSpec[] = [
-  ...unarySpecs, ...binarySpecs, ...compareSpecs, ...miscElementwiseSpecs, ...reduceSpecs,
+  ...fusedSpecs,
+  ...unarySpecs, ...binarySpecs, ...ternarySpecs, ...miscElementwiseSpecs, ...reduceSpecs,
   ...shapeSpecs, ...matmulSpecs, ...indexSpecs, ...nnSpecs,
 ];
