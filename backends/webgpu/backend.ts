@@ -5,9 +5,9 @@ import type {
   AdamWParams, AttentionParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
 } from '../backend.ts';
 import { adamwScalars, checkAdamW, checkAttention, checkLoraLinear, checkRope, checkTokenLogprobs } from '../backend.ts';
-import { attentionBackwardWords, attentionDeltaKernel, attentionDkDvKernel, attentionDqKernel } from '../../kernels/attention-backward.ts';
-import { chooseTiles } from '../../kernels/attention-common.ts';
-import { attentionForwardKernel, attentionForwardWords } from '../../kernels/attention-forward.ts';
+import { attentionBackwardBytes, attentionDeltaKernel, attentionDkDvKernel, attentionDqKernel, BACKWARD_TILES } from '../../kernels/attention-backward.ts';
+import { type AttentionTiles, chooseTiles } from '../../kernels/attention-common.ts';
+import { attentionForwardBytes, attentionForwardKernel, FORWARD_TILES } from '../../kernels/attention-forward.ts';
 import { adamwKernel } from '../../kernels/adamw.ts';
 import { argmaxKernel } from '../../kernels/argmax.ts';
 import { BINARY_F32, binaryKernel } from '../../kernels/binary.ts';
@@ -86,6 +86,8 @@ export class WebGPUBackend implements Backend {
   readonly features: ReadonlySet<string>;
   readonly runtime: AcquiredDevice['runtime'];
   readonly adapterInfo: AdapterInfo;
+  /** Fixed attention tiles instead of the automatic choice (tuning harnesses: bench/tuning/attention.ts). */
+  attentionTiles: { forward?: AttentionTiles; dkdv?: AttentionTiles; dq?: AttentionTiles } = {};
 
   private readonly pool: BufferPool;
   private readonly recorder: Recorder;
@@ -553,7 +555,7 @@ export class WebGPUBackend implements Backend {
     const out = this.alloc(q.size, 'f32', op), lse = this.alloc(p.B * p.H * p.T, 'f32', op);
     if (lse.size === 0) return { out, lse };
     const limit = this.device.limits.maxComputeWorkgroupStorageSize;
-    const tiles = chooseTiles((r, c) => attentionForwardWords(p.D, r, c), limit, p.T, op);
+    const tiles = this.attentionTiles.forward ?? chooseTiles(FORWARD_TILES, (t) => attentionForwardBytes(p.D, t), limit, this.device.limits.maxComputeInvocationsPerWorkgroup, p.T, op);
     const blocks = Math.ceil(p.T / tiles.rows);
     bindings.push(this.binding(op, 'out', out), this.binding(op, 'lse', lse));
     this.runGrid(op, attentionForwardKernel(p.D, tiles, segQ !== null), bindings, this.attentionValues(p, blocks, p.H), p.B * p.H * blocks);
@@ -577,13 +579,13 @@ export class WebGPUBackend implements Backend {
     const delta = this.alloc(rows, 'f32', op);
     this.run1d(op, attentionDeltaKernel(p.D), [ob, ins[3], this.binding(op, 'delta', delta)], { n: rows });
     const common = [...ins, lb, this.binding(op, 'delta', delta), ...segs];
-    const limit = this.device.limits.maxComputeWorkgroupStorageSize;
-    const words = (r: number, c: number) => attentionBackwardWords(p.D, r, c);
-    const kvTiles = chooseTiles(words, limit, p.S, op);
+    const limit = this.device.limits.maxComputeWorkgroupStorageSize, threads = this.device.limits.maxComputeInvocationsPerWorkgroup;
+    const bytes = (t: AttentionTiles) => attentionBackwardBytes(p.D, t);
+    const kvTiles = this.attentionTiles.dkdv ?? chooseTiles(BACKWARD_TILES, bytes, limit, threads, p.S, op);
     const kBlocks = Math.ceil(p.S / kvTiles.rows);
     this.runGrid(op, attentionDkDvKernel(p.D, kvTiles, segs.length > 0),
       [...common, this.binding(op, 'dk', dk), this.binding(op, 'dv', dv)], this.attentionValues(p, kBlocks, p.KV), p.B * p.KV * kBlocks);
-    const qTiles = chooseTiles(words, limit, p.T, op);
+    const qTiles = this.attentionTiles.dq ?? chooseTiles(BACKWARD_TILES, bytes, limit, threads, p.T, op);
     const qBlocks = Math.ceil(p.T / qTiles.rows);
     this.runGrid(op, attentionDqKernel(p.D, qTiles, segs.length > 0),
       [...common, this.binding(op, 'dq', dq)], this.attentionValues(p, qBlocks, p.H), p.B * p.H * qBlocks);

@@ -95,6 +95,24 @@ describe('webgpu fused attention vs cpu', () => {
     expect(Array.from(got.dv.subarray(2 * D))).toEqual(new Array(2 * D).fill(0));
   });
 
+  // The automatic choice depends on the device's limits (SwiftShader: 32 KiB, 256 threads), so the
+  // tiles a 48 KiB GPU picks are forced here at a head dim small enough to fit: every register
+  // layout (RQ 1/2/4/8, TJ 4/8/16) over several tiles, with causal and segment masks.
+  gpuIt('every tile layout of the forward, dK/dV and dQ kernels', async (g) => {
+    const tile = (rows: number, cols: number, RQ: number, TJ: number) => ({ rows, cols, RQ, TJ });
+    const layouts = [tile(32, 32, 4, 16), tile(64, 32, 8, 8), tile(16, 16, 2, 8), tile(4, 16, 1, 4)];
+    const ids = Array.from({ length: 37 }, (_, t) => 1 + Math.floor(t / 12));
+    try {
+      for (const t of layouts) {
+        g.attentionTiles = { forward: t, dkdv: t, dq: t };
+        await agree(g, { name: `tiles ${JSON.stringify(t)}`, p: P(1, 2, 1, 37, 37, 8) }, rand);
+        await agree(g, { name: `tiles ${JSON.stringify(t)}, segments`, p: P(1, 2, 1, 37, 37, 4), seg: [[ids], [ids]] }, rand);
+      }
+    } finally {
+      g.attentionTiles = {};
+    }
+  });
+
   gpuIt('bad arguments name the op, the field and the expected shape', async (g) => {
     const x = g.upload(new Float32Array(16), 'f32'), s = g.upload(new Int32Array(2), 'i32');
     try {
