@@ -9,6 +9,7 @@ import type { AttentionTiles } from '../../kernels/attention-common.ts';
 import { threads } from '../../kernels/attention-common.ts';
 import { attentionForwardBytes } from '../../kernels/attention-forward.ts';
 import { attentionBackwardBytes } from '../../kernels/attention-backward.ts';
+import { attentionTileOverride } from '../../backends/routines/attention.ts';
 import { createWebGPUBackend } from '../../backends/webgpu/index.ts';
 import { FULL_TIMING, measure, QUICK_TIMING } from '../timing.ts';
 import { attentionWorkload } from '../workloads/attention.ts';
@@ -40,14 +41,16 @@ async function time(backward: boolean, label: string, ref: ArrayLike<number>[] |
   }
 }
 
+const clear = () => { for (const k of ['forward', 'dkdv', 'dq'] as const) delete attentionTileOverride[k]; };
 const name = (t: AttentionTiles, bytes: number) => `${t.rows}×${t.cols} RQ ${t.RQ} TJ ${t.TJ} (${threads(t)} thr, ${(bytes / 1024).toFixed(1)} KiB)`;
 for (const backward of [false, true]) {
-  b.attentionTiles = {};
+  clear();
   const ref = await time(backward, 'automatic choice', null);
   for (const t of backward ? BACKWARD : FORWARD) {
     const bytes = backward ? attentionBackwardBytes(D, t) : attentionForwardBytes(D, t);
     if (bytes > limit || threads(t) > maxThreads) { console.log(`skip ${name(t, bytes)}: over the device's limits`); continue; }
-    b.attentionTiles = backward ? { dkdv: t, dq: t } : { forward: t };
+    clear();
+    Object.assign(attentionTileOverride, backward ? { dkdv: t, dq: t } : { forward: t });
     await time(backward, name(t, bytes), ref);
   }
 }
