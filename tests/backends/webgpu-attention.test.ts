@@ -100,7 +100,7 @@ describe('webgpu fused attention vs cpu', () => {
 
   // The automatic choice depends on the device's limits (SwiftShader: 32 KiB, 256 threads), so the
   // tiles a 48 KiB GPU picks are forced here at a head dim small enough to fit: every register
-  // layout (RQ 1/2/4/8, TJ 4/8/16) over several tiles, with causal and segment masks.
+  // layout (RQ 1/2/4/8, TJ 4/8/16) over several tiles (causal; one of them with segments too).
   gpuIt('every tile layout of the forward, dK/dV and dQ kernels', async (g) => {
     const tile = (rows: number, cols: number, RQ: number, TJ: number) => ({ rows, cols, RQ, TJ });
     const layouts = [tile(32, 32, 4, 16), tile(64, 32, 8, 8), tile(16, 16, 2, 8), tile(4, 16, 1, 4)];
@@ -109,7 +109,7 @@ describe('webgpu fused attention vs cpu', () => {
       for (const t of layouts) {
         Object.assign(attentionTileOverride, { forward: t, dkdv: t, dq: t });
         await agree(g, { name: `tiles ${JSON.stringify(t)}`, p: P(1, 2, 1, 37, 37, 8) }, rand);
-        await agree(g, { name: `tiles ${JSON.stringify(t)}, segments`, p: P(1, 2, 1, 37, 37, 4), seg: [[ids], [ids]] }, rand);
+        if (t === layouts[0]) await agree(g, { name: `tiles ${JSON.stringify(t)}, segments`, p: P(1, 2, 1, 37, 37, 4), seg: [[ids], [ids]] }, rand);
       }
     } finally {
       for (const k of ['forward', 'dkdv', 'dq'] as const) delete attentionTileOverride[k];
