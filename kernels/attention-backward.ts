@@ -81,8 +81,8 @@ function scores(g: Geometry, A1: string, A2: string, B1: string, B2: string): st
       var dp: array<f32, ${RQ * RK}>;
 ${pairs.map((i) => `      s[${i}] = 0.0; dp[${i}] = 0.0;`).join('\n')}
       for (var d = 0u; d < ${u.DU}u; d = d + 1u) {
-${unroll(RQ, (r) => `        let a${r} = ${A1}[${own(g, r)} * ${u.DP}u + d]; let c${r} = ${A2}[${own(g, r)} * ${u.DP}u + d];`)}
-${unroll(RK, (k) => `        let b${k} = ${B1}[${other(g, k)} * ${u.DP}u + d]; let e${k} = ${B2}[${other(g, k)} * ${u.DP}u + d];`)}
+${unroll(RQ, (r) => `        let a${r} = ${A1}[${own(g, r)}][d]; let c${r} = ${A2}[${own(g, r)}][d];`)}
+${unroll(RK, (k) => `        let b${k} = ${B1}[${other(g, k)}][d]; let e${k} = ${B2}[${other(g, k)}][d];`)}
 ${pairs.map((i) => `        s[${i}] = s[${i}] + ${u.dot(`a${Math.floor(i / RK)}`, `b${i % RK}`)}; dp[${i}] = dp[${i}] + ${u.dot(`c${Math.floor(i / RK)}`, `e${i % RK}`)};`).join('\n')}
       }`;
 }
@@ -91,7 +91,7 @@ ${pairs.map((i) => `        s[${i}] = s[${i}] + ${u.dot(`a${Math.floor(i / RK)}`
 function storeWeights(g: Geometry, tile: string, value: (i: number) => string): string {
   return Array.from({ length: g.t.RQ * g.RK }, (_, i) => {
     const r = Math.floor(i / g.RK), k = i % g.RK;
-    return `      ${tile}[${own(g, r)} * ${g.C4}u + ${other(g, k)} / 4u][${other(g, k)} % 4u] = ${value(i)};`;
+    return `      ${tile}[${own(g, r)}][${other(g, k)} / 4u][${other(g, k)} % 4u] = ${value(i)};`;
   }).join('\n');
 }
 
@@ -100,9 +100,9 @@ function accumulate(g: Geometry, terms: [acc: string, W: string, X: string][]): 
   const { u, t: { RQ, TJ }, NC, C4 } = g;
   const col = (n: number) => `min(tj + ${n * TJ}u, ${u.DU - 1}u)`; // past DU: computed, never written
   return `for (var j4 = 0u; j4 < ${C4}u; j4 = j4 + 1u) {
-${terms.map(([, W], a) => unroll(RQ, (r) => `        let w${a}_${r} = ${W}[${own(g, r)} * ${C4}u + j4];`)).join('\n')}
+${terms.map(([, W], a) => unroll(RQ, (r) => `        let w${a}_${r} = ${W}[${own(g, r)}][j4];`)).join('\n')}
 ${unroll(4, (c) => `        {
-${terms.map(([, , X], a) => unroll(NC, (n) => `          let x${a}_${n} = ${X}[(j4 * 4u + ${c}u) * ${u.DP}u + ${col(n)}];`)).join('\n')}
+${terms.map(([, , X], a) => unroll(NC, (n) => `          let x${a}_${n} = ${X}[j4 * 4u + ${c}u][${col(n)}];`)).join('\n')}
 ${terms.map(([acc], a) => unroll(RQ, (r) => unroll(NC, (n) => `          ${acc}[${r * NC + n}] = ${acc}[${r * NC + n}] + w${a}_${r}[${c}] * x${a}_${n};`))).join('\n')}
         }`)}
       }`;
@@ -139,12 +139,12 @@ export function attentionDkDvKernel(D: number, t: AttentionTiles, segments: bool
   const { u, RK, NC, C4, WG } = g, RQ = t.RQ, BK = t.rows, BQ = t.cols;
   return memo(`attention-dkdv:D${D}:${tileKey(t)}${segments ? ':seg' : ''}`, WG, () => `
 ${bindings(u, segments, ['DK', 'DV'])}
-var<workgroup> KS: array<${u.T}, ${BK * u.DP}>;
-var<workgroup> VS: array<${u.T}, ${BK * u.DP}>;
-var<workgroup> QS: array<${u.T}, ${BQ * u.DP}>;
-var<workgroup> DOS: array<${u.T}, ${BQ * u.DP}>;
-var<workgroup> PS: array<vec4<f32>, ${BK * C4}>; // P [keys, queries]
-var<workgroup> DSS: array<vec4<f32>, ${BK * C4}>; // dS [keys, queries]
+var<workgroup> KS: array<array<${u.T}, ${u.DP}>, ${BK}>;
+var<workgroup> VS: array<array<${u.T}, ${u.DP}>, ${BK}>;
+var<workgroup> QS: array<array<${u.T}, ${u.DP}>, ${BQ}>;
+var<workgroup> DOS: array<array<${u.T}, ${u.DP}>, ${BQ}>;
+var<workgroup> PS: array<array<vec4<f32>, ${C4}>, ${BK}>; // P [keys, queries]
+var<workgroup> DSS: array<array<vec4<f32>, ${C4}>, ${BK}>; // dS [keys, queries]
 var<workgroup> LS: array<f32, ${BQ}>;
 var<workgroup> DL: array<f32, ${BQ}>;
 var<workgroup> SEGQ: array<i32, ${BQ}>;
@@ -207,11 +207,11 @@ export function attentionDqKernel(D: number, t: AttentionTiles, segments: boolea
   const { u, RK, NC, C4, WG } = g, RQ = t.RQ, BQ = t.rows, BK = t.cols;
   return memo(`attention-dq:D${D}:${tileKey(t)}${segments ? ':seg' : ''}`, WG, () => `
 ${bindings(u, segments, ['DQ'])}
-var<workgroup> QS: array<${u.T}, ${BQ * u.DP}>;
-var<workgroup> DOS: array<${u.T}, ${BQ * u.DP}>;
-var<workgroup> KS: array<${u.T}, ${BK * u.DP}>;
-var<workgroup> VS: array<${u.T}, ${BK * u.DP}>;
-var<workgroup> DSS: array<vec4<f32>, ${BQ * C4}>; // dS [queries, keys]
+var<workgroup> QS: array<array<${u.T}, ${u.DP}>, ${BQ}>;
+var<workgroup> DOS: array<array<${u.T}, ${u.DP}>, ${BQ}>;
+var<workgroup> KS: array<array<${u.T}, ${u.DP}>, ${BK}>;
+var<workgroup> VS: array<array<${u.T}, ${u.DP}>, ${BK}>;
+var<workgroup> DSS: array<array<vec4<f32>, ${C4}>, ${BQ}>; // dS [queries, keys]
 var<workgroup> SEGK: array<i32, ${BK}>;
 
 ${ENTRY.replace('WG', String(WG))}

@@ -13,7 +13,10 @@
 // f32: every workgroup-memory read in the inner loops is then a vec4 feeding 4 × (rows or cols per
 // thread) FMAs, instead of one scalar read per FMA.
 // Tiles live in workgroup memory with an odd row stride in units (DP = DU or DU + 1): lanes reading
-// consecutive rows at one column then hit distinct banks.
+// consecutive rows at one column then hit distinct banks. They are 2-D arrays (tile[row][unit]): with
+// Dawn's robustness every index is clamped, and a loop-invariant row index is clamped once outside
+// the loop while the clamp of the shared loop index serves all the loads of one iteration
+// (bench/NOTES.md, matmul step 5: the same change gained 11 %).
 // Uniform words (shared by the three tiled kernels): B, H, KV, T, S, past, scale (f32 bits),
 // blocks (query or key blocks per (b, head)), total (workgroups that do work).
 
@@ -105,7 +108,7 @@ export function stageRows(u: Units, tile: string, src: string, rows: number, WG:
       let d = e % ${u.DU}u;
       var x = ${u.zero};
       if (${r0} + r < ${n}) { x = ${src}[${base} + (${r0} + r) * ${u.DU}u + d]${mul}; }
-      ${tile}[r * ${u.DP}u + d] = x;
+      ${tile}[r][d] = x;
     }`;
 }
 

@@ -63,10 +63,10 @@ ${segments ? `@group(0) @binding(3) var<storage, read> SQ: array<i32>;
 @group(0) @binding(${out}) var<storage, read_write> O: array<${T}>;
 @group(0) @binding(${out + 1}) var<storage, read_write> LSE: array<f32>;
 ${uniformBlock(ATTENTION_PARAMS, out + 2)}
-var<workgroup> QS: array<${T}, ${BQ * DP}>;
-var<workgroup> KV: array<${T}, ${BK * DP}>; // K of the step, then its V
-var<workgroup> PS: array<vec4<f32>, ${BQ * BK4}>; // P [BQ, BK]
-var<workgroup> MX: array<vec4<f32>, ${BQ * TJ4}>; // partial row maxima [BQ, TJ], at the end partial row sums
+var<workgroup> QS: array<array<${T}, ${DP}>, ${BQ}>;
+var<workgroup> KV: array<array<${T}, ${DP}>, ${BK}>; // K of the step, then its V
+var<workgroup> PS: array<array<vec4<f32>, ${BK4}>, ${BQ}>; // P [BQ, BK]
+var<workgroup> MX: array<array<vec4<f32>, ${TJ4}>, ${BQ}>; // partial row maxima [BQ, TJ], at the end partial row sums
 var<workgroup> SEGK: array<i32, ${BK}>;
 
 @compute @workgroup_size(${WG})
@@ -99,43 +99,43 @@ ${unroll(RQ * NC, (i) => `  o[${i}] = ${u.zero};`)}
     var s: array<f32, ${RQ * RK}>;
 ${unroll(RQ * RK, (i) => `    s[${i}] = 0.0;`)}
     for (var d = 0u; d < ${DU}u; d = d + 1u) {
-${unroll(RQ, (r) => `      let q${r} = QS[${R(r)} * ${DP}u + d];`)}
-${unroll(RK, (k) => `      let k${k} = KV[(tj + ${k * TJ}u) * ${DP}u + d];`)}
+${unroll(RQ, (r) => `      let q${r} = QS[${R(r)}][d];`)}
+${unroll(RK, (k) => `      let k${k} = KV[tj + ${k * TJ}u][d];`)}
 ${RN.map((r) => unroll(RK, (k) => `      s[${r * RK + k}] = s[${r * RK + k}] + ${u.dot(`q${r}`, `k${k}`)};`)).join('\n')}
     }
 ${RN.map((r) => `    var mx${r} = NEG;
 ${unroll(RK, (k) => `    s[${r * RK + k}] = select(NEG, s[${r * RK + k}], ${visible(segments, `t${r}`, `k0 + tj + ${k * TJ}u`, `sq${r}`, `SEGK[tj + ${k * TJ}u]`)});
     mx${r} = max(mx${r}, s[${r * RK + k}]);`)}
-    MX[${R(r)} * ${TJ4}u + tj / 4u][tj % 4u] = mx${r};`).join('\n')}
+    MX[${R(r)}][tj / 4u][tj % 4u] = mx${r};`).join('\n')}
     workgroupBarrier(); // K is dead from here: V goes into KV
 ${RN.map((r) => `    var mn${r} = m${r};
     for (var c = 0u; c < ${TJ4}u; c = c + 1u) {
-      let x = MX[${R(r)} * ${TJ4}u + c];
+      let x = MX[${R(r)}][c];
       mn${r} = max(mn${r}, max(max(x.x, x.y), max(x.z, x.w)));
     }
     let alpha${r} = select(0.0, exp(m${r} - mn${r}), m${r} > NEG); // m = −inf: o, l are still 0
     l${r} = l${r} * alpha${r};
 ${unroll(RK, (k) => `    { let p = select(0.0, exp(s[${r * RK + k}] - mn${r}), s[${r * RK + k}] > NEG); l${r} = l${r} + p;
-      PS[${R(r)} * ${BK4}u + (tj + ${k * TJ}u) / 4u][(tj + ${k * TJ}u) % 4u] = p; }`)}
+      PS[${R(r)}][(tj + ${k * TJ}u) / 4u][(tj + ${k * TJ}u) % 4u] = p; }`)}
 ${unroll(NC, (n) => `    o[${r * NC + n}] = o[${r * NC + n}] * alpha${r};`)}
     m${r} = mn${r};`).join('\n')}
     ${stageRows(u, 'KV', 'V', BK, WG, 'kBase', 'k0', 'P.S')}
     workgroupBarrier();
     for (var j4 = 0u; j4 < ${BK4}u; j4 = j4 + 1u) {
-${unroll(RQ, (r) => `      let p${r} = PS[${R(r)} * ${BK4}u + j4];`)}
+${unroll(RQ, (r) => `      let p${r} = PS[${R(r)}][j4];`)}
 ${unroll(4, (c) => `      {
-${unroll(NC, (n) => `        let v${n} = KV[(j4 * 4u + ${c}u) * ${DP}u + ${col(n)}];`)}
+${unroll(NC, (n) => `        let v${n} = KV[j4 * 4u + ${c}u][${col(n)}];`)}
 ${RN.map((r) => unroll(NC, (n) => `        o[${r * NC + n}] = o[${r * NC + n}] + p${r}[${c}] * v${n};`)).join('\n')}
       }`)}
     }
     workgroupBarrier();
   }
   // Row sums: each thread holds the sum over its own keys.
-${unroll(RQ, (r) => `  MX[${R(r)} * ${TJ4}u + tj / 4u][tj % 4u] = l${r};`)}
+${unroll(RQ, (r) => `  MX[${R(r)}][tj / 4u][tj % 4u] = l${r};`)}
   workgroupBarrier();
 ${RN.map((r) => `  if (t${r} < P.T) {
     var l = 0.0;
-    for (var c = 0u; c < ${TJ4}u; c = c + 1u) { let x = MX[${R(r)} * ${TJ4}u + c]; l = l + (x.x + x.y) + (x.z + x.w); }
+    for (var c = 0u; c < ${TJ4}u; c = c + 1u) { let x = MX[${R(r)}][c]; l = l + (x.x + x.y) + (x.z + x.w); }
     var inv = 0.0;
     if (l > 0.0) { inv = 1.0 / l; }
 ${unroll(NC, (n) => `    if (tj + ${n * TJ}u < ${DU}u) { O[qBase + t${r} * ${DU}u + tj + ${n * TJ}u] = o[${r * NC + n}] * inv; }`)}
