@@ -13,7 +13,9 @@ import { attentionTileOverride } from '../../backends/routines/attention.ts';
 import { createWebGPUBackend } from '../../backends/webgpu/index.ts';
 import { FULL_TIMING, measure, QUICK_TIMING } from '../timing.ts';
 import { attentionWorkload } from '../workloads/attention.ts';
-import { relativeError } from '../workload.ts';
+import { randomValues, relativeError } from '../workload.ts';
+import { scaledDotProductAttention, tensor } from '../../engine/ops/index.ts';
+import { tidy } from '../../engine/memory.ts';
 
 const quick = process.argv[2] === 'quick';
 const [B, H, T, D] = quick ? [1, 2, 40, 8] : [8, 9, 512, 64]; // quick: checks that every variant runs (software GPU)
@@ -53,5 +55,26 @@ for (const backward of [false, true]) {
     Object.assign(attentionTileOverride, backward ? { dkdv: t, dq: t } : { forward: t });
     await time(backward, name(t, bytes), ref);
   }
+}
+// The training step's own shape: GQA, SmolLM2-135M's 9 query heads over 3 kv heads. dK/dV runs one
+// workgroup per kv head and key block (walking the 3 query heads), so its grid is 3× smaller.
+for (const backward of [false, true]) {
+  clear();
+  const KV = quick ? 1 : 3;
+  const mk = (heads: number, seed: number) => {
+    const t = tensor(randomValues(B * heads * T * D, seed), [B, heads, T, D], { backend: b }).keep();
+    t.requiresGrad = backward;
+    return t;
+  };
+  const q = mk(H, 1), k = mk(KV, 2), v = mk(KV, 3), dO = mk(H, 4);
+  const step = () => tidy(() => {
+    const o = scaledDotProductAttention(q, k, v);
+    if (backward) o.backward(dO);
+    for (const x of [q, k, v]) { x.grad?.dispose(); x.grad = null; }
+  });
+  const m = await measure(b, step, plan);
+  const flops = (backward ? 3.5 : 1) * 2 * B * H * T * T * D;
+  console.log(`${backward ? 'GQA fwd+bwd' : 'GQA fwd'} H ${H} KV ${KV}, automatic choice: ${m.stats.medianMs.toFixed(3)} ms ${(flops / m.stats.medianMs / 1e9).toFixed(2)} TFLOP/s (${m.method})`);
+  for (const x of [q, k, v, dO]) x.dispose();
 }
 b.destroy();
