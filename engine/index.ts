@@ -13,7 +13,7 @@ export { getBackend, setBackend } from './context.ts';
 export { Generator, manualSeed } from './random.ts';
 export * from './ops/index.ts';
 export type { Backend, DType } from '../backends/backend.ts';
-export { createBackend, resolveBackendChoice, BACKEND_CHOICES } from '../backends/select.ts';
+export { createBackend, resolveBackendChoice, BACKEND_CHOICES, isSoftwareAdapter } from '../backends/select.ts';
 export type { BackendChoice, CreateBackendOptions } from '../backends/select.ts';
 // Modules and optimizers.
 export { Module } from './nn/module.ts';

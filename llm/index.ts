@@ -30,3 +30,6 @@ export { orpoLoss } from './methods/orpo.ts';
 export { cpoLoss } from './methods/cpo.ts';
 export { ktoLoss } from './methods/kto.ts';
 export { sequenceLogprobs } from './methods/logprobs.ts';
+export { TRAIN_OPTIONS, checkTrainOptions, optionValue, trainSettingsFromOptions } from './train/options.ts';
+export type { TrainOption, TrainOptionValues, OptionValue } from './train/options.ts';
+export { latestCheckpoint, latestCheckpointStep } from './train/checkpoint.ts';

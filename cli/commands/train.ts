@@ -21,7 +21,7 @@ import { checkRun, fsContext, prepareRun, resumeCommand, stopOnSignals } from '.
 import { formatDataSummary } from '../../llm/data/summary.ts';
 import { DivergenceMonitor } from '../../llm/train/divergence.ts';
 import { updateRunRecord } from '../../llm/train/run-dir.ts';
-import { latestCheckpoint } from '../../llm/train/checkpoint.ts';
+import { checkpointBefore } from '../../llm/train/checkpoint.ts';
 
 const METHODS = ['sft', ...PREFERENCE_METHODS] as const;
 
@@ -138,6 +138,9 @@ async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<v
     const cfg = model.config;
     const maxLength = (o.maxLength as number | undefined) ?? Math.min(1024, cfg.maxPositions);
     if (maxLength > cfg.maxPositions) throw new UsageError(`--max-length ${maxLength} exceeds the model's ${cfg.maxPositions} positions`);
+    if ((o.maxPromptLength as number | undefined) !== undefined && (o.maxPromptLength as number) >= maxLength) {
+      throw new UsageError(`--max-prompt-length ${o.maxPromptLength} must be smaller than --max-length ${maxLength}`);
+    }
     let layers = o.loraLayers as [number, number] | undefined;
     if (layers && layers[1] >= cfg.numLayers) throw new UsageError(`--lora-layers ${layers.join('-')}: the model has layers 0-${cfg.numLayers - 1}`);
     const numLayers = o.numLayers as number | undefined;
@@ -202,8 +205,8 @@ async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<v
         `stopped by ${reason.signal} after step ${step}; checkpoint written to ${join(out, 'checkpoints')}. Continue with:\n  ${resumeCommand()}`);
     }
     if (reason?.divergence) {
-      const good = await latestCheckpoint(join(out, 'checkpoints'));
-      throw new Exit(1, `stopped at step ${step}: training diverged; the last good checkpoint is ${good ?? '(none yet)'}`);
+      const good = await checkpointBefore(join(out, 'checkpoints'), divergence.since ?? step);
+      throw new Exit(1, `stopped at step ${step}: training diverged from step ${divergence.since}; the last good checkpoint is ${good ?? '(none yet)'}`);
     }
     if (r.lora) {
       const mlxDir = (o.adapterPath as string | undefined) ?? join(out, 'adapter-mlx');
