@@ -13,8 +13,9 @@ import { mergeSpec } from './commands/merge.ts';
 import { plotSpec } from './commands/plot.ts';
 import { serveSpec } from './commands/serve.ts';
 import { trainSpec } from './commands/train.ts';
+import { jobsSpec } from './commands/jobs.ts';
 
-export const COMMANDS: CommandSpec[] = [trainSpec, generateSpec, mergeSpec, convertAdapterSpec, plotSpec, benchSpec, serveSpec, demoSpec, doctorSpec];
+export const COMMANDS: CommandSpec[] = [trainSpec, generateSpec, mergeSpec, convertAdapterSpec, plotSpec, benchSpec, serveSpec, jobsSpec, demoSpec, doctorSpec];
 
 function program(): Command {
   const p = configure(new Command('wgrad'))

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { log, number, UsageError, type CommandSpec } from '../args.ts';
+import { apiRoutes, serveApiFlags } from '../serve-api.ts';
 import { startServer, type RouteHandler } from '../server/server.ts';
 
 /** Route handlers `wgrad serve` tries, in order, before the app's static files. */
@@ -27,11 +28,12 @@ export const serveSpec: CommandSpec = {
     { flags: '--port <n>', help: 'port to listen on (default 8080; 0 picks a free one)', parse: port, default: 8080 },
     { flags: '--host <address>', help: 'address to listen on (default 127.0.0.1; browsers need localhost or https for WebGPU)', default: '127.0.0.1' },
     { flags: '--root <dir>', help: 'serve this folder instead of the built app (dist/web)' },
+    ...serveApiFlags,
   ],
   run: async (opts) => {
     const root = (opts.root as string | undefined) ?? appFolder();
     if (!existsSync(root)) throw new UsageError(`--root ${root} does not exist`);
-    const server = await startServer({ root, host: opts.host as string, port: opts.port as number, routes: SERVE_ROUTES });
+    const server = await startServer({ root, host: opts.host as string, port: opts.port as number, routes: [...(await apiRoutes(opts)), ...SERVE_ROUTES] });
     log(`wgrad: serving ${root} at ${server.url} (Ctrl-C stops)`);
     console.log(server.url);
     await new Promise<void>((resolve) => {
