@@ -1,8 +1,10 @@
 // Fused causal attention, forward and backward (kernels/attention-forward.ts, attention-backward.ts;
 // the cpu reference in ../cpu/attention.ts). The [T, S] score matrix is never stored.
-import { attentionBackwardWords, attentionDeltaKernel, attentionDkDvKernel, attentionDqKernel } from '../../kernels/attention-backward.ts';
-import { chooseTiles } from '../../kernels/attention-common.ts';
-import { attentionForwardKernel, attentionForwardWords } from '../../kernels/attention-forward.ts';
+import {
+  attentionBackwardBytes, attentionDeltaKernel, attentionDkDvKernel, attentionDqKernel, BACKWARD_TILES,
+} from '../../kernels/attention-backward.ts';
+import { type AttentionTiles, chooseTiles } from '../../kernels/attention-common.ts';
+import { attentionForwardBytes, attentionForwardKernel, FORWARD_TILES } from '../../kernels/attention-forward.ts';
 import type { Storage } from '../backend.ts';
 import { attentionBackwardCpu, attentionForwardCpu } from '../cpu/attention.ts';
 import { assertSizes, assertStorages, type CpuRoutineContext, f32Bits, type GpuRoutineContext, type Routine } from '../routine.ts';
@@ -43,6 +45,19 @@ function assertHeadDim(op: string, D: number): void {
   if (D > 256) throw new Error(`webgpu ${op}: head dim D = ${D} is over the 256 the kernels support`);
 }
 
+/**
+ * Fixed tiles instead of the automatic choice, per kernel: for the tile sweep
+ * (bench/tuning/attention.ts) and the tests that cover layouts a device would not pick. Empty in use.
+ */
+export const attentionTileOverride: { forward?: AttentionTiles; dkdv?: AttentionTiles; dq?: AttentionTiles } = {};
+
+/** The override for `kernel`, else the first of `candidates` that fits the device and the problem. */
+function tilesFor(g: GpuRoutineContext, kernel: keyof typeof attentionTileOverride, candidates: AttentionTiles[],
+  bytes: (t: AttentionTiles) => number, owned: number, op: string): AttentionTiles {
+  return attentionTileOverride[kernel] ?? chooseTiles(candidates, bytes, g.limits.maxComputeWorkgroupStorageSize,
+    g.limits.maxComputeInvocationsPerWorkgroup, owned, op);
+}
+
 /** Uniform values of the tiled attention kernels for `blocks` tiles per (b, head) over `heads`. */
 function attentionValues(p: AttentionParams, blocks: number, heads: number): Record<string, number> {
   return { B: p.B, H: p.H, KV: p.KV, T: p.T, S: p.S, past: p.past, scale: f32Bits(p.scale), blocks, total: p.B * heads * blocks };
@@ -72,7 +87,7 @@ export const attentionForward: Routine<[q: Storage, k: Storage, v: Storage, segQ
     if (segQ && segK) bindings.push(g.bind(op, 'segQ', segQ), g.bind(op, 'segK', segK));
     const out = g.alloc(q.size, 'f32', op), lse = g.alloc(p.B * p.H * p.T, 'f32', op);
     if (lse.size === 0) return { out, lse };
-    const tiles = chooseTiles((r, cols) => attentionForwardWords(p.D, r, cols), g.limits.maxComputeWorkgroupStorageSize, p.T, op);
+    const tiles = tilesFor(g, 'forward', FORWARD_TILES, (t) => attentionForwardBytes(p.D, t), p.T, op);
     const blocks = Math.ceil(p.T / tiles.rows);
     bindings.push(g.bind(op, 'out', out), g.bind(op, 'lse', lse));
     g.runGrid(op, attentionForwardKernel(p.D, tiles, segQ !== null), bindings, attentionValues(p, blocks, p.H), p.B * p.H * blocks);
@@ -109,13 +124,12 @@ export const attentionBackward: Routine<[q: Storage, k: Storage, v: Storage, out
     const delta = g.alloc(rows, 'f32', op);
     g.run1d(op, attentionDeltaKernel(p.D), [ob, ins[3], g.bind(op, 'delta', delta)], { n: rows });
     const common = [...ins, lb, g.bind(op, 'delta', delta), ...segs];
-    const limit = g.limits.maxComputeWorkgroupStorageSize;
-    const words = (r: number, cols: number) => attentionBackwardWords(p.D, r, cols);
-    const kvTiles = chooseTiles(words, limit, p.S, op);
+    const bytes = (t: AttentionTiles) => attentionBackwardBytes(p.D, t);
+    const kvTiles = tilesFor(g, 'dkdv', BACKWARD_TILES, bytes, p.S, op);
     const kBlocks = Math.ceil(p.S / kvTiles.rows);
     g.runGrid(op, attentionDkDvKernel(p.D, kvTiles, segs.length > 0),
       [...common, g.bind(op, 'dk', dk), g.bind(op, 'dv', dv)], attentionValues(p, kBlocks, p.KV), p.B * p.KV * kBlocks);
-    const qTiles = chooseTiles(words, limit, p.T, op);
+    const qTiles = tilesFor(g, 'dq', BACKWARD_TILES, bytes, p.T, op);
     const qBlocks = Math.ceil(p.T / qTiles.rows);
     g.runGrid(op, attentionDqKernel(p.D, qTiles, segs.length > 0),
       [...common, g.bind(op, 'dq', dq)], attentionValues(p, qBlocks, p.H), p.B * p.H * qBlocks);

@@ -6,6 +6,7 @@ import * as routines from '../../backends/routines/index.ts';
 import { describe, expect, it } from 'vitest';
 import type { Backend, Storage } from '../../backends/backend.ts';
 import type { AttentionParams } from '../../backends/routines/index.ts';
+import { attentionTileOverride } from '../../backends/routines/attention.ts';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { webgpuSuite } from './gpu-suite.ts';
 import { mismatch, rng, type Tol, uniform } from './compare.ts';
@@ -100,6 +101,25 @@ describe('webgpu fused attention vs cpu', () => {
     expect(Array.from(got.dk.subarray(2 * D))).toEqual(new Array(2 * D).fill(0));
     expect(Array.from(got.dv.subarray(2 * D))).toEqual(new Array(2 * D).fill(0));
   });
+
+  // The automatic choice depends on the device's limits (SwiftShader: 32 KiB, 256 threads), so the
+  // tiles a 48 KiB GPU picks are forced here at a head dim small enough to fit: every register
+  // layout (RQ 1/2/4/8, TJ 4/8/16) over several tiles (causal; the first with segments too).
+  const tile = (rows: number, cols: number, RQ: number, TJ: number) => ({ rows, cols, RQ, TJ });
+  const layouts = [tile(32, 32, 4, 16), tile(64, 32, 8, 8), tile(16, 16, 2, 8), tile(4, 16, 1, 4)];
+  const ids = Array.from({ length: 37 }, (_, t) => 1 + Math.floor(t / 12));
+  for (const t of layouts) {
+    const name = `${t.rows}×${t.cols} RQ ${t.RQ} TJ ${t.TJ}`;
+    gpuIt(`forced tiles ${name} in the forward, dK/dV and dQ kernels`, async (g) => {
+      Object.assign(attentionTileOverride, { forward: t, dkdv: t, dq: t });
+      try {
+        await agree(g, { name, p: P(1, 2, 1, 37, 37, 8) }, rand);
+        if (t === layouts[0]) await agree(g, { name: `${name}, segments`, p: P(1, 2, 1, 37, 37, 4), seg: [[ids], [ids]] }, rand);
+      } finally {
+        for (const k of ['forward', 'dkdv', 'dq'] as const) delete attentionTileOverride[k];
+      }
+    }, t.RQ * t.cols >= 256 ? 120_000 : undefined); // RQ 8 × 32 keys: the longest unrolled bodies, 29 s to compile at load 6
+  }
 
   gpuIt('bad arguments name the op, the field and the expected shape', async (g) => {
     const x = g.upload(new Float32Array(16), 'f32'), s = g.upload(new Int32Array(2), 'i32');
