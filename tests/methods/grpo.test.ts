@@ -31,7 +31,6 @@ function reference(lp: number[][], o: RefOpts, frozen = lp) {
     return lr.map((r, b) => r.map((v) => Math.exp(o.level === 'token' ? v : seqW[b])));
   };
   const coef1 = ratios(lp), coefFrozen = ratios(frozen);
-  const lr = lp.map((r, b) => r.map((v, t) => v - old[b][t]));
   const cnt = mask.map((r) => r.reduce((s, v) => s + v, 0));
   const clamp = (x: number, lo: number, hi: number) => Math.min(Math.max(x, lo), hi);
   const kl = lp.map((r, b) => r.map((v, t) => Math.exp(ref[b][t] - v) - (ref[b][t] - v) - 1));
