@@ -12,6 +12,8 @@ import { sampleRow, type SamplingOpts } from './sampling.ts';
 export interface GenerateOpts extends SamplingOpts {
   maxNewTokens: number;
   seed?: number;
+  /** Draw from this generator instead of a fresh one seeded with `seed` (a trainer's sampler state). */
+  rng?: Generator;
   /** Generation of a sequence ends after it emits one of these (the stop token is kept). */
   stopTokens?: number[];
   /** Called with each sequence's new token per step (streaming output). */
@@ -27,7 +29,7 @@ export async function generate(model: LlamaForCausalLM, prompts: number[][], opt
   if (maxLen + opts.maxNewTokens > model.config.maxPositions) {
     throw new Error(`generate: ${maxLen} prompt + ${opts.maxNewTokens} new tokens exceed the model's ${model.config.maxPositions} positions`);
   }
-  const rng = new Generator(opts.seed ?? 0);
+  const rng = opts.rng ?? new Generator(opts.seed ?? 0);
   const stops = new Set(opts.stopTokens ?? []);
   const backend = model.backend;
   const pad = prompts.map((p) => maxLen - p.length);
