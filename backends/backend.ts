@@ -56,6 +56,25 @@ export function checkLoraLinear(x: Storage, w: Storage, bias: Storage | null, a:
   }
 }
 
+/** Next-token sampling settings of Backend.sampleTokens (temperature 0: greedy). */
+export interface SampleParams {
+  temperature: number;
+  /** 0: off. */
+  topK: number;
+  /** 1: off. */
+  topP: number;
+}
+
+/** Argument check of Backend.sampleTokens shared by the backends. */
+export function checkSample(logits: Storage, uniforms: Storage, rows: number, cols: number, p: SampleParams): void {
+  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 1) throw new Error(`sampleTokens: [rows, cols] = [${rows}, ${cols}] must be integers, rows ≥ 0, cols ≥ 1`);
+  if (logits.dtype !== 'f32' || logits.size !== rows * cols) throw new Error(`sampleTokens: logits must be f32 [${rows}, ${cols}], got ${logits.dtype} with ${logits.size} elements`);
+  if (uniforms.dtype !== 'f32' || uniforms.size !== rows) throw new Error(`sampleTokens: uniforms must be f32 [${rows}], got ${uniforms.dtype} with ${uniforms.size} elements`);
+  if (!(p.temperature >= 0) || !Number.isFinite(p.temperature)) throw new Error(`sampleTokens: temperature ${p.temperature} must be finite and ≥ 0`);
+  if (!Number.isInteger(p.topK) || p.topK < 0) throw new Error(`sampleTokens: topK ${p.topK} must be an integer ≥ 0`);
+  if (!(p.topP > 0 && p.topP <= 1)) throw new Error(`sampleTokens: topP ${p.topP} must lie in (0, 1]`);
+}
+
 export interface Storage {
   readonly backend: Backend;
   readonly size: number; // elements
@@ -199,6 +218,11 @@ export interface Backend {
   copyInto(dst: View, src: Storage, shape: number[]): void;
   /** x viewed as [outer, r, inner]; reduce over r → [outer, inner]. */
   reduce(op: ReduceOp, x: Storage, outer: number, r: number, inner: number): Storage;
+  /**
+   * One token per row of logits [rows, cols] (kernels/sample.ts): greedy at temperature 0, else the
+   * inverse CDF at uniforms[r] ∈ [0, 1) over the tokens top-k and top-p keep, in index order → i32 [rows].
+   */
+  sampleTokens(logits: Storage, uniforms: Storage, rows: number, cols: number, p: SampleParams): Storage;
   /** Index of the max over r for x viewed as [outer, r, inner] → i32 [outer, inner]. */
   argmax(x: Storage, outer: number, r: number, inner: number): Storage;
   /** C[b] = op(A[b]) · op(B[b]) → [batch, m, n]. */

@@ -1,12 +1,13 @@
 // The cpu backend: plain TypeScript loops, the reference every GPU kernel is checked against.
 // In f64 mode f32 storages hold Float64Array, which gradient checks use for finite differences.
 import type {
-  AdamWParams, AttentionParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
+  AdamWParams, AttentionParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, SampleParams, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { adamwScalars, checkAdamW, checkAttention, checkLoraLinear, checkRope, checkTokenLogprobs, dtypeBytes } from '../backend.ts';
+import { adamwScalars, checkAdamW, checkSample, checkAttention, checkLoraLinear, checkRope, checkTokenLogprobs, dtypeBytes } from '../backend.ts';
 import { attentionBackwardCpu, attentionForwardCpu } from './attention.ts';
 import { binaryFn, binaryI32, sigmoid, unaryFn } from './math.ts';
 import { cpuMatmul } from './matmul.ts';
+import { sampleRowsCpu } from './sample.ts';
 
 type Data = Float32Array | Float64Array | Int32Array;
 
@@ -161,6 +162,13 @@ export class CpuBackend implements Backend {
         o[a * inner + c] = acc;
       }
     }
+    return out;
+  }
+
+  sampleTokens(logits: Storage, uniforms: Storage, rows: number, cols: number, p: SampleParams): Storage {
+    checkSample(logits, uniforms, rows, cols, p);
+    const out = this.alloc(rows, 'i32');
+    sampleRowsCpu(this.d(logits), this.d(uniforms), rows, cols, p, out.data as Int32Array);
     return out;
   }
 

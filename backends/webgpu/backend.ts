@@ -2,9 +2,9 @@
 // Storage = one pooled GPUBuffer holding `size` 32-bit elements. Everything except read() returns
 // at once; work reaches the GPU when a value is read, on sync(), or every `maxPendingDispatches`.
 import type {
-  AdamWParams, AttentionParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, Storage, UnaryOp, View,
+  AdamWParams, AttentionParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, SampleParams, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { adamwScalars, checkAdamW, checkAttention, checkLoraLinear, checkRope, checkTokenLogprobs } from '../backend.ts';
+import { adamwScalars, checkAdamW, checkAttention, checkLoraLinear, checkRope, checkSample, checkTokenLogprobs } from '../backend.ts';
 import { attentionBackwardWords, attentionDeltaKernel, attentionDkDvKernel, attentionDqKernel } from '../../kernels/attention-backward.ts';
 import { chooseTiles } from '../../kernels/attention-common.ts';
 import { attentionForwardKernel, attentionForwardWords } from '../../kernels/attention-forward.ts';
@@ -22,6 +22,7 @@ import { ropeKernel } from '../../kernels/rope.ts';
 import { rowWorkgroupSize } from '../../kernels/rowstats.ts';
 import { softmaxKernel } from '../../kernels/softmax.ts';
 import { swigluKernel } from '../../kernels/swiglu.ts';
+import { sampleKernel } from '../../kernels/sample.ts';
 import { tokenLogprobsBackwardKernel, tokenLogprobsKernel } from '../../kernels/token-logprobs.ts';
 import { UNARY_F32, unaryKernel, unaryOutDType } from '../../kernels/unary.ts';
 import { whereKernel } from '../../kernels/where.ts';
@@ -433,6 +434,18 @@ export class WebGPUBackend implements Backend {
     const vec4 = cols % 4 === 0;
     const units = vec4 ? cols / 4 : cols;
     this.runGrid('logsumexp', logsumexpKernel(rowWorkgroupSize(units), vec4), [xb, this.binding('logsumexp', 'out', out)], { rows, cols: units }, rows);
+    return out;
+  }
+
+  sampleTokens(logits: Storage, uniforms: Storage, rows: number, cols: number, p: SampleParams): Storage {
+    const op = 'sampleTokens';
+    checkSample(logits, uniforms, rows, cols, p);
+    const out = this.alloc(rows, 'i32', op);
+    if (rows === 0) return out;
+    const bits = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0];
+    this.runGrid(op, sampleKernel(rowWorkgroupSize(cols)),
+      [this.binding(op, 'logits', logits), this.binding(op, 'uniforms', uniforms), this.binding(op, 'out', out)],
+      { rows, V: cols, invTemp: bits(p.temperature > 0 ? 1 / p.temperature : 0), greedy: p.temperature > 0 ? 0 : 1, topK: p.topK, topP: bits(p.topP) }, rows);
     return out;
   }
 

@@ -19,6 +19,7 @@ export * from './lora-linear.ts';
 export * from './matmul.ts';
 export * from './nn.ts';
 export * from './reduce.ts';
+export * from './sample.ts';
 export * from './shape.ts';
 export type { TensorLike } from './util.ts';
 
