@@ -75,6 +75,35 @@ export function checkSample(logits: Storage, uniforms: Storage, rows: number, co
   if (!(p.topP > 0 && p.topP <= 1)) throw new Error(`sampleTokens: topP ${p.topP} must lie in (0, 1]`);
 }
 
+/** The per-token GRPO objective of Backend.grpoObjective (kernels/grpo-objective.ts). */
+export interface GrpoObjectiveParams {
+  B: number;
+  T: number;
+  /** Importance sampling per sequence (GSPO) instead of per token. */
+  sequence: boolean;
+  /** CISPO's −sg(min(ρ, ε_high))·A·logp instead of the clipped surrogate. */
+  cispo: boolean;
+  epsLow: number;
+  epsHigh: number;
+  /** Cap on the unclipped ratio, null: none. */
+  delta: number | null;
+  /** KL coefficient; ref is read only when β ≠ 0. */
+  beta: number;
+}
+
+/** Argument check of Backend.grpoObjective / grpoObjectiveBackward shared by the backends. */
+export function checkGrpoObjective(op: string, t: Record<string, Storage | null>, p: GrpoObjectiveParams): void {
+  if (!Number.isInteger(p.B) || p.B < 0 || !Number.isInteger(p.T) || p.T < 0) throw new Error(`${op}: [B, T] = [${p.B}, ${p.T}] must be non-negative integers`);
+  for (const k of ['epsLow', 'epsHigh', 'beta'] as const) if (!Number.isFinite(p[k])) throw new Error(`${op}: ${k} ${p[k]} must be finite`);
+  if (p.delta !== null && !Number.isFinite(p.delta)) throw new Error(`${op}: delta ${p.delta} must be finite or null`);
+  if (p.beta !== 0 && !t.ref) throw new Error(`${op}: beta ≠ 0 needs ref`);
+  for (const [f, s] of Object.entries(t)) {
+    if (!s) continue;
+    const n = f === 'adv' ? p.B : f === 'stats' ? p.B * p.T * 3 : p.B * p.T;
+    if (s.dtype !== 'f32' || s.size !== n) throw new Error(`${op}: ${f} must be f32 with ${n} elements, got ${s.dtype} with ${s.size}`);
+  }
+}
+
 export interface Storage {
   readonly backend: Backend;
   readonly size: number; // elements
@@ -257,6 +286,16 @@ export interface Backend {
    */
   tokenLogprobsBackward(logits: Storage, targets: Storage, lse: Storage, gradLogp: Storage, rows: number, cols: number,
     ignoreIndex: number | null): Storage;
+  /**
+   * The per-token GRPO objective over [B, T] log-probs (kernels/grpo-objective.ts has the formulas):
+   * logp, old, mask, emask (null: 1) [B, T], ref [B, T] (null when β = 0), adv [B] →
+   * loss [B, T] (masked per-token loss), stats [B, T, 3] (low clip, high clip, kl per token).
+   */
+  grpoObjective(logp: Storage, old: Storage, ref: Storage | null, adv: Storage, mask: Storage, emask: Storage | null,
+    p: GrpoObjectiveParams): { loss: Storage; stats: Storage };
+  /** d Σ(grad · loss) / d logp [B, T] of grpoObjective, grad [B, T]. */
+  grpoObjectiveBackward(logp: Storage, old: Storage, ref: Storage | null, adv: Storage, mask: Storage, emask: Storage | null,
+    grad: Storage, p: GrpoObjectiveParams): Storage;
   /**
    * RMSNorm over cols of x [rows, cols]: y[r, c] = x[r, c] · rsqrt(mean_c x[r, :]² + eps) · w[c],
    * weight [cols] or null (1). → [rows, cols] f32.

@@ -1,13 +1,14 @@
 // The cpu backend: plain TypeScript loops, the reference every GPU kernel is checked against.
 // In f64 mode f32 storages hold Float64Array, which gradient checks use for finite differences.
 import type {
-  AdamWParams, AttentionParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, SampleParams, Storage, UnaryOp, View,
+  AdamWParams, AttentionParams, Backend, BinaryOp, DType, GrpoObjectiveParams, MatmulParams, MemoryStats, ReduceOp, RopeStyle, SampleParams, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { adamwScalars, checkAdamW, checkSample, checkAttention, checkLoraLinear, checkRope, checkTokenLogprobs, dtypeBytes } from '../backend.ts';
+import { adamwScalars, checkAdamW, checkGrpoObjective, checkSample, checkAttention, checkLoraLinear, checkRope, checkTokenLogprobs, dtypeBytes } from '../backend.ts';
 import { attentionBackwardCpu, attentionForwardCpu } from './attention.ts';
 import { binaryFn, binaryI32, sigmoid, unaryFn } from './math.ts';
 import { cpuMatmul } from './matmul.ts';
 import { sampleRowsCpu } from './sample.ts';
+import { grpoObjectiveBackwardCpu, grpoObjectiveCpu } from './grpo-objective.ts';
 
 type Data = Float32Array | Float64Array | Int32Array;
 
@@ -170,6 +171,26 @@ export class CpuBackend implements Backend {
     const out = this.alloc(rows, 'i32');
     sampleRowsCpu(this.d(logits), this.d(uniforms), rows, cols, p, out.data as Int32Array);
     return out;
+  }
+
+  grpoObjective(logp: Storage, old: Storage, ref: Storage | null, adv: Storage, mask: Storage, emask: Storage | null,
+    p: GrpoObjectiveParams): { loss: Storage; stats: Storage } {
+    checkGrpoObjective('grpoObjective', { logp, old, ref, adv, mask, emask }, p);
+    const loss = this.alloc(p.B * p.T, 'f32'), stats = this.alloc(p.B * p.T * 3, 'f32');
+    grpoObjectiveCpu(this.grpoData(logp, old, ref, adv, mask, emask), p, loss.data, stats.data);
+    return { loss, stats };
+  }
+
+  grpoObjectiveBackward(logp: Storage, old: Storage, ref: Storage | null, adv: Storage, mask: Storage, emask: Storage | null,
+    grad: Storage, p: GrpoObjectiveParams): Storage {
+    checkGrpoObjective('grpoObjectiveBackward', { logp, old, ref, adv, mask, emask, grad }, p);
+    const out = this.alloc(p.B * p.T, 'f32');
+    grpoObjectiveBackwardCpu(this.grpoData(logp, old, ref, adv, mask, emask), this.d(grad), p, out.data);
+    return out;
+  }
+
+  private grpoData(lp: Storage, old: Storage, ref: Storage | null, adv: Storage, mask: Storage, emask: Storage | null) {
+    return { lp: this.d(lp), old: this.d(old), ref: ref && this.d(ref), adv: this.d(adv), mask: this.d(mask), emask: emask && this.d(emask) };
   }
 
   argmax(x: Storage, outer: number, r: number, inner: number): Storage {

@@ -2,9 +2,9 @@
 // Storage = one pooled GPUBuffer holding `size` 32-bit elements. Everything except read() returns
 // at once; work reaches the GPU when a value is read, on sync(), or every `maxPendingDispatches`.
 import type {
-  AdamWParams, AttentionParams, Backend, BinaryOp, DType, MatmulParams, MemoryStats, ReduceOp, RopeStyle, SampleParams, Storage, UnaryOp, View,
+  AdamWParams, AttentionParams, Backend, BinaryOp, DType, GrpoObjectiveParams, MatmulParams, MemoryStats, ReduceOp, RopeStyle, SampleParams, Storage, UnaryOp, View,
 } from '../backend.ts';
-import { adamwScalars, checkAdamW, checkAttention, checkLoraLinear, checkRope, checkSample, checkTokenLogprobs } from '../backend.ts';
+import { adamwScalars, checkAdamW, checkAttention, checkLoraLinear, checkGrpoObjective, checkRope, checkSample, checkTokenLogprobs } from '../backend.ts';
 import { attentionBackwardWords, attentionDeltaKernel, attentionDkDvKernel, attentionDqKernel } from '../../kernels/attention-backward.ts';
 import { chooseTiles } from '../../kernels/attention-common.ts';
 import { attentionForwardKernel, attentionForwardWords } from '../../kernels/attention-forward.ts';
@@ -22,6 +22,7 @@ import { ropeKernel } from '../../kernels/rope.ts';
 import { rowWorkgroupSize } from '../../kernels/rowstats.ts';
 import { softmaxKernel } from '../../kernels/softmax.ts';
 import { swigluKernel } from '../../kernels/swiglu.ts';
+import { grpoObjectiveBackwardKernel, grpoObjectiveKernel } from '../../kernels/grpo-objective.ts';
 import { sampleKernel } from '../../kernels/sample.ts';
 import { tokenLogprobsBackwardKernel, tokenLogprobsKernel } from '../../kernels/token-logprobs.ts';
 import { UNARY_F32, unaryKernel, unaryOutDType } from '../../kernels/unary.ts';
@@ -449,6 +450,34 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
+  grpoObjective(logp: Storage, old: Storage, ref: Storage | null, adv: Storage, mask: Storage, emask: Storage | null,
+    p: GrpoObjectiveParams): { loss: Storage; stats: Storage } {
+    const op = 'grpoObjective';
+    checkGrpoObjective(op, { logp, old, ref, adv, mask, emask }, p);
+    const loss = this.alloc(p.B * p.T, 'f32', op), stats = this.alloc(p.B * p.T * 3, 'f32', op);
+    if (p.B * p.T === 0) return { loss, stats };
+    this.runGrid(op, grpoObjectiveKernel(rowWorkgroupSize(p.T)),
+      [...this.grpoBindings(op, logp, old, ref, adv, mask, emask), this.binding(op, 'loss', loss), this.binding(op, 'stats', stats)], grpoWords(p, emask), p.B);
+    return { loss, stats };
+  }
+
+  grpoObjectiveBackward(logp: Storage, old: Storage, ref: Storage | null, adv: Storage, mask: Storage, emask: Storage | null,
+    grad: Storage, p: GrpoObjectiveParams): Storage {
+    const op = 'grpoObjectiveBackward';
+    checkGrpoObjective(op, { logp, old, ref, adv, mask, emask, grad }, p);
+    const out = this.alloc(p.B * p.T, 'f32', op);
+    if (p.B * p.T === 0) return out;
+    this.runGrid(op, grpoObjectiveBackwardKernel(rowWorkgroupSize(p.T)),
+      [...this.grpoBindings(op, logp, old, ref, adv, mask, emask), this.binding(op, 'grad', grad), this.binding(op, 'out', out)], grpoWords(p, emask), p.B);
+    return out;
+  }
+
+  /** The six inputs; an absent ref/emask binds logp in their place (the kernel does not read it). */
+  private grpoBindings(op: string, logp: Storage, old: Storage, ref: Storage | null, adv: Storage, mask: Storage, emask: Storage | null): StorageBinding[] {
+    return [this.binding(op, 'logp', logp), this.binding(op, 'old', old), this.binding(op, 'ref', ref ?? logp), this.binding(op, 'adv', adv),
+      this.binding(op, 'mask', mask), this.binding(op, 'emask', emask ?? logp)];
+  }
+
   tokenLogprobs(logits: Storage, targets: Storage, rows: number, cols: number, ignoreIndex: number | null): { logp: Storage; lse: Storage } {
     const op = 'tokenLogprobs';
     checkTokenLogprobs(`webgpu ${op}`, logits, targets, rows, cols, ignoreIndex);
@@ -796,4 +825,13 @@ export class WebGPUBackend implements Backend {
     this.recorder.dispose();
     if (this.ownsDevice) this.device.destroy();
   }
+}
+
+/** Uniform words of the GRPO objective kernels (floats as f32 bit patterns). */
+function grpoWords(p: GrpoObjectiveParams, emask: Storage | null): Record<string, number> {
+  const bits = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0];
+  return {
+    B: p.B, T: p.T, sequence: p.sequence ? 1 : 0, cispo: p.cispo ? 1 : 0, epsLow: bits(p.epsLow), epsHigh: bits(p.epsHigh),
+    delta: bits(p.delta ?? 0), hasDelta: p.delta === null ? 0 : 1, beta: bits(p.beta), hasEmask: emask ? 1 : 0,
+  };
 }

@@ -12,6 +12,7 @@ import type { TensorLike } from './util.ts';
 export * from './attention.ts';
 export * from './create.ts';
 export * from './elementwise.ts';
+export * from './grpo-objective.ts';
 export * from './indexing.ts';
 export * from './lm-head-logprobs.ts';
 export * from './logprobs.ts';

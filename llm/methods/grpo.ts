@@ -16,7 +16,7 @@
 // clip_ratio/low_min, clip_ratio/high_max (cispo: cispo_clip_ratio).
 import { detach } from '../../engine/autodiff.ts';
 import {
-  add, div, exp, full, gt, lt, maximum, minimum, mul, neg, reshape, sub, sum, where,
+  add, div, exp, full, grpoObjective, gt, lt, maximum, minimum, mul, narrow, neg, reshape, sub, sum, where,
 } from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 
@@ -40,6 +40,11 @@ export interface GrpoLossOpts {
   maxCompletionLength?: number;
   /** dapo/cispo: completion tokens of the whole generation batch (default: this micro-batch's). */
   numItemsInBatch?: number;
+  /**
+   * The per-token objective as one fused primitive each way (engine grpoObjective, default), or
+   * composed from elementwise ops (the reference the fused kernel is tested against).
+   */
+  fused?: boolean;
 }
 
 export interface GrpoInputs {
@@ -83,7 +88,7 @@ export function resolveGrpoOpts(o: GrpoLossOpts) {
   if (!Number.isFinite(beta) || beta < 0) throw new Error(`grpo: beta ${beta} must be a finite number ≥ 0`);
   const delta = o.delta ?? null;
   if (delta !== null && !(delta > 1 + epsilonHigh)) throw new Error(`grpo: delta ${delta} must exceed 1 + epsilon_high = ${1 + epsilonHigh}`);
-  return { lossType, level, epsilon, epsilonHigh, beta, delta, maxCompletionLength: o.maxCompletionLength, numItemsInBatch: o.numItemsInBatch };
+  return { lossType, level, epsilon, epsilonHigh, beta, delta, maxCompletionLength: o.maxCompletionLength, numItemsInBatch: o.numItemsInBatch, fused: o.fused ?? true };
 }
 
 export function grpoLoss(inp: GrpoInputs, opts: GrpoLossOpts = {}): GrpoLoss {
@@ -101,14 +106,38 @@ export function grpoLoss(inp: GrpoInputs, opts: GrpoLossOpts = {}): GrpoLoss {
   if (o.beta !== 0 && !inp.refLogps) throw new Error('grpo: beta ≠ 0 needs reference log-probs');
   if (o.lossType === 'dr_grpo' && !(o.maxCompletionLength! > 0)) throw new Error('grpo: dr_grpo needs maxCompletionLength > 0');
 
+  const seqTokens = sum(mask, -1, true); // [B, 1]
+  const { masked, low, high, kl } = o.fused ? fusedObjective(inp, o) : composedObjective(inp, o, seqTokens);
+  const seqCount = maximum(seqTokens, 1);
+  const totalTokens = sum(mask);
+  let loss: Tensor;
+  switch (o.lossType) {
+    case 'grpo': loss = div(sum(div(sum(masked, -1, true), seqCount)), B); break;
+    case 'bnpo': loss = div(sum(masked), maximum(totalTokens, 1)); break;
+    case 'dr_grpo': loss = div(sum(masked), B * o.maxCompletionLength!); break;
+    default: loss = o.numItemsInBatch !== undefined ? div(sum(masked), Math.max(o.numItemsInBatch, 1)) : div(sum(masked), maximum(totalTokens, 1));
+  }
+  return { loss, metrics: grpoMetrics(o, low, high, mask, seqTokens, kl, inp.entropies ?? null) };
+}
+
+/** Per-token loss·mask [B, T] and the detached clip indicators ([B, T], or [B, 1] per sequence) and KL. */
+interface Objective { masked: Tensor; low: Tensor; high: Tensor; kl: Tensor | null }
+
+function fusedObjective(inp: GrpoInputs, o: ReturnType<typeof resolveGrpoOpts>): Objective {
+  const r = grpoObjective(inp.logps, inp.oldLogps ?? detach(inp.logps), o.beta !== 0 ? inp.refLogps! : null, inp.advantages, inp.mask,
+    inp.entropyMask ?? null, { sequence: o.level === 'sequence', cispo: o.lossType === 'cispo', epsLow: o.epsilon, epsHigh: o.epsilonHigh, delta: o.delta, beta: o.beta });
+  const perSeq = (x: Tensor) => (o.level === 'sequence' ? narrow(x, 1, 0, 1) : x);
+  return { masked: r.loss, low: perSeq(r.low), high: perSeq(r.high), kl: o.beta !== 0 ? r.kl : null };
+}
+
+function composedObjective(inp: GrpoInputs, o: ReturnType<typeof resolveGrpoOpts>, seqTokens: Tensor): Objective {
+  const { logps, mask } = inp;
+  const B = logps.shape[0];
   const A = reshape(inp.advantages, [B, 1]);
   const old = inp.oldLogps ?? detach(logps);
   const logRatio = sub(logps, old);
-  const seqTokens = sum(mask, -1, true); // [B, 1]
-  const seqCount = maximum(seqTokens, 1);
-  const logW = o.level === 'token' ? logRatio : div(sum(mul(logRatio, mask), -1, true), seqCount);
+  const logW = o.level === 'token' ? logRatio : div(sum(mul(logRatio, mask), -1, true), maximum(seqTokens, 1));
   const coef1 = exp(logW); // [B, T] or [B, 1]
-
   let perToken: Tensor;
   if (o.lossType === 'cispo') {
     perToken = neg(mul(mul(detach(clamp(coef1, null, o.epsilonHigh)), A), logps));
@@ -124,20 +153,15 @@ export function grpoLoss(inp: GrpoInputs, opts: GrpoLossOpts = {}): GrpoLoss {
     kl = sub(sub(exp(d), d), 1);
     perToken = add(perToken, mul(kl, o.beta));
   }
-  const masked = mul(perToken, mask); // broadcasts a sequence-level [B, 1] to [B, T]
-  const totalTokens = sum(mask);
-  let loss: Tensor;
-  switch (o.lossType) {
-    case 'grpo': loss = div(sum(div(sum(masked, -1, true), seqCount)), B); break;
-    case 'bnpo': loss = div(sum(masked), maximum(totalTokens, 1)); break;
-    case 'dr_grpo': loss = div(sum(masked), B * o.maxCompletionLength!); break;
-    default: loss = o.numItemsInBatch !== undefined ? div(sum(masked), Math.max(o.numItemsInBatch, 1)) : div(sum(masked), maximum(totalTokens, 1));
-  }
-  return { loss, metrics: grpoMetrics(o, detach(coef1), A, mask, seqTokens, kl && detach(kl), inp.entropies ?? null) };
+  const c = detach(coef1);
+  const low = mul(lt(c, 1 - o.epsilon), lt(A, 0));
+  const high = o.lossType === 'cispo' ? mul(gt(c, o.epsilonHigh), gt(A, 0)) : mul(gt(c, 1 + o.epsilonHigh), gt(A, 0));
+  // The per-token loss of a sequence-level ratio is [B, 1]; the mask broadcasts it to [B, T].
+  return { masked: mul(perToken, mask), low, high, kl: kl && detach(kl) };
 }
 
 /** TRL's logged statistics of one micro-batch (all detached scalars). */
-function grpoMetrics(o: ReturnType<typeof resolveGrpoOpts>, coef1: Tensor, A: Tensor, mask: Tensor, seqTokens: Tensor,
+function grpoMetrics(o: ReturnType<typeof resolveGrpoOpts>, low: Tensor, high: Tensor, mask: Tensor, seqTokens: Tensor,
   kl: Tensor | null, entropies: Tensor | null): Record<string, Tensor> {
   const B = mask.shape[0];
   // TRL tells the two levels apart by shape: x [B, 1] holds one value per sequence.
@@ -148,11 +172,9 @@ function grpoMetrics(o: ReturnType<typeof resolveGrpoOpts>, coef1: Tensor, A: Te
   if (kl) m.kl = gmean(kl);
   if (entropies) m.entropy = gmean(entropies);
   if (o.lossType === 'cispo') {
-    m.cispo_clip_ratio = gmean(mul(gt(coef1, o.epsilonHigh), gt(A, 0)));
+    m.cispo_clip_ratio = gmean(high);
     return m;
   }
-  const low = mul(lt(coef1, 1 - o.epsilon), lt(A, 0));
-  const high = mul(gt(coef1, 1 + o.epsilonHigh), gt(A, 0));
   const region = maximum(low, high);
   m['clip_ratio/low_mean'] = gmean(low);
   m['clip_ratio/high_mean'] = gmean(high);

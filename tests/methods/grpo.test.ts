@@ -108,8 +108,8 @@ const toOpts = (o: RefOpts): GrpoLossOpts => ({
 for (const { name, get } of testBackends()) {
   describe(`GRPO loss on ${name}`, () => {
     const tol = name === 'cpu-f64' ? { atol: 1e-7, rtol: 1e-6 } : { atol: 2e-5, rtol: 2e-4 };
-    for (const [label, o] of cases) {
-      it(`${label}: loss, gradient and metrics`, async () => {
+    for (const [label, o] of cases) for (const fused of [true, false]) {
+      it(`${label} (${fused ? 'fused kernel' : 'composed ops'}): loss, gradient and metrics`, async () => {
         const backend = await get();
         const t2 = (v: number[][]) => w.tensor(v.flat(), [v.length, v[0].length], { backend });
         let metrics: Record<string, w.Tensor> = {};
@@ -117,7 +117,7 @@ for (const { name, get } of testBackends()) {
           const out = grpoLoss({
             logps: lp, oldLogps: t2(old), refLogps: t2(ref), advantages: w.tensor(adv, [B], { backend }), mask: t2(mask),
             entropies: t2(ent), entropyMask: o.emask ? t2(o.emask) : null,
-          }, toOpts(o));
+          }, { ...toOpts(o), fused });
           metrics = out.metrics;
           return out.loss;
         })(t2(logp));
@@ -133,9 +133,9 @@ for (const { name, get } of testBackends()) {
       const backend = await get();
       const t2 = (v: number[][]) => w.tensor(v.flat(), [B, T], { backend });
       const cnt = mask.map((r) => r.reduce((s, v) => s + v, 0)), tokens = cnt.reduce((s, v) => s + v, 0);
-      for (const [type, norm] of [['dapo', (b: number) => tokens], ['grpo', (b: number) => B * cnt[b]]] as const) {
+      for (const [type, norm] of [['dapo', () => tokens], ['grpo', (b: number) => B * cnt[b]]] as const) for (const fused of [true, false]) {
         const { value, grads } = w.valueAndGrad((lp: w.Tensor) =>
-          grpoLoss({ logps: lp, advantages: w.tensor(adv, [B], { backend }), mask: t2(mask) }, { lossType: type }).loss)(t2(logp));
+          grpoLoss({ logps: lp, advantages: w.tensor(adv, [B], { backend }), mask: t2(mask) }, { lossType: type, fused }).loss)(t2(logp));
         const pg = mask.flatMap((r, b) => r.map((m) => (-adv[b] * m) / norm(b)));
         allClose(await (grads[0] as w.Tensor).data(), pg, { atol: 1e-6, rtol: 1e-5, label: `${type} gradient` });
         const lossWant = type === 'dapo' ? -mask.reduce((s, r, b) => s + adv[b] * cnt[b], 0) / tokens : -adv.reduce((s, a) => s + a, 0) / B;
