@@ -3,7 +3,8 @@
 // log-probs, advantages and masks are constants, as in TRL.
 //   logp, old, mask, emask [B, T], ref [B, T] | null, adv [B] →
 //   loss [B, T] (masked per-token loss), low / high (clip indicators), kl [B, T]
-import type { GrpoObjectiveParams } from '../../backends/backend.ts';
+import * as routines from '../../backends/routines/index.ts';
+import type { GrpoObjectiveParams } from '../../backends/routines/index.ts';
 import { record } from '../autodiff.ts';
 import { Tensor } from '../tensor.ts';
 import { wrap } from './create.ts';
@@ -26,9 +27,9 @@ export function grpoObjective(logp: Tensor, old: Tensor, ref: Tensor | null, adv
   if (adv.ndim !== 1 || adv.shape[0] !== B) throw new Error(`${op}: adv must be [${B}], got ${adv.describe()}`);
   const p: GrpoObjectiveParams = { ...o, B, T };
   const be = logp.backend;
-  const { loss, stats } = be.grpoObjective(logp.storage, old.storage, ref?.storage ?? null, adv.storage, mask.storage, emask?.storage ?? null, p);
+  const { loss, stats } = be.run(routines.grpoObjective, logp.storage, old.storage, ref?.storage ?? null, adv.storage, mask.storage, emask?.storage ?? null, p);
   const out = record(wrap(loss, [B, T]), op, [logp], (g) => [
-    wrap(g.backend.grpoObjectiveBackward(logp.storage, old.storage, ref?.storage ?? null, adv.storage, mask.storage, emask?.storage ?? null, g.storage, p), [B, T]),
+    wrap(g.backend.run(routines.grpoObjectiveBackward, logp.storage, old.storage, ref?.storage ?? null, adv.storage, mask.storage, emask?.storage ?? null, g.storage, p), [B, T]),
   ]);
   const s = wrap(stats, [B, T, 3]);
   const col = (k: number) => reshape(narrow(s, 2, k, 1), [B, T]);

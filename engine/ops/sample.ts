@@ -1,7 +1,8 @@
 // Categorical sampling from logits on the tensor's backend (kernels/sample.ts): one index per row,
 // no gradient. The caller supplies the uniforms, so the random stream (and its checkpointed state)
 // stays on the host while the [rows, V] logits never leave the device.
-import type { SampleParams } from '../../backends/backend.ts';
+import * as routines from '../../backends/routines/index.ts';
+import type { SampleParams } from '../../backends/routines/index.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
 import { wrap } from './create.ts';
 import { expectFloat, sameBackend } from './util.ts';
@@ -16,5 +17,5 @@ export function sampleTokens(logits: Tensor, uniforms: Tensor, p: SampleParams):
     throw new Error(`${op}: uniforms must be ${shapeStr(lead)} for logits ${logits.describe()}, got ${uniforms.describe()}`);
   }
   const V = logits.shape[logits.ndim - 1];
-  return wrap(logits.backend.sampleTokens(logits.storage, uniforms.storage, uniforms.size, V, p), lead, 'i32');
+  return wrap(logits.backend.run(routines.sampleTokens, logits.storage, uniforms.storage, uniforms.size, V, p), lead, 'i32');
 }

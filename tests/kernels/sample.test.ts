@@ -3,7 +3,7 @@
 // of a sweep of uniforms, and the same token from cpu, cpu-f64 and WebGPU for the same uniforms.
 import { describe, expect, it } from 'vitest';
 import * as w from '../../engine/index.ts';
-import type { SampleParams } from '../../backends/backend.ts';
+import type { SampleParams } from '../../backends/routines/index.ts';
 import { testBackends } from '../setup/backends.ts';
 
 /** HF: softmax(x / T), keep the top k, then the smallest top set with mass ≥ p (sorted), renormalised. */
