@@ -125,9 +125,12 @@ export interface GrpoBatch extends Batch {
   };
 }
 
+/** What sampling and scoring use of a tokenizer (the demo's character vocabulary has just these). */
+export type CompletionCodec = Pick<Tokenizer, 'stopIds' | 'eosId' | 'decode'>;
+
 export interface GrpoContext {
   model: LlamaForCausalLM;
-  tokenizer: Tokenizer;
+  tokenizer: CompletionCodec;
   prompts: readonly PromptExample[];
   rewards: readonly NamedReward[];
   settings: GrpoSettings;
@@ -285,7 +288,7 @@ export class GrpoSource implements BatchSource {
 }
 
 /** Rows of a rollout as one left-padded-prompt + right-padded-completion batch. */
-function microBatch(r: Rollout, rows: number[], tokenizer: Tokenizer): GrpoBatch {
+function microBatch(r: Rollout, rows: number[], tokenizer: CompletionCodec): GrpoBatch {
   const P = Math.max(...rows.map((i) => r.promptIds[i].length));
   const C = Math.max(1, ...rows.map((i) => r.completionIds[i].length));
   const pad = tokenizer.eosId ?? 0;
