@@ -63,7 +63,7 @@ const training: Suite = {
   name: 'training',
   description: 'LoRA SFT, DPO and GRPO steps (LoRA r 16 on q/k/v/o, AdamW) on SmolLM2-135M, Qwen2.5-0.5B and TinyLlama-1.1B shapes',
   workloads(mode) {
-    if (mode === 'quick') return [loraSftWorkload(TINY, 2, 16), dpoWorkload(TINY, 2, 16), grpoWorkload(TINY, 1, 2, 4, 4, 2)];
+    if (mode === 'quick') return [loraSftWorkload(TINY, 2, 16), dpoWorkload(TINY, 2, 16), grpoWorkload(TINY, 1, 2, 4, 2, 2)];
     return [loraSftWorkload(SMOLLM2_135M, 8, 512), dpoWorkload(SMOLLM2_135M, 4, 512), loraSftWorkload(QWEN25_05B, 4, 512), loraSftWorkload(TINYLLAMA_11B, 4, 512),
       // 8 prompts × 8 generations × 256 new tokens (prompt 128), the loss over micro-batches of 16.
       grpoWorkload(SMOLLM2_135M, 8, 8, 128, 256, 16)];

@@ -538,7 +538,7 @@ def grpo_wl(name, prompts, G, P, new_tokens, micro):
                 flops=2 * W * B * T + 3 * (2 * W * B * T + attn), bytes=lambda d: 4 * total_params(m) * (new_tokens + 3 * (B // micro)),
                 impl="transformers generate (sampling) + peft LoRA + TRL's dapo GRPO loss in plain PyTorch, clip_grad_norm_, torch.optim.AdamW",
                 dtypes=["f32", "bf16"], wall=True, timing=dict(warmup=1, samples=3),
-                small=lambda: grpo_wl("tiny", 1, 2, 3, 2, 2), make=make, tol=1e-3)
+                small=lambda: grpo_wl("tiny", 1, 2, 3, 1, 2), make=make, tol=1e-3)
 
 
 def generation_wl(name, B, P, G):
@@ -576,7 +576,7 @@ def generation_wl(name, B, P, G):
 
 def training_workloads(quick):
     if quick:
-        return [lora_sft_wl("tiny", 2, 16), dpo_wl("tiny", 2, 16), grpo_wl("tiny", 1, 2, 4, 4, 2)]
+        return [lora_sft_wl("tiny", 2, 16), dpo_wl("tiny", 2, 16), grpo_wl("tiny", 1, 2, 4, 2, 2)]
     return [lora_sft_wl("smollm2-135m", 8, 512), dpo_wl("smollm2-135m", 4, 512), grpo_wl("smollm2-135m", 8, 8, 128, 256, 16), lora_sft_wl("qwen2.5-0.5b", 4, 512),
             lora_sft_wl("tinyllama-1.1b", 4, 512)]
 

@@ -87,6 +87,6 @@ export function grpoWorkload(model: ModelShape, prompts: number, G: number, P: n
         dispose: () => { optimizer.dispose(); m.dispose(); },
       };
     },
-    small: () => grpoWorkload(TINY, 1, 2, 3, 2, 2),
+    small: () => grpoWorkload(TINY, 1, 2, 3, 1, 2),
   };
 }
