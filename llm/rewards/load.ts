@@ -67,9 +67,11 @@ async function importModule(abs: string, url: string): Promise<Record<string, un
     if (!/\.[cm]?ts$/.test(abs) || (e as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw e;
   }
   const { readFile, writeFile, rm } = await import('node:fs/promises');
-  const esbuild = await import('esbuild').catch(() => {
+  // A computed specifier: bundlers (the CLI and the browser pages) must not pull esbuild in.
+  const specifier = ['es', 'build'].join('');
+  const esbuild = (await import(/* @vite-ignore */ specifier).catch(() => {
     throw new Error('this runtime cannot import TypeScript and esbuild is not installed; compile the module to .mjs');
-  });
+  })) as typeof import('esbuild');
   const { code } = await esbuild.transform(await readFile(abs, 'utf8'), { loader: 'ts', format: 'esm', sourcefile: abs });
   const tmp = abs.replace(/\.[cm]?ts$/, `.wgrad-${process.pid}.mjs`);
   await writeFile(tmp, code);
