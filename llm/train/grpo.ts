@@ -19,6 +19,10 @@
 //    after the whole accumulation window), so the mask is TRL's.
 //  - metrics of a step are averaged over its micro-batches weighted by their loss units (the
 //    trainer's rule); TRL averages the micro-batch values unweighted.
+//  - LoRA dropout is off while sampling and for the no-grad old/reference/entropy passes (TRL runs
+//    those in train mode unless disable_dropout); the loss's forward has it on, as in TRL.
+//  - --batch-size needs only batch × accumulation to be a multiple of G (TRL's check on
+//    generation_batch_size), so a micro-batch may hold parts of two groups.
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { noGrad } from '../../engine/autodiff.ts';
