@@ -19,7 +19,9 @@ export function progressReporter(o: { method: string; maxSteps: number; logEvery
   const rl = o.method === 'grpo' || o.method === 'rlvr';
   const pref = o.method !== 'sft' && !rl;
   const evalLine = (e: EvalRecord) => `eval step ${e.step}: ` + Object.entries(e).filter(([k]) => k !== 'step').map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ');
-  if (!(o.tty ?? process.stderr.isTTY)) {
+  // Run as the child of cli/quiet.ts, stderr is a pipe to a terminal the parent reports.
+  const viaParent = !!process.env.WGRAD_STDERR_TTY;
+  if (!(o.tty ?? (viaParent || process.stderr.isTTY))) {
     const t0 = performance.now();
     let first: number | null = null;
     return {
@@ -40,7 +42,9 @@ export function progressReporter(o: { method: string; maxSteps: number; logEvery
   }
   const bar = new SingleBar({
     format: `${o.method} |{bar}| {value}/{total} steps | loss {loss}${pref ? ' | margins {margins} | acc {acc}' : ''}${rl ? ' | reward {reward}' : ''} | {tps} tok/s | ETA {eta_formatted}`,
-    hideCursor: true, stream: process.stderr,
+    hideCursor: true,
+    // Through the parent's pipe: a stream that says it is the terminal, with the terminal's width.
+    stream: viaParent ? ({ isTTY: true, columns: Number(process.env.WGRAD_STDERR_COLUMNS) || 80, write: (s: string) => process.stderr.write(s) } as unknown as NodeJS.WritableStream) : process.stderr,
   });
   let running = false;
   const start = (step: number) => { if (!running) { bar.start(o.maxSteps, step - 1, { loss: '-', tps: '-', margins: '-', acc: '-', reward: '-' }); running = true; } };

@@ -40,3 +40,6 @@ export { GRPO_METHODS } from './train/grpo-setup.ts';
 export { loadRewardFunctions, scoreCompletions, BUILTIN_REWARDS, completionAnswer, goldAnswer, answersEqual } from './rewards/index.ts';
 export { accuracy as accuracyReward, format as formatReward, thinkFormat as thinkFormatReward, softOverlong as softOverlongReward } from './rewards/index.ts';
 export type { RewardFunction, RewardInputs, RewardScores, NamedReward, RewardLoadOptions } from './rewards/index.ts';
+export { TRAIN_OPTIONS, checkTrainOptions, optionValue, trainSettingsFromOptions } from './train/options.ts';
+export type { TrainOption, TrainOptionValues, OptionValue } from './train/options.ts';
+export { latestCheckpoint, latestCheckpointStep } from './train/checkpoint.ts';
