@@ -483,7 +483,7 @@ def grpo_wl(name, prompts, G, P, new_tokens, micro):
                 model.eval()
                 with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16" and device == "cuda"):
                     out = model.generate(input_ids=prompt_ids, attention_mask=torch.ones_like(prompt_ids), do_sample=True, temperature=1.0,
-                                         top_k=0, top_p=1.0, max_new_tokens=new_tokens, min_new_tokens=new_tokens, pad_token_id=0, eos_token_id=None)
+                                         top_k=0, top_p=1.0, max_new_tokens=new_tokens, pad_token_id=0, eos_token_id=None)
             else:
                 out = torch.cat([prompt_ids, ints((B, new_tokens), 5, m["vocab"]).to(device)], 1)
             comp = out[:, P:]
