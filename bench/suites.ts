@@ -11,6 +11,7 @@ import { generationWorkload } from './workloads/generation.ts';
 import { loraLinearWorkload } from './workloads/lora-linear.ts';
 import { loraSftWorkload } from './workloads/lora-sft.ts';
 import { dpoWorkload } from './workloads/dpo.ts';
+import { grpoWorkload } from './workloads/grpo.ts';
 import { matmulWorkload } from './workloads/matmul.ts';
 import { softmaxWorkload } from './workloads/softmax.ts';
 import { QWEN25_05B, SMOLLM2_135M, TINY, TINYLLAMA_11B } from './models.ts';
@@ -60,10 +61,12 @@ const kernels: Suite = {
 
 const training: Suite = {
   name: 'training',
-  description: 'LoRA SFT and DPO steps (LoRA r 16 on q/k/v/o, AdamW) on SmolLM2-135M, Qwen2.5-0.5B and TinyLlama-1.1B shapes',
+  description: 'LoRA SFT, DPO and GRPO steps (LoRA r 16 on q/k/v/o, AdamW) on SmolLM2-135M, Qwen2.5-0.5B and TinyLlama-1.1B shapes',
   workloads(mode) {
-    if (mode === 'quick') return [loraSftWorkload(TINY, 2, 16), dpoWorkload(TINY, 2, 16)];
-    return [loraSftWorkload(SMOLLM2_135M, 8, 512), dpoWorkload(SMOLLM2_135M, 4, 512), loraSftWorkload(QWEN25_05B, 4, 512), loraSftWorkload(TINYLLAMA_11B, 4, 512)];
+    if (mode === 'quick') return [loraSftWorkload(TINY, 2, 16), dpoWorkload(TINY, 2, 16), grpoWorkload(TINY, 1, 2, 4, 2, 2)];
+    return [loraSftWorkload(SMOLLM2_135M, 8, 512), dpoWorkload(SMOLLM2_135M, 4, 512), loraSftWorkload(QWEN25_05B, 4, 512), loraSftWorkload(TINYLLAMA_11B, 4, 512),
+      // 8 prompts × 8 generations × 256 new tokens (prompt 128), the loss over micro-batches of 16.
+      grpoWorkload(SMOLLM2_135M, 8, 8, 128, 256, 16)];
   },
 };
 

@@ -16,7 +16,8 @@ export interface Progress {
 const fmt = (x: number | null | undefined, digits = 3) => (x === undefined || x === null ? '-' : x.toFixed(digits));
 
 export function progressReporter(o: { method: string; maxSteps: number; logEvery: number; tty?: boolean }): Progress {
-  const pref = o.method !== 'sft';
+  const rl = o.method === 'grpo' || o.method === 'rlvr';
+  const pref = o.method !== 'sft' && !rl;
   const evalLine = (e: EvalRecord) => `eval step ${e.step}: ` + Object.entries(e).filter(([k]) => k !== 'step').map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ');
   // Run as the child of cli/quiet.ts, stderr is a pipe to a terminal the parent reports.
   const viaParent = !!process.env.WGRAD_STDERR_TTY;
@@ -31,6 +32,7 @@ export function progressReporter(o: { method: string; maxSteps: number; logEvery
         const eta = done > 0 ? (s / done) * (o.maxSteps - r.step) : 0;
         log(`${o.method} step ${r.step}/${o.maxSteps}: loss ${fmt(r.loss, 4)}, lr ${r.lr.toExponential(2)}, grad_norm ${fmt(r.grad_norm)}` +
           (pref ? `, rewards/margins ${fmt(r['rewards/margins'])}, rewards/accuracies ${fmt(r['rewards/accuracies'], 2)}` : '') +
+          (rl ? `, reward ${fmt(r.reward)}, reward_std ${fmt(r.reward_std)}, completion length ${fmt(r['completions/mean_length'], 1)}` : '') +
           `, ${r.tokens_per_second.toFixed(0)} tokens/s, elapsed ${s.toFixed(0)} s, ETA ${eta.toFixed(0)} s`);
       },
       eval: (e) => log(evalLine(e)),
@@ -39,17 +41,17 @@ export function progressReporter(o: { method: string; maxSteps: number; logEvery
     };
   }
   const bar = new SingleBar({
-    format: `${o.method} |{bar}| {value}/{total} steps | loss {loss}${pref ? ' | margins {margins} | acc {acc}' : ''} | {tps} tok/s | ETA {eta_formatted}`,
+    format: `${o.method} |{bar}| {value}/{total} steps | loss {loss}${pref ? ' | margins {margins} | acc {acc}' : ''}${rl ? ' | reward {reward}' : ''} | {tps} tok/s | ETA {eta_formatted}`,
     hideCursor: true,
     // Through the parent's pipe: a stream that says it is the terminal, with the terminal's width.
     stream: viaParent ? ({ isTTY: true, columns: Number(process.env.WGRAD_STDERR_COLUMNS) || 80, write: (s: string) => process.stderr.write(s) } as unknown as NodeJS.WritableStream) : process.stderr,
   });
   let running = false;
-  const start = (step: number) => { if (!running) { bar.start(o.maxSteps, step - 1, { loss: '-', tps: '-', margins: '-', acc: '-' }); running = true; } };
+  const start = (step: number) => { if (!running) { bar.start(o.maxSteps, step - 1, { loss: '-', tps: '-', margins: '-', acc: '-', reward: '-' }); running = true; } };
   return {
     step: (r) => {
       start(r.step);
-      bar.update(r.step, { loss: r.loss.toFixed(4), tps: r.tokens_per_second.toFixed(0), margins: fmt(r['rewards/margins']), acc: fmt(r['rewards/accuracies']) });
+      bar.update(r.step, { loss: r.loss.toFixed(4), tps: r.tokens_per_second.toFixed(0), margins: fmt(r['rewards/margins']), acc: fmt(r['rewards/accuracies']), reward: fmt(r.reward) });
     },
     eval: (e) => { if (running) bar.stop(); running = false; log(evalLine(e)); },
     start: (info) => { o.maxSteps = info.maxSteps; },

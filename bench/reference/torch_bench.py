@@ -452,6 +452,95 @@ def dpo_wl(name, P, T):
                 small=lambda: dpo_wl("tiny", 2, 8), make=make, tol=1e-4)
 
 
+def grpo_wl(name, prompts, G, P, new_tokens, micro):
+    """bench/workloads/grpo.ts in PyTorch: HF generate (sampling, temperature 1, no top-k/top-p, exactly
+    new_tokens tokens) of G completions for each of `prompts` random prompts, the share of even token
+    ids as reward, TRL's group advantages (Bessel std + 1e-4), then TRL's dapo loss with mu = 1
+    (ratio exp(logp - logp.detach()), clip 0.2) over micro-batches: per-token log-probs of the
+    completion with the prompt as context and logits / temperature, entropy without grad, loss summed
+    over tokens / completion tokens of the whole batch, backward, clip_grad_norm_ 1.0, AdamW."""
+    m = MODELS[name]
+    B, T = prompts * G, P + new_tokens
+    W, attn = matmul_params(m), attention_flops(m, prompts * G, P + new_tokens)
+
+    def make(dtype, device):
+        from peft import LoraConfig, get_peft_model
+        model = build_model(name, dtype, device)
+        torch.manual_seed(1)
+        model = get_peft_model(model, LoraConfig(r=LORA_R, lora_alpha=LORA_ALPHA, lora_dropout=0.0, target_modules=TARGETS, bias="none"))
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
+        prompt_ids = ints((prompts, P), 11, m["vocab"]).to(device).repeat_interleave(G, dim=0)  # [B, P], G copies in a row
+        state = dict(loss=float("nan"), sample_ms=0.0, step_ms=0.0)
+
+        def one(sample=True):
+            """sample=False: fixed random completions instead of generate (the float64 check: CUDA and CPU
+            draw different random streams, so sampled tokens cannot be compared across devices)."""
+            import time
+            t0 = time.perf_counter()
+            if sample:
+                torch.manual_seed(0)
+                model.eval()
+                with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16" and device == "cuda"):
+                    out = model.generate(input_ids=prompt_ids, attention_mask=torch.ones_like(prompt_ids), do_sample=True, temperature=1.0,
+                                         top_k=0, top_p=1.0, max_new_tokens=new_tokens, pad_token_id=0, eos_token_id=None)
+            else:
+                out = torch.cat([prompt_ids, ints((B, new_tokens), 5, m["vocab"]).to(device)], 1)
+            comp = out[:, P:]
+            if device == "cuda":
+                torch.cuda.synchronize()
+            t1 = time.perf_counter()
+            model.train()
+            rewards = (comp % 2 == 0).double().mean(-1)
+            grouped = rewards.view(-1, G)
+            adv = ((rewards - grouped.mean(1).repeat_interleave(G)) / (grouped.std(1).repeat_interleave(G) + 1e-4)).float()
+            mask = torch.ones_like(comp, dtype=torch.float32)
+            n_items = mask.sum()
+            total = 0.0
+            for i in range(0, B, micro):
+                ids = out[i:i + micro]
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16" and device == "cuda"):
+                    logits = model(input_ids=ids).logits[:, P - 1:-1].float() / 1.0
+                tgt = ids[:, P:]
+                logps = torch.gather(logits, -1, tgt.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
+                with torch.no_grad():
+                    p = torch.softmax(logits, -1)
+                    _entropy = torch.logsumexp(logits, -1) - (p * logits).sum(-1)
+                coef1 = torch.exp(logps - logps.detach())
+                coef2 = torch.clamp(coef1, 0.8, 1.2)
+                a = adv[i:i + micro].unsqueeze(1)
+                per_token = -torch.min(coef1 * a, coef2 * a)
+                loss = (per_token * mask[i:i + micro]).sum() / n_items
+                loss.backward()
+                total += loss.item()
+            norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            state.update(loss=total, sample_ms=(t1 - t0) * 1000, step_ms=(time.perf_counter() - t0) * 1000)
+            return [torch.tensor([total, norm.item()], dtype=torch.float64)]
+
+        def step():
+            one()
+
+        def outputs():
+            return one(sample=False)
+
+        def metrics(median_ms):
+            return dict(completionTokensPerSecond=B * new_tokens / (median_ms / 1000), tokensPerSecond=B * T / (median_ms / 1000),
+                        sampleShare=state["sample_ms"] / state["step_ms"], peakAllocatedBytes=float(torch.cuda.max_memory_allocated()),
+                        loss=state["loss"])
+
+        return step, outputs, metrics
+
+    return dict(id=f"grpo_step_{name}_p{prompts}g{G}t{new_tokens}", suite="training", op="grpo_step",
+                shape=dict(model=name, prompts=prompts, generations=G, prompt=P, newTokens=new_tokens, micro=micro, layers=m["layers"],
+                           hidden=m["hidden"], vocab=m["vocab"], rank=LORA_R),
+                flops=2 * W * B * T + 3 * (2 * W * B * T + attn), bytes=lambda d: 4 * total_params(m) * (new_tokens + 3 * (B // micro)),
+                impl="transformers generate (sampling) + peft LoRA + TRL's dapo GRPO loss in plain PyTorch, clip_grad_norm_, torch.optim.AdamW",
+                dtypes=["f32", "bf16"], wall=True, timing=dict(warmup=1, samples=3),
+                small=lambda: grpo_wl("tiny", 1, 2, 3, 1, 2), make=make, tol=1e-3)
+
+
 def generation_wl(name, B, P, G):
     m = MODELS[name]
 
@@ -487,8 +576,8 @@ def generation_wl(name, B, P, G):
 
 def training_workloads(quick):
     if quick:
-        return [lora_sft_wl("tiny", 2, 16), dpo_wl("tiny", 2, 16)]
-    return [lora_sft_wl("smollm2-135m", 8, 512), dpo_wl("smollm2-135m", 4, 512), lora_sft_wl("qwen2.5-0.5b", 4, 512),
+        return [lora_sft_wl("tiny", 2, 16), dpo_wl("tiny", 2, 16), grpo_wl("tiny", 1, 2, 4, 2, 2)]
+    return [lora_sft_wl("smollm2-135m", 8, 512), dpo_wl("smollm2-135m", 4, 512), grpo_wl("smollm2-135m", 8, 8, 128, 256, 16), lora_sft_wl("qwen2.5-0.5b", 4, 512),
             lora_sft_wl("tinyllama-1.1b", 4, 512)]
 
 

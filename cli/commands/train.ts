@@ -1,4 +1,4 @@
-// wgrad train --method sft|dpo|orpo|cpo|simpo|kto: LoRA or full fine-tuning from the command line or
+// wgrad train --method sft|dpo|orpo|cpo|simpo|kto|grpo|rlvr: LoRA or full fine-tuning from the command line or
 // a YAML config, writing metrics.jsonl, adapter/ (PEFT), adapter-mlx/ (mlx-lm) and checkpoints/ to
 // --output-dir. Flag names follow TRL and mlx-lm (their spellings are aliases).
 import { readFileSync } from 'node:fs';
@@ -23,13 +23,15 @@ import { DivergenceMonitor } from '../../llm/train/divergence.ts';
 import { updateRunRecord } from '../../llm/train/run-dir.ts';
 import { checkpointBefore } from '../../llm/train/checkpoint.ts';
 import { localDevice, remoteBackendChoice, trainBackendFlags, trainingBackendFlags, trainOnBackend } from '../training-backend.ts';
+import { GRPO_LOSS_TYPES } from '../../llm/methods/grpo.ts';
+import { GRPO_METHOD_NAMES, grpoFlags, grpoSettings } from './train-grpo.ts';
 
-const METHODS = ['sft', ...PREFERENCE_METHODS, 'reinforcement'] as const;
+const METHODS = ['sft', ...PREFERENCE_METHODS, ...GRPO_METHOD_NAMES, 'reinforcement'] as const;
 
 const methodFlags: Flag[] = [
-  { flags: '--method <m>', help: 'sft; preference methods (TRL 1.x losses and metric names): dpo, orpo, cpo, simpo, kto; reinforcement (--backend openai)', default: 'sft', parse: choice(METHODS) },
-  { flags: '--beta <b>', help: 'preference methods: β (default 0.1)', parse: positive },
-  { flags: '--loss-type <t>', help: 'dpo: sigmoid | robust | hinge | ipo', default: 'sigmoid', parse: choice(DPO_LOSS_TYPES) },
+  { flags: '--method <m>', help: 'sft; preference methods (TRL 1.x losses and metric names): dpo, orpo, cpo, simpo, kto; grpo, rlvr; reinforcement (--backend openai)', default: 'sft', parse: choice(METHODS) },
+  { flags: '--beta <b>', help: 'preference methods: β (default 0.1); grpo/rlvr: KL coefficient (default 0)', parse: nonNegative },
+  { flags: '--loss-type <t>', help: 'dpo: sigmoid (default) | robust | hinge | ipo; grpo/rlvr: dapo (default) | grpo | bnpo | dr_grpo | cispo', parse: choice([...DPO_LOSS_TYPES, ...GRPO_LOSS_TYPES]) },
   { flags: '--label-smoothing <e>', help: 'dpo (cDPO/robust), cpo, simpo: ε (default 0)', parse: number('a number in [0, 0.5)', (n) => n >= 0 && n < 0.5) },
   { flags: '--rpo-alpha <a>', help: 'dpo: add A × NLL of the chosen completions (RPO)', parse: nonNegative },
   { flags: '--cpo-alpha <a>', help: 'cpo/simpo: weight of the chosen NLL (default 1 for cpo, 0 for simpo)', parse: nonNegative },
@@ -105,8 +107,8 @@ function fineTuneType(raw: string, flag: string): 'lora' | 'full' {
 
 export const trainSpec: CommandSpec = {
   name: 'train',
-  summary: 'fine-tune with LoRA or fully: sft, dpo, orpo, cpo, simpo, kto',
-  flags: [...methodFlags, ...modelFlags, ...dataFlags, ...loraFlags, ...trainingFlags, ...runFlags, ...trainBackendFlags, ...trainingBackendFlags],
+  summary: 'fine-tune with LoRA or fully: sft, dpo, orpo, cpo, simpo, kto, grpo, rlvr',
+  flags: [...methodFlags, ...grpoFlags, ...modelFlags, ...dataFlags, ...loraFlags, ...trainingFlags, ...runFlags, ...trainBackendFlags, ...trainingBackendFlags],
   after: 'example: wgrad train --model stories260K-hf --data alpaca_tiny.json --output-dir out --iters 200',
   run: (o, _args, cmd) => trainCommand(o, cmd),
 };
@@ -136,6 +138,11 @@ async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<v
   if (o.loraLayers !== undefined && o.numLayers !== undefined) throw new UsageError('--lora-layers and --num-layers both choose layers; give one');
   const method = o.method as TrainSettings['method'];
   const out = o.outputDir as string;
+  const rl = (GRPO_METHOD_NAMES as readonly string[]).includes(method!);
+  if (!rl && o.lossType !== undefined && !(DPO_LOSS_TYPES as readonly string[]).includes(o.lossType as string)) {
+    throw new UsageError(`--loss-type ${o.lossType} is a GRPO loss; ${method} takes ${method === 'dpo' ? DPO_LOSS_TYPES.join(' | ') : 'none (only dpo and grpo/rlvr have loss types)'}`);
+  }
+  if (!rl && o.beta !== undefined && !((o.beta as number) > 0)) throw new UsageError(`--beta ${o.beta}: ${method} needs β > 0`);
 
   checkOutputDir(out, '--output-dir');
   if (o.adapterPath) checkOutputDir(o.adapterPath as string, '--adapter-path');
@@ -171,6 +178,7 @@ async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<v
       },
       maxPromptLength: o.maxPromptLength as number | undefined, truncationMode: o.truncationMode as TrainSettings['truncationMode'],
       precomputeRef: !!o.precomputeRef,
+      ...(rl ? grpoSettings(o) : {}),
       data: o.data as string, valid: o.valid as string | undefined, valFraction: o.valFraction as number,
       maxSteps, epochs: o.numTrainEpochs as number | undefined,
       batchSize: o.batchSize as number, gradAccum: o.gradAccum as number,

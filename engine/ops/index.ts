@@ -15,6 +15,7 @@ export * from './create.ts';
 export * from './elementwise.ts';
 export * from './op-table.ts';
 export { expr } from '../../backends/backend.ts';
+export * from './grpo-objective.ts';
 export * from './indexing.ts';
 export * from './lm-head-logprobs.ts';
 export * from './logprobs.ts';
@@ -22,6 +23,7 @@ export * from './lora-linear.ts';
 export * from './matmul.ts';
 export * from './nn.ts';
 export * from './reduce.ts';
+export * from './sample.ts';
 export * from './shape.ts';
 export type { TensorLike } from './util.ts';
 

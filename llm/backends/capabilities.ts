@@ -12,6 +12,7 @@ export const OPTION_FLAGS: Record<RunOption, string> = {
   skipInvalid: '--skip-invalid', chatTemplate: '--chat-template', lora: '--lora-*/--full', evalEvery: '--eval-every',
   saveEvery: '--save-every', saveTotalLimit: '--save-total-limit', epochs: '--epochs', suffix: '--suffix', grader: '--grader', tokenizer: '--tokenizer',
   warmupRatio: '--warmup-ratio', lrMultiplier: '--lr-multiplier', evals: '--evals',
+  grpo: '--num-generations/--epsilon/...', rewardFuncs: '--reward-funcs', softPunishCache: '--soft-punish-cache', logCompletions: '--log-completions',
 };
 
 /** Throws ConfigError naming the first thing `config` asks of `b` that its capabilities lack. */

@@ -34,3 +34,5 @@ export { splitTrainVal } from './split.ts';
 export type { SplitOptions } from './split.ts';
 export { tokenizeRow } from './tokenize.ts';
 export type { TokenizeOptions, TokenizeResult } from './tokenize.ts';
+export { buildPromptDataset, loadPromptSplits } from './prompts.ts';
+export type { PromptExample, PromptDatasetOptions } from './prompts.ts';

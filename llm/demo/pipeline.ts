@@ -1,7 +1,7 @@
 // wgrad demo: build a small Llama from scratch, teach it addition (full training), teach it a
 // question/answer format with LoRA, then DPO on pairs that prefer the right answer to the model's
-// own wrong one, printing held-out exact-match accuracy before and after each stage. Writes
-// metrics-<stage>.jsonl and the Q/A adapter in PEFT and mlx-lm formats.
+// own wrong one, then RLVR (GRPO with the answer verifier, rlvr.ts), printing held-out exact-match
+// accuracy before and after each stage. Writes metrics-<stage>.jsonl and the Q/A adapter in PEFT and mlx-lm formats.
 import type { Backend } from '../../engine/index.ts';
 import { saveAdapter } from '../adapters/index.ts';
 import { BatchIterator } from '../data/iterator.ts';
@@ -16,6 +16,7 @@ import { collatePreference, type PreferenceExample } from '../data/preference/co
 import { Generator } from '../../engine/random.ts';
 import { preferenceMethod, preferenceUnits } from '../train/preference.ts';
 import { adapterOffReference } from '../train/reference.ts';
+import { rlvrStage } from './rlvr.ts';
 import { accuracy, answers, example, preferencePair, problems, VOCAB_SIZE, EOS, type Format, type Problem } from './arithmetic.ts';
 
 export interface DemoOptions {
@@ -28,6 +29,8 @@ export interface DemoOptions {
   dpoSteps?: number;
   /** Training problems turned into preference pairs for the DPO stage. */
   dpoPairs?: number;
+  /** RLVR stage steps (0: skip the stage). */
+  rlvrSteps?: number;
   /** Examples per batch (DPO: half as many pairs). */
   batchSize?: number;
   seed?: number;
@@ -39,14 +42,15 @@ export interface DemoOptions {
 // reaches ~88% after 400 steps of 32; LoRA on attention learns to copy the operands into place in
 // ~200 steps; DPO with a learning rate this size and the chosen answers' NLL (RPO) keeps what SFT
 // learned, where plain DPO at the SFT rate dropped the Q/A accuracy to 0.
-const DEFAULTS = { pretrainSteps: 400, loraSteps: 200, dpoSteps: 40, dpoPairs: 256, batchSize: 32 };
-const LR = { pretrain: 3e-3, lora: 5e-3, dpo: 1e-3 };
+const DEFAULTS = { pretrainSteps: 400, loraSteps: 200, dpoSteps: 40, dpoPairs: 256, batchSize: 32, rlvrSteps: 30 };
+const LR = { pretrain: 3e-3, lora: 5e-3, dpo: 1e-3, rlvr: 2e-3 };
 const ATTENTION = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
 
 export interface DemoResult {
   pretrain: { before: number; after: number };
   lora: { before: number; after: number; equationAfter: number };
   dpo: { before: number; after: number; pairs: number; ownMistakes: number };
+  rlvr: { before: number; after: number } | null;
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
@@ -119,11 +123,19 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   });
   const dpo1 = await accuracy(model, test, 'qa');
   log(`  held-out exact match on the Q/A format: ${pct(lora1)} → ${pct(dpo1)}`);
-  log(`wrote ${o.outputDir}/metrics-{pretrain,lora,dpo}.jsonl`);
+  let rlvr: DemoResult['rlvr'] = null;
+  const rlvrSteps = o.rlvrSteps ?? DEFAULTS.rlvrSteps;
+  if (rlvrSteps > 0) {
+    log(`stage 4: RLVR (GRPO, LoRA r 8 on q/k/v/o, 8 samples per prompt, reward: the verified sum) on the training problems`);
+    await run('rlvr', rlvrSteps, LR.rlvr, await rlvrStage(model, train, { seed, batchSize }));
+    rlvr = { before: dpo1, after: await accuracy(model, test, 'qa') };
+    log(`  held-out exact match on the Q/A format: ${pct(dpo1)} → ${pct(rlvr.after)}`);
+  }
+  log(`wrote ${o.outputDir}/metrics-{pretrain,lora,dpo${rlvr ? ',rlvr' : ''}}.jsonl`);
   model.dispose();
   return {
     pretrain: { before: pre0, after: pre1 }, lora: { before: lora0, after: lora1, equationAfter: eq1 },
-    dpo: { before: lora1, after: dpo1, pairs: pairs.length, ownMistakes: mistakes },
+    dpo: { before: lora1, after: dpo1, pairs: pairs.length, ownMistakes: mistakes }, rlvr,
   };
 }
 

@@ -3,15 +3,17 @@
 // keeps its own positions.
 import { noGrad } from '../../engine/autodiff.ts';
 import { tidy } from '../../engine/memory.ts';
-import { tensor } from '../../engine/ops/index.ts';
+import { reshape, sampleTokens, tensor } from '../../engine/ops/index.ts';
 import { Generator } from '../../engine/random.ts';
 import { KVCache } from '../models/llama/kv-cache.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
-import { sampleRow, type SamplingOpts } from './sampling.ts';
+import { samplingParams, type SamplingOpts } from './sampling.ts';
 
 export interface GenerateOpts extends SamplingOpts {
   maxNewTokens: number;
   seed?: number;
+  /** Draw from this generator instead of a fresh one seeded with `seed` (a trainer's sampler state). */
+  rng?: Generator;
   /** Generation of a sequence ends after it emits one of these (the stop token is kept). */
   stopTokens?: number[];
   /** Called with each sequence's new token per step (streaming output). */
@@ -27,7 +29,8 @@ export async function generate(model: LlamaForCausalLM, prompts: number[][], opt
   if (maxLen + opts.maxNewTokens > model.config.maxPositions) {
     throw new Error(`generate: ${maxLen} prompt + ${opts.maxNewTokens} new tokens exceed the model's ${model.config.maxPositions} positions`);
   }
-  const rng = new Generator(opts.seed ?? 0);
+  const params = samplingParams(opts);
+  const rng = opts.rng ?? new Generator(opts.seed ?? 0);
   const stops = new Set(opts.stopTokens ?? []);
   const backend = model.backend;
   const pad = prompts.map((p) => maxLen - p.length);
@@ -41,14 +44,17 @@ export async function generate(model: LlamaForCausalLM, prompts: number[][], opt
     let positions = prompts.map((_, b) => Array.from({ length: maxLen }, (_, t) => Math.max(0, t - pad[b])));
     for (let step = 0; step < opts.maxNewTokens; step++) {
       const T = ids[0].length;
-      const logits = noGrad(() => tidy(() => {
+      // One uniform per sequence per step (done ones too, so a batch's stream does not depend on
+      // when its rows finish); the token is drawn on the device and only B ids come back.
+      const u = params.temperature > 0 ? Array.from({ length: B }, () => rng.uniform()) : new Array<number>(B).fill(0);
+      const tokens = noGrad(() => tidy(() => {
         const x = tensor(Int32Array.from(ids.flat()), [B, T], { dtype: 'i32', backend });
-        return model.forward(x, { cache, positions, segments, lastOnly: true });
+        const logits = model.forward(x, { cache, positions, segments, lastOnly: true });
+        return sampleTokens(reshape(logits, [B, model.config.vocabSize]), tensor(u, [B], { backend }), params);
       }));
-      const data = await logits.data();
-      logits.dispose();
-      const V = model.config.vocabSize;
-      const next = prompts.map((_, b) => (done[b] ? null : sampleRow(data.subarray(b * V, (b + 1) * V), opts, rng)));
+      const data = await tokens.data();
+      tokens.dispose();
+      const next = prompts.map((_, b) => (done[b] ? null : data[b]));
       next.forEach((t, b) => {
         if (t === null) return;
         out[b].push(t);

@@ -1,5 +1,5 @@
-// Next-token sampling from one row of logits on the host: greedy, temperature, top-k, top-p.
-import type { Generator } from '../../engine/random.ts';
+// Next-token sampling settings. The sampling itself runs on the model's backend
+// (engine sampleTokens, kernels/sample.ts): only one token id per sequence is read back per step.
 
 export interface SamplingOpts {
   /** 0 (default) is greedy argmax. */
@@ -10,34 +10,11 @@ export interface SamplingOpts {
   topP?: number;
 }
 
-export function argmaxRow(row: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
-  return best;
-}
-
-export function sampleRow(row: ArrayLike<number>, opts: SamplingOpts, rng: Generator): number {
-  const temp = opts.temperature ?? 0;
-  if (temp <= 0) return argmaxRow(row);
-  const n = row.length;
-  let order = Array.from({ length: n }, (_, i) => i);
-  let mx = -Infinity;
-  for (let i = 0; i < n; i++) mx = Math.max(mx, row[i]);
-  const p = new Float64Array(n);
-  for (let i = 0; i < n; i++) p[i] = Math.exp((row[i] - mx) / temp);
-  const topK = opts.topK ?? 0, topP = opts.topP ?? 1;
-  if ((topK > 0 && topK < n) || topP < 1) {
-    order.sort((a, b) => p[b] - p[a] || a - b);
-    if (topK > 0) order = order.slice(0, topK);
-    if (topP < 1) {
-      const total = order.reduce((s, i) => s + p[i], 0);
-      let acc = 0, keep = 0;
-      while (keep < order.length) { acc += p[order[keep++]] / total; if (acc >= topP) break; }
-      order = order.slice(0, keep);
-    }
-  }
-  const total = order.reduce((s, i) => s + p[i], 0);
-  let u = rng.uniform() * total;
-  for (const i of order) { u -= p[i]; if (u < 0) return i; }
-  return order[order.length - 1];
+/** The backend's SampleParams, checked once where the user calls. */
+export function samplingParams(o: SamplingOpts): { temperature: number; topK: number; topP: number } {
+  const temperature = o.temperature ?? 0, topK = o.topK ?? 0, topP = o.topP ?? 1;
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new Error(`generate: temperature ${temperature} must be a finite number ≥ 0 (0: greedy)`);
+  if (!Number.isInteger(topK) || topK < 0) throw new Error(`generate: top-k ${topK} must be an integer ≥ 0 (0: off)`);
+  if (!(topP > 0 && topP <= 1)) throw new Error(`generate: top-p ${topP} must lie in (0, 1]`);
+  return { temperature, topK, topP };
 }

@@ -19,15 +19,20 @@ export interface Reference {
   logps(batch: Batch): Tensor;
 }
 
-/** The policy itself with its adapters switched off (LoRA training). */
-export function adapterOffReference(model: LlamaForCausalLM, adapters: Iterable<LoRALinear>): Reference {
+/** Runs a computation under the reference policy (GRPO needs per-token values, DPO/KTO sums). */
+export interface ReferencePolicy {
+  with<T>(fn: (model: LlamaForCausalLM) => T): T;
+}
+
+/** The policy itself with its adapters switched off (LoRA training): no second copy of the weights. */
+export function adapterOffPolicy(model: LlamaForCausalLM, adapters: Iterable<LoRALinear>): ReferencePolicy {
   const layers = [...adapters];
   if (!layers.length) throw new Error('reference: adapter-off reference needs LoRA layers (full fine-tuning needs a frozen copy)');
   return {
-    logps(batch) {
+    with(fn) {
       layers.forEach((l) => { l.enabled = false; });
       try {
-        return frozenLogps(model, batch);
+        return fn(model);
       } finally {
         layers.forEach((l) => { l.enabled = true; });
       }
@@ -36,9 +41,19 @@ export function adapterOffReference(model: LlamaForCausalLM, adapters: Iterable<
 }
 
 /** A separate, frozen model (full fine-tuning). */
-export function modelReference(ref: LlamaForCausalLM): Reference {
+export function frozenPolicy(ref: LlamaForCausalLM): ReferencePolicy {
   for (const p of ref.parameters()) p.requiresGrad = false;
-  return { logps: (batch) => frozenLogps(ref, batch) };
+  return { with: (fn) => fn(ref) };
+}
+
+export function adapterOffReference(model: LlamaForCausalLM, adapters: Iterable<LoRALinear>): Reference {
+  const policy = adapterOffPolicy(model, adapters);
+  return { logps: (batch) => policy.with((m) => frozenLogps(m, batch)) };
+}
+
+export function modelReference(ref: LlamaForCausalLM): Reference {
+  const policy = frozenPolicy(ref);
+  return { logps: (batch) => policy.with((m) => frozenLogps(m, batch)) };
 }
 
 function frozenLogps(model: LlamaForCausalLM, batch: Batch): Tensor {

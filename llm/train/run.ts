@@ -20,13 +20,20 @@ import type { Generator } from '../../engine/random.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { summarizeData, type DataSummary, type DatasetCounts } from '../data/summary.ts';
 import { sftLoss } from './sft.ts';
-import { Trainer, type BatchSource, type EvalRecord, type StepRecord, type TrainerOptions } from './trainer.ts';
+import { Trainer, type SyncBatchSource, type EvalRecord, type StepRecord, type TrainerOptions } from './trainer.ts';
 import { needsReference, PREFERENCE_METHODS, preferenceMethod, preferenceUnits, type PreferenceMethod, type PreferenceSettings } from './preference.ts';
+import { GRPO_METHODS, grpoTraining, loadGrpoData, type GrpoMethodName } from './grpo-setup.ts';
+import type { GrpoSettings } from './grpo.ts';
 import { adapterOffReference, modelReference, precomputeReference, type Reference } from './reference.ts';
 
 export interface TrainSettings {
-  /** sft (default), or a preference method: dpo, orpo, cpo, simpo, kto. */
-  method?: 'sft' | PreferenceMethod;
+  /** sft (default), a preference method (dpo, orpo, cpo, simpo, kto), or grpo / rlvr. */
+  method?: 'sft' | PreferenceMethod | GrpoMethodName;
+  /** GRPO/RLVR: sampling, loss and reward settings (grpo-setup.ts). */
+  grpo?: GrpoSettings;
+  rewardFuncs?: string[];
+  softPunishCache?: number;
+  logCompletions?: boolean;
   /** β, loss type, label smoothing, ... of the preference method. */
   preference?: Omit<PreferenceSettings, 'method'>;
   /** Preference data: longest prompt when a pair exceeds maxLength (TRL's rule; needs maxLength). */
@@ -100,19 +107,24 @@ export interface TrainHooks {
 
 export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer, s: TrainSettings, hooks: TrainHooks = {}): Promise<TrainRunResult> {
   const method = s.method ?? 'sft';
-  if (method !== 'sft' && !PREFERENCE_METHODS.includes(method)) {
-    throw new Error(`unknown training method "${method}" (expected sft, ${PREFERENCE_METHODS.join(', ')})`);
+  const grpo = (GRPO_METHODS as readonly string[]).includes(method) ? method as GrpoMethodName : null;
+  if (method !== 'sft' && !grpo && !PREFERENCE_METHODS.includes(method as PreferenceMethod)) {
+    throw new Error(`unknown training method "${method}" (expected sft, ${PREFERENCE_METHODS.join(', ')}, ${GRPO_METHODS.join(', ')})`);
   }
-  const data = method === 'sft' ? await sftData(tokenizer, s) : await preferenceData(method, tokenizer, s);
+  const grpoData = grpo ? await loadGrpoData(tokenizer, { ...s, method: grpo }) : null;
+  const data = method === 'sft' ? await sftData(tokenizer, s) : grpo ? null : await preferenceData(method as PreferenceMethod, tokenizer, s);
+  const stats = data?.stats ?? grpoData!.stats;
   const summary = summarizeData({
-    train: data.stats.train, val: data.stats.val, maxLength: s.maxLength, identicalPairs: data.stats.identicalPairs,
-    validationSource: data.stats.val === null ? 'none' : s.valid === undefined && s.valFraction ? 'fraction' : 'file',
+    train: stats.train, val: stats.val, maxLength: s.maxLength, identicalPairs: stats.identicalPairs,
+    validationSource: stats.val === null ? 'none' : s.valid === undefined && s.valFraction ? 'fraction' : 'file',
   });
   await hooks.onData?.(summary);
   if (s.epochs !== undefined) {
-    // Batches of one pass, counted by collating it (packing makes the count depend on the rows).
+    // Batches of one pass, counted by collating it (packing makes the count depend on the rows);
+    // GRPO: G completions per prompt, batchSize completions per micro-batch.
     let batches = 0;
-    for (const _ of iterate(data.train(undefined, false))) batches++;
+    if (grpoData) batches = Math.ceil((grpoData.prompts.length * grpoData.G) / s.batchSize);
+    else for (const _ of iterate(data!.train(undefined, false))) batches++;
     s = { ...s, maxSteps: Math.max(1, Math.ceil((s.epochs * batches) / (s.gradAccum ?? 1))) };
     hooks.log?.(`${s.epochs} epoch(s) of ${batches} batches: ${s.maxSteps} steps`);
   }
@@ -124,30 +136,34 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
   const setTraining = (on: boolean) => lora?.forEach((l) => { l.training = on; });
   let step: TrainerOptions['method'] = sftLoss;
   let units: TrainerOptions['units'];
-  if (method !== 'sft') {
+  let train: TrainerOptions['train'] = (state) => data!.train(state, true);
+  if (grpo) {
+    ({ method: step, units, train } = await grpoTraining(model, tokenizer, grpoData!, { ...s, method: grpo }, lora, { loadReference: hooks.loadReference, setTraining }));
+  } else if (method !== 'sft') {
+    const pm = method as PreferenceMethod;
     let ref: Reference | null = null;
-    if (needsReference(method)) {
+    if (needsReference(pm)) {
       if (lora) ref = adapterOffReference(model, lora.values());
       else if (hooks.loadReference) ref = modelReference(await hooks.loadReference());
       else throw new Error(`${method} with full fine-tuning needs a frozen reference copy of the model (hooks.loadReference)`);
       if (s.precomputeRef) {
-        if (method === 'kto') throw new Error('--precompute-ref is not available for kto: its KL pairs change with every shuffle');
-        const all = [...iterate(data.train(undefined, false)), ...(data.eval ? iterate(data.eval()) : [])];
+        if (pm === 'kto') throw new Error('--precompute-ref is not available for kto: its KL pairs change with every shuffle');
+        const all = [...iterate(data!.train(undefined, false)), ...(data!.eval ? iterate(data!.eval()) : [])];
         const pre = await precomputeReference(ref, all, model.backend);
         hooks.log?.(`reference log-probs precomputed for ${pre.rows} rows`);
         ref = pre;
       }
     }
-    step = preferenceMethod({ ...s.preference, method }, ref);
-    units = preferenceUnits(method);
+    step = preferenceMethod({ ...s.preference, method: pm }, ref);
+    units = preferenceUnits(pm);
   }
   const trainer = new Trainer({
     model, params, method: step, units,
     optimizer: makeOptimizer(s.optimizer, params.map(([, p]) => p), s.learningRate, s.weightDecay),
     baseLr: s.learningRate, schedule: s.schedule, warmupSteps: s.warmupSteps, maxSteps: s.maxSteps,
     gradAccum: s.gradAccum, maxGradNorm: s.maxGradNorm ?? 1,
-    train: (state) => data.train(state, true),
-    eval: data.eval && s.evalEvery ? { batches: () => { setTraining(false); return iterate(data.eval!()); }, every: s.evalEvery } : undefined,
+    train,
+    eval: data?.eval && s.evalEvery ? { batches: () => { setTraining(false); return iterate(data.eval!()); }, every: s.evalEvery } : undefined,
     checkpoints: s.outputDir && s.saveEvery ? { dir: `${s.outputDir}/checkpoints`, every: s.saveEvery, keep: s.saveTotalLimit } : undefined,
     signal: hooks.signal,
     metricsPath: s.outputDir ? `${s.outputDir}/metrics.jsonl` : undefined,
@@ -158,7 +174,7 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
   hooks.onStart?.({ maxSteps: s.maxSteps });
   const records = await trainer.run({ resume: s.resume });
   let evalLoss: number | null = null;
-  if (data.eval) {
+  if (data?.eval) {
     setTraining(false);
     // The periodic eval may just have run on the final weights.
     evalLoss = trainer.lastEval?.step === trainer.step ? trainer.lastEval.eval_loss : await trainer.evaluate(iterate(data.eval()));
@@ -169,8 +185,8 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
 
 /** Batches of a method's data: training (resumable, endless when `endless`) and eval (one pass, file order). */
 interface MethodData {
-  train: (state: IteratorState | undefined, endless: boolean) => BatchSource;
-  eval: (() => BatchSource) | null;
+  train: (state: IteratorState | undefined, endless: boolean) => SyncBatchSource;
+  eval: (() => SyncBatchSource) | null;
   stats: { train: DatasetCounts; val: DatasetCounts | null; identicalPairs?: number };
 }
 
@@ -206,7 +222,7 @@ async function preferenceData(method: PreferenceMethod, tokenizer: Tokenizer, s:
     throw new Error(`${s.data}: no ${method} training examples (${st.rows} rows: ${st.invalid} invalid, ${st.droppedTooLong} with a prompt ` +
       `that fills --max-length ${s.maxLength ?? '-'}, ${st.droppedNoLoss} with no completion tokens left)`);
   }
-  const it = (examples: unknown[], state: IteratorState | undefined, endless: boolean): BatchSource => method === 'kto'
+  const it = (examples: unknown[], state: IteratorState | undefined, endless: boolean): SyncBatchSource => method === 'kto'
     ? ktoBatchIterator(examples as KtoExample[], tokenizer, batches(endless), state)
     : preferenceBatchIterator(examples as PreferenceExample[], tokenizer, batches(endless), state);
   const val = splits.val?.examples.length ? splits.val.examples : null;
@@ -219,6 +235,6 @@ async function preferenceData(method: PreferenceMethod, tokenizer: Tokenizer, s:
   };
 }
 
-function* iterate(it: BatchSource): Iterable<Batch> {
+function* iterate(it: SyncBatchSource): Iterable<Batch> {
   for (let b = it.next(); b; b = it.next()) yield b;
 }

@@ -16,8 +16,14 @@ import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.t
 import type { MethodOutput } from './sft.ts';
 
 /** Where training batches come from (a BatchIterator): resumable from the state it reports. */
-export interface BatchSource {
+export interface SyncBatchSource {
   next(): (Batch & { epoch?: number }) | null;
+  state(): IteratorState;
+}
+
+/** A batch source that may produce its batches asynchronously (GRPO samples them from the model). */
+export interface BatchSource {
+  next(): ReturnType<SyncBatchSource['next']> | Promise<ReturnType<SyncBatchSource['next']>>;
   state(): IteratorState;
 }
 
@@ -95,7 +101,7 @@ export class Trainer {
       const t0 = performance.now();
       const window: (Batch & { epoch?: number })[] = [];
       for (let i = 0; i < accum; i++) {
-        const b = this.data.next();
+        const b = await this.data.next();
         if (b) window.push(b);
       }
       if (!window.length) break; // data exhausted

@@ -29,7 +29,7 @@ describe('bench workload registry', () => {
       expect(new Set(all.map((w) => w.id)).size, `${mode}: ids must be unique`).toBe(all.length);
       const ops = new Set(all.map((w) => w.op));
       for (const op of ['matmul', 'copy', 'add', 'sum', 'softmax', 'cross_entropy_fwd_bwd', 'attention_fwd', 'attention_fwd_bwd',
-        'lora_linear_fwd_bwd', 'adamw', 'lora_sft_step', 'generate']) expect(ops, `${mode} lacks ${op}`).toContain(op);
+        'lora_linear_fwd_bwd', 'adamw', 'lora_sft_step', 'dpo_step', 'grpo_step', 'generate']) expect(ops, `${mode} lacks ${op}`).toContain(op);
       for (const w of all) {
         expect(w.flops, w.id).toBeGreaterThanOrEqual(0);
         expect(w.bytes, w.id).toBeGreaterThan(0);

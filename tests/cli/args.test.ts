@@ -65,7 +65,7 @@ describe('wgrad argument parser', () => {
     expect(err).toContain('wgrad train: --gradient-accumulation-steps expects a positive integer, got "0"');
     err = '';
     expect(await main(['train', '--method', 'ppo'])).toBe(2);
-    expect(err).toContain('--method expects sft | dpo | orpo | cpo | simpo | kto | reinforcement, got "ppo"');
+    expect(err).toContain('--method expects sft | dpo | orpo | cpo | simpo | kto | grpo | rlvr | reinforcement, got "ppo"');
     err = '';
     expect(await main(['train', '--iters', '3', '--max-steps', '4'])).toBe(2);
     expect(err).toContain('--iters and --max-steps mean the same; give one');

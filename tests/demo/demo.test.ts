@@ -1,6 +1,6 @@
 // The main job's pipeline end to end at a few steps per stage (the full run is `npm start`): every
-// stage trains, the accuracies are shares, the Q/A adapter lands in both formats and the DPO stage
-// logs TRL's metrics. The learning itself is shown by `npm start` and checked by the method tests.
+// stage trains, the accuracies are shares, the Q/A adapter lands in both formats and the DPO and
+// RLVR stages log TRL's metrics. The learning itself is shown by `npm start` and checked by the method tests.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('wgrad demo pipeline', () => {
   it('runs pretrain, LoRA and DPO stages and writes adapters and metrics', async () => {
-    const r = await runDemo({ outputDir: out, backend: createCpuBackend(), pretrainSteps: 3, loraSteps: 2, dpoSteps: 2, dpoPairs: 8, batchSize: 8 });
+    const r = await runDemo({ outputDir: out, backend: createCpuBackend(), pretrainSteps: 3, loraSteps: 2, dpoSteps: 2, dpoPairs: 8, batchSize: 8, rlvrSteps: 2 });
     for (const x of [r.pretrain.before, r.pretrain.after, r.lora.before, r.lora.after, r.dpo.after]) expect(x).toBeGreaterThanOrEqual(0);
     expect(r.dpo.pairs).toBe(8);
     for (const f of ['adapter/adapter_config.json', 'adapter/adapter_model.safetensors', 'adapter-mlx/adapters.safetensors', 'adapter-mlx/adapter_config.json']) {
@@ -23,5 +23,10 @@ describe('wgrad demo pipeline', () => {
     expect(dpo).toHaveLength(2);
     expect(dpo[0]['rewards/margins']).toBeCloseTo(0, 6); // step 1: fresh adapter, policy = reference
     expect(Object.keys(dpo[0])).toEqual(expect.arrayContaining(['rewards/accuracies', 'logps/chosen', 'nll_loss']));
+    // RLVR: GRPO with the accuracy verifier, TRL's metric names.
+    expect(r.rlvr!.after).toBeGreaterThanOrEqual(0);
+    const rlvr = readFileSync(join(out, 'metrics-rlvr.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rlvr).toHaveLength(2);
+    expect(Object.keys(rlvr[0])).toEqual(expect.arrayContaining(['reward', 'rewards/accuracy/mean', 'frac_reward_zero_std', 'clip_ratio/region_mean']));
   }, 120_000);
 });
