@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../backends/backend.ts';
-import { noGrad, tensor } from '../../engine/index.ts';
+import { Linear, noGrad, tensor } from '../../engine/index.ts';
 import { loadAdapter, saveAdapter, exportHfFolder } from '../../llm/adapters/index.ts';
 import { ablationHook, withHooks } from '../../llm/editing/hooks.ts';
 import { abliterationLoRA } from '../../llm/editing/abliteration/lora.ts';
@@ -89,10 +89,10 @@ for (const { name, get } of testBackends().filter((b) => b.name !== 'cpu-f64')) 
       const backend = await get();
       const r = unitVector(H, 8);
       const model = fresh(backend, false, 2);
-      const W0 = Float32Array.from(await model.model.layers[1].mlp.down_proj.weight.data());
+      const W0 = Float32Array.from(await (model.model.layers[1].mlp.down_proj as Linear).weight.data());
       orthogonalizeWeights(model, r, { normPreserving: true, embedding: false });
-      const W1 = await model.model.layers[1].mlp.down_proj.weight.data();
-      const [rows, cols] = model.model.layers[1].mlp.down_proj.weight.shape;
+      const W1 = await (model.model.layers[1].mlp.down_proj as Linear).weight.data();
+      const [rows, cols] = (model.model.layers[1].mlp.down_proj as Linear).weight.shape;
       expect(rows).toBe(H);
       for (let j = 0; j < cols; j++) {
         let n0 = 0, n1 = 0, along = 0;

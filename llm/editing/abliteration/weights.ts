@@ -87,12 +87,18 @@ function linearWeight(p: unknown, name: string): Tensor {
   return w;
 }
 
-/** A copy of a tied model with lm_head.weight = the embedding (same logits; the weights are shared tensors until edited). */
-export function untie(model: LlamaForCausalLM): LlamaForCausalLM {
-  const out = new LlamaForCausalLM({ ...model.config, tieWordEmbeddings: false }, { backend: model.backend });
+/**
+ * A second model on the same weight storage (optionally untied: lm_head.weight = the embedding).
+ * Sharing is safe: an edit assigns new storage (Tensor.assign) and never writes in place, so editing
+ * one model leaves the other as it was.
+ */
+export function shareWeights(model: LlamaForCausalLM, o: { untie?: boolean } = {}): LlamaForCausalLM {
+  const tied = model.config.tieWordEmbeddings && !o.untie;
+  const out = new LlamaForCausalLM({ ...model.config, tieWordEmbeddings: tied }, { backend: model.backend });
   const values = new Map(model.namedParameters());
-  values.set('lm_head.weight', model.model.embed_tokens.weight);
-  // Shared storage is safe: an edit assigns new storage (Tensor.assign) and never writes in place.
+  if (model.config.tieWordEmbeddings && !tied) values.set('lm_head.weight', model.model.embed_tokens.weight);
   out.loadStateDict(values);
   return out;
 }
+
+const untie = (model: LlamaForCausalLM) => shareWeights(model, { untie: true });
