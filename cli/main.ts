@@ -1,14 +1,18 @@
 // The wgrad command line.
 import { UsageError } from './args.ts';
+import { abliterateCommand, abliterateHelp } from './commands/abliterate.ts';
 import { benchCommand, benchHelp } from './commands/bench.ts';
 import { demoCommand, demoHelp } from './commands/demo.ts';
 import { doctorCommand } from './commands/doctor.ts';
 import { generateCommand, generateHelp } from './commands/generate.ts';
+import { steerCommand, steerHelp } from './commands/steer.ts';
 import { trainCommand, trainHelp } from './commands/train.ts';
 
 const commands: Record<string, [(argv: string[]) => Promise<void>, string]> = {
   train: [trainCommand, trainHelp],
   generate: [generateCommand, generateHelp],
+  abliterate: [abliterateCommand, abliterateHelp],
+  steer: [steerCommand, steerHelp],
   bench: [benchCommand, benchHelp],
   demo: [demoCommand, demoHelp],
   doctor: [doctorCommand, 'wgrad doctor   show the backends this machine can run and why others cannot'],

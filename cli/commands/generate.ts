@@ -5,7 +5,9 @@ import { createBackend, type BackendChoice } from '../../engine/index.ts';
 import { generate } from '../../llm/generate/generate.ts';
 import { loadLlama } from '../../llm/models/llama/load.ts';
 import { loadTokenizer } from '../../llm/tokenizers/load.ts';
+import { withHooks } from '../../llm/editing/hooks.ts';
 import { log, numberFlag, parse, UsageError } from '../args.ts';
+import { controlFlags, controlFromFlags, controlHelp } from './control-options.ts';
 
 export const generateHelp = `wgrad generate --model PATH --prompt TEXT [options]
   --model PATH          Hugging Face folder, or llama2.c .bin (then also --tokenizer)
@@ -17,13 +19,14 @@ export const generateHelp = `wgrad generate --model PATH --prompt TEXT [options]
   --top-k K             sample from the K most likely tokens (default 0 = all)
   --top-p P             nucleus sampling (default 1)
   --seed S              sampling seed (default 0)
-  --backend NAME        cpu | webgpu | auto (default: WGRAD_BACKEND, then auto)`;
+  --backend NAME        cpu | webgpu | auto (default: WGRAD_BACKEND, then auto)
+${controlHelp}`;
 
 export async function generateCommand(argv: string[]): Promise<void> {
   const { values } = parse('generate', argv, {
     model: { type: 'string' }, tokenizer: { type: 'string' }, prompt: { type: 'string' }, chat: { type: 'boolean' },
     'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
-    'top-p': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' },
+    'top-p': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' }, ...controlFlags,
   });
   if (values.help) { console.log(generateHelp); return; }
   if (!values.model) throw new UsageError(`wgrad generate: --model is required\n\n${generateHelp}`);
@@ -51,10 +54,12 @@ export async function generateCommand(argv: string[]): Promise<void> {
     const stops = [...new Set([...model.config.eosTokenIds, ...tokenizer.stopIds])];
     const decoder = tokenizer.streamDecoder({ skipSpecialTokens: true, previousId: ids[ids.length - 1] });
     const t0 = performance.now();
-    const [out] = await generate(model, [ids], {
+    const control = await controlFromFlags('generate', model, values, [ids.length]);
+    const [out] = await withHooks(model, control ? [control] : [], () => generate(model, [ids], {
       maxNewTokens: maxTokens, temperature, topK, topP, seed, stopTokens: stops,
       onTokens: ([t]) => { if (t !== null && !stops.includes(t)) process.stdout.write(decoder.push(t)); },
-    });
+    }));
+    control?.dispose();
     process.stdout.write(decoder.flush() + '\n');
     const s = (performance.now() - t0) / 1000;
     log(`wgrad: ${out.length} tokens in ${s.toFixed(2)} s (${(out.length / s).toFixed(1)} tokens/s)`);

@@ -27,6 +27,8 @@ export interface AbliterationSettings extends WeightEditOptions {
   /** Index into offsets (the --position override). */
   positionIndex?: number;
   klThreshold?: number;
+  /** Candidates from blocks ≥ (1 − this)·L are skipped (Arditi: 0.2). */
+  pruneLayerFraction?: number;
   /** Remove the harmless mean's component from the direction (grimjim). */
   biprojected?: boolean;
   /** 'weights' edits the model; 'lora' wraps o_proj/down_proj in rank-1 LoRA layers. */
@@ -68,7 +70,7 @@ export async function abliterate(
   const cands = await refusalCandidates(model, p.harmfulTrain, p.harmlessTrain, { offsets: s.offsets, batchSize: bs });
   log(`selection on ${p.harmfulVal.length} harmful / ${p.harmlessVal.length} harmless validation prompts`);
   const sel = await selectDirection(model, cands, {
-    harmfulVal: p.harmfulVal, harmlessVal: p.harmlessVal, refusalTokens: s.refusalTokens, klThreshold: s.klThreshold,
+    harmfulVal: p.harmfulVal, harmlessVal: p.harmlessVal, refusalTokens: s.refusalTokens, klThreshold: s.klThreshold, pruneLayerFraction: s.pruneLayerFraction,
     layer: s.layer, offsetIndex: s.positionIndex, batchSize: bs, log,
   });
   const dirOf = (c: CandidateScore) => {
