@@ -100,7 +100,9 @@ export async function abliterateCommand(argv: string[]): Promise<void> {
       await saveAdapter(result.model, join(out, 'adapter'), { format: 'peft', baseModel: paths.model });
       await saveAdapter(result.model, join(out, 'adapter-mlx'), { format: 'mlx', baseModel: paths.model });
     } else {
-      await exportHfFolder(result.model, out, paths.isDir ? { tokenizerFrom: paths.model } : {});
+      // An orthogonalised tied embedding was untied, so the base config.json no longer describes the model.
+      const untied = result.model.config.tieWordEmbeddings !== model.config.tieWordEmbeddings;
+      await exportHfFolder(result.model, out, paths.isDir ? { tokenizerFrom: paths.model, configFrom: untied ? false : undefined } : {});
     }
     writeFileSync(join(out, 'report.json'), `${JSON.stringify({ ...result.report, direction: { ...result.report.direction, values: [...result.direction] } }, null, 2)}\n`);
     console.log(formatAbliterationReport(result.report));

@@ -18,8 +18,11 @@ export function abliterationLoRA(model: LlamaForCausalLM, direction: ArrayLike<n
   if (direction.length !== H) throw new Error(`abliteration: direction has ${direction.length} values, the model's hidden size is ${H}`);
   if (o.normPreserving) throw new Error('abliteration: the norm-preserving edit is not rank 1, so it has no rank-1 LoRA form; write the HF folder instead (--format hf)');
   const weights = model.model.layers.map((_, l) => layerWeight(l, o));
-  const paths = weights.flatMap((w, l) => (w === 0 ? [] : [blockPath(l, LLAMA_BLOCK_LINEARS.o_proj), blockPath(l, LLAMA_BLOCK_LINEARS.down_proj)]));
-  if (!paths.length) throw new Error('abliteration: every block weight is 0; the edit changes nothing');
+  const first = weights.findIndex((w) => w !== 0);
+  if (first < 0) throw new Error('abliteration: every block weight is 0; the edit changes nothing');
+  // Every block from the first edited one to the last (B = 0 where the weight is 0): mlx-lm's
+  // adapter config can only name the last N layers.
+  const paths = weights.slice(first).flatMap((_, i) => [blockPath(first + i, LLAMA_BLOCK_LINEARS.o_proj), blockPath(first + i, LLAMA_BLOCK_LINEARS.down_proj)]);
   const rHost = Float32Array.from(unit(direction));
   const wrapped = wrapLinears(model, paths, { r: 1, alpha: 1, rslora: false, dropout: 0, scale: 1 }, 'abliteration');
   noGrad(() => tidy(() => {

@@ -88,7 +88,8 @@ export async function abliterate(
   if (s.search) {
     log(`search: ${s.search} settings scored on the validation prompts`);
     const val = evalOn(p.harmfulVal, p.harmlessVal);
-    search = await searchEdits(model, sel.scores, dirOf, await lastLogits(model, p.harmlessVal, { batchSize: bs }), val, { trials: s.search, seed: s.seed, normPreserving: s.normPreserving, log });
+    const eligible = sel.scores.filter((c) => !c.filtered || (s.layer !== undefined && c.layer === s.layer));
+    search = await searchEdits(model, eligible, dirOf, await lastLogits(model, p.harmlessVal, { batchSize: bs }), val, { trials: s.search, seed: s.seed, normPreserving: s.normPreserving, log });
   }
 
   const test = evalOn(p.harmfulTest, p.harmlessTest);

@@ -17,13 +17,14 @@ export interface SearchPoint {
   pareto: boolean;
 }
 
+/** `candidates`: the eligible ones; the search draws from the five with the lowest ablated refusal score. */
 export async function searchEdits(
   model: LlamaForCausalLM, candidates: readonly CandidateScore[], direction: (c: CandidateScore) => Float64Array,
   baseHarmless: readonly Float64Array[], s: EvalSetup, o: { trials: number; seed?: number; normPreserving?: boolean; log?: (m: string) => void },
 ): Promise<SearchPoint[]> {
   const L = model.config.numLayers;
-  const pool = candidates.filter((c) => !c.filtered).sort((a, b) => a.refusalScore - b.refusalScore).slice(0, 5);
-  if (!pool.length) throw new Error('search: no eligible candidate directions');
+  const pool = [...candidates].sort((a, b) => a.refusalScore - b.refusalScore).slice(0, 5);
+  if (!pool.length) throw new Error('search: no candidate directions to search over');
   const g = new Generator(o.seed ?? 0);
   const points: SearchPoint[] = [];
   for (let t = 0; t < o.trials; t++) {

@@ -2,7 +2,7 @@
 // candidate r(l, i) from a block below (1 − 0.2)·L, ablate it at every block and score refusal on
 // harmful validation prompts; add it at block l on harmless prompts and score refusal there (it must
 // induce refusal, score > 0); ablate it on harmless prompts and measure the first-token KL (≤ 0.1).
-// The candidate with the lowest ablated refusal score among those kept wins.
+// The candidate with the lowest ablated refusal score among those kept wins (--layer: among that block's, filters noted only).
 import type { LlamaForCausalLM } from '../../models/llama/model.ts';
 import { ablationHook, additionHook, withHooks, type EditHook } from '../hooks.ts';
 import { lastLogits } from '../forward.ts';
@@ -61,6 +61,7 @@ export async function selectDirection(model: LlamaForCausalLM, c: Candidates, o:
   const harmfulBase = await lastLogits(model, o.harmfulVal, { batchSize: bs });
   const harmlessBase = await lastLogits(model, o.harmlessVal, { batchSize: bs });
   const baseline = { harmfulRefusalScore: refusalScore(harmfulBase, o.refusalTokens), harmlessRefusalScore: refusalScore(harmlessBase, o.refusalTokens) };
+  const forced = o.layer !== undefined;
   const scores: CandidateScore[] = [];
   for (let l = 0; l < L; l++) {
     if (o.layer !== undefined ? l !== o.layer : l >= limit) continue;
@@ -80,10 +81,11 @@ export async function selectDirection(model: LlamaForCausalLM, c: Candidates, o:
       else if (s.kl > klMax) s.filtered = `KL ${s.kl.toFixed(3)} > ${klMax}`;
       else if (inducedScore !== null && induceMin !== null && inducedScore < induceMin) s.filtered = `induced refusal score ${inducedScore.toFixed(2)} < ${induceMin}`;
       scores.push(s);
-      o.log?.(`  block ${l} position ${c.offsets[i]}: ablated refusal score ${s.refusalScore.toFixed(3)}, KL ${s.kl.toFixed(4)}${inducedScore === null ? '' : `, induced ${inducedScore.toFixed(2)}`}${s.filtered ? ` (skipped: ${s.filtered})` : ''}`);
+      o.log?.(`  block ${l} position ${c.offsets[i]}: ablated refusal score ${s.refusalScore.toFixed(3)}, KL ${s.kl.toFixed(4)}${inducedScore === null ? '' : `, induced ${inducedScore.toFixed(2)}`}${s.filtered ? ` (${forced ? 'would be skipped' : 'skipped'}: ${s.filtered})` : ''}`);
     }
   }
-  const kept = scores.filter((s) => !s.filtered).sort((a, b) => a.refusalScore - b.refusalScore);
+  // A forced block (--layer) is used even when a filter would have skipped it; the scores say why.
+  const kept = scores.filter((s) => forced || !s.filtered).sort((a, b) => a.refusalScore - b.refusalScore);
   if (!kept.length) {
     throw new Error(`abliteration: every candidate direction was filtered out (${scores.length} tried; e.g. block ${scores[0]?.layer}: ${scores[0]?.filtered}); pass --layer/--position to force one, or raise the KL threshold`);
   }
