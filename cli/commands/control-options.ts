@@ -13,7 +13,8 @@ export const controlFlags = {
 } as const;
 
 export const controlHelp = `  --control-vector FILE GGUF control vector added to block outputs (repeatable: vectors add)
-  --control-strength S  its multiplier (one for all vectors, or one per vector; default 1; < 0 subtracts)
+  --control-strength S  its multiplier (one for all, or one per vector; default 1; negative
+                        subtracts: --control-strength=-2)
   --control-layers A-B  steer only blocks A..B (inclusive)
   --steer-after-prompt  steer only the generated tokens (CAA), not the prompt`;
 

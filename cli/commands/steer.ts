@@ -50,13 +50,13 @@ async function train(argv: string[]): Promise<void> {
   const method = (values.method ?? 'pca_diff') as SteeringMethod;
   if (!STEERING_METHODS.includes(method)) throw new UsageError(`wgrad steer train: --method expects ${STEERING_METHODS.join(', ')}, got "${values.method}"`);
   const range = layerRange('steer train', 'layers', values.layers);
+  if (range && range[0] === 0) throw new UsageError('wgrad steer train: --layers cannot include block 0 (llama.cpp rejects direction.0 and keeps no slot for it)');
   const batchSize = numberFlag('steer train', 'batch-size', values['batch-size'], 32, 'a positive integer', (n) => Number.isInteger(n) && n > 0);
   const { format, pairs } = await readContrastPairs(values.data);
   const backend = await createBackend({ backend: values.backend as BackendChoice | undefined });
   try {
     const { model, tokenizer } = await openModel(paths, backend);
     const L = model.config.numLayers;
-    if (range && range[0] === 0) throw new UsageError('wgrad steer train: --layers cannot include block 0 (llama.cpp rejects direction.0 and keeps no slot for it)');
     if (range && range[1] >= L) throw new UsageError(`wgrad steer train: --layers ${values.layers} goes past the model's blocks 0..${L - 1}`);
     const layers = range ? Array.from({ length: range[1] - range[0] + 1 }, (_, i) => range[0] + i) : undefined;
     const encoded = pairs.map((p) => (format === 'caa'
