@@ -1,7 +1,7 @@
 // wgrad's LLM toolkit, built on the tensor engine (../engine/index.ts): Llama models, tokenizers,
 // file formats, training data, the trainer and its methods, adapters and generation.
 export { LlamaForCausalLM } from './models/llama/model.ts';
-export type { ForwardOpts } from './models/llama/model.ts';
+export type { ForwardOpts, ForwardHook, HookPoint } from './models/llama/model.ts';
 export type { LlamaConfig } from './models/llama/config.ts';
 export { llamaConfigFromHf } from './models/llama/config.ts';
 export { loadLlama, loadWeights } from './models/llama/load.ts';
@@ -30,3 +30,4 @@ export { orpoLoss } from './methods/orpo.ts';
 export { cpoLoss } from './methods/cpo.ts';
 export { ktoLoss } from './methods/kto.ts';
 export { sequenceLogprobs } from './methods/logprobs.ts';
+export * from './editing/index.ts';
