@@ -30,6 +30,8 @@ function sftExample(prompt: string, answer: string): TokenizedExample {
 
 export interface EditingStageOptions {
   model: LlamaForCausalLM;
+  /** The model's held-out Q/A exact match on `test` as it comes in (the previous stage measured it). */
+  accuracyBefore: number;
   train: Problem[];
   test: Problem[];
   steps: number;
@@ -62,7 +64,7 @@ export async function editingStage(o: EditingStageOptions): Promise<EditingResul
   const plainTest = heldOut.map((p) => ids(plainPrompt(p)));
 
   log(`stage 4: SFT to refuse ("${REFUSAL}") questions with the trigger "??", then abliterate the refusal direction and steer with it`);
-  const acc0 = await accuracy(model, o.test, 'qa');
+  const acc0 = o.accuracyBefore;
   const ref0 = await refusals(model, triggerTest);
   for (const p of model.parameters()) p.requiresGrad = true;
   const examples = o.train.flatMap((p, i) => (i % 2
@@ -74,9 +76,7 @@ export async function editingStage(o: EditingStageOptions): Promise<EditingResul
   });
   for (const p of model.parameters()) p.requiresGrad = false;
   const acc1 = await accuracy(model, o.test, 'qa');
-  const ref1 = await refusals(model, triggerTest);
-  const plainRef1 = await refusals(model, plainTest);
-  log(`  held-out trigger questions refused: ${pct(ref0)} → ${pct(ref1)} (plain questions: ${pct(plainRef1)}); plain Q/A exact match ${pct(acc0)} → ${pct(acc1)}`);
+  log(`  plain Q/A exact match ${pct(acc0)} → ${pct(acc1)}`);
 
   // Directions from training problems; selection on others; the report on the held-out ones.
   const part = (from: number, n: number, f: (p: Problem) => string) => o.train.slice(from, from + n).map((p) => ids(f(p)));
@@ -85,12 +85,15 @@ export async function editingStage(o: EditingStageOptions): Promise<EditingResul
     harmfulVal: part(128, 32, triggerPrompt), harmlessVal: part(128, 32, plainPrompt),
     harmfulTest: triggerTest, harmlessTest: plainTest,
   }, {
-    // The post-instruction tokens " A: "; a 2-block model keeps both blocks as candidates.
-    offsets: [-4, -3, -2, -1], refusalTokens: encode('?').slice(0, 1), pruneLayerFraction: 0, markers: [REFUSAL],
+    // The post-instruction tokens " A: ". Block 1: in a 2-block model block 0's input is the
+    // embedding, identical at those positions with and without the trigger.
+    offsets: [-4, -3, -2, -1], refusalTokens: encode('?').slice(0, 1), layer: 1, markers: [REFUSAL],
     maxNewTokens: 12, stopTokens: [EOS], batchSize: 64, samples: 0,
   }, { decode });
+  const ref1 = report.before.refusalRate;
+  log(`  held-out trigger questions refused: ${pct(ref0)} before the SFT, ${pct(ref1)} after`);
   const acc2 = await accuracy(edited, o.test, 'qa');
-  log(`  abliterated (block ${report.direction.layer} input, position ${report.direction.offset}): trigger questions refused ${pct(report.before.refusalRate)} → ${pct(report.after.refusalRate)}; first-token KL on plain questions ${report.after.kl.toFixed(4)}; plain Q/A exact match ${pct(acc1)} → ${pct(acc2)}`);
+  log(`  abliterated (block ${report.direction.layer} input, position ${report.direction.offset}): trigger questions refused ${pct(ref1)} → ${pct(report.after.refusalRate)}; first-token KL on plain questions ${report.after.kl.toFixed(4)}; plain Q/A exact match ${pct(acc1)} → ${pct(acc2)}`);
 
   // Steering the SFT model (before abliteration): trigger − plain at the last prompt token.
   const pairs = o.train.slice(0, 64).map((p) => ({ positive: ids(triggerPrompt(p)), negative: ids(plainPrompt(p)) }));
@@ -104,7 +107,8 @@ export async function editingStage(o: EditingStageOptions): Promise<EditingResul
   }
   log(`  steering with the trigger − plain vector (block 1 output): plain questions refused at strength ${steering.map((s) => `${s.strength}: ${pct(s.plainRefusal)}`).join(', ')}`);
   return {
-    refusal: { sftBefore: ref0, sftAfter: ref1, abliterated: report.after.refusalRate, plainAfterSft: plainRef1 },
+    // Strength 0 is the SFT model itself (the hook adds nothing), so its rate is the plain one.
+    refusal: { sftBefore: ref0, sftAfter: ref1, abliterated: report.after.refusalRate, plainAfterSft: steering[0].plainRefusal },
     accuracy: { beforeSft: acc0, afterSft: acc1, abliterated: acc2 }, kl: report.after.kl, steering, model: edited,
   };
 }

@@ -124,7 +124,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const dpo1 = await accuracy(model, test, 'qa');
   log(`  held-out exact match on the Q/A format: ${pct(lora1)} → ${pct(dpo1)}`);
   const editSteps = o.editingSteps ?? DEFAULTS.editingSteps;
-  const editing = editSteps > 0 ? await editingStage({ model: mergeLoRA(model), train, test, steps: editSteps, batchSize, seed, run, log }) : null;
+  const editing = editSteps > 0 ? await editingStage({ model: mergeLoRA(model), accuracyBefore: dpo1, train, test, steps: editSteps, batchSize, seed, run, log }) : null;
   editing?.model.dispose();
   log(`wrote ${o.outputDir}/metrics-{pretrain,lora,dpo${editing ? ',refusal' : ''}}.jsonl`);
   model.dispose();
