@@ -3,6 +3,8 @@
 import type { Backend } from './backend.ts';
 import { createCpuBackend } from './cpu/index.ts';
 
+export { createCpuBackend };
+
 export const BACKEND_CHOICES = ['cpu', 'webgpu', 'auto'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 

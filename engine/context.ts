@@ -1,15 +1,25 @@
-// The default backend new tensors are made on. Set it once (`setBackend`, or `init` in index.ts);
-// until then it is a float32 cpu backend so scripts and tests work with no setup.
+// The default backend new tensors are made on. Set it once (`setBackend`, or `init` in index.ts).
+// Until then the registered default factory makes one on first use: engine/index.ts registers a
+// float32 cpu backend, so scripts and tests work with no setup, while the engine's own modules
+// never import a backend implementation.
 import type { Backend } from '../backends/backend.ts';
-import { createCpuBackend } from '../backends/cpu/index.ts';
 
 let current: Backend | null = null;
+let makeDefault: (() => Backend) | null = null;
 
 export function setBackend(b: Backend): void {
   current = b;
 }
 
+/** The backend getBackend() creates when none was set (engine/index.ts: the cpu backend). */
+export function setDefaultBackendFactory(f: () => Backend): void {
+  makeDefault = f;
+}
+
 export function getBackend(): Backend {
-  if (!current) current = createCpuBackend();
-  return current;
+  if (current) return current;
+  if (!makeDefault) {
+    throw new Error('no backend: call init() or setBackend() (engine/index.ts), or pass { backend } when making a tensor');
+  }
+  return (current = makeDefault());
 }

@@ -1,7 +1,10 @@
 // wgrad's public engine API.
 import type { Backend } from '../backends/backend.ts';
-import { createBackend, type BackendChoice } from '../backends/select.ts';
-import { getBackend, setBackend } from './context.ts';
+import { createBackend, createCpuBackend, type BackendChoice } from '../backends/select.ts';
+import { getBackend, setBackend, setDefaultBackendFactory } from './context.ts';
+
+// Tensors made before init()/setBackend() live on a float32 cpu backend.
+setDefaultBackendFactory(() => createCpuBackend());
 
 export { Tensor, shapeSize } from './tensor.ts';
 export { tidy, dispose } from './memory.ts';

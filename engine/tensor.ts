@@ -110,7 +110,7 @@ export class Tensor {
   }
 
   /**
-   * The storage, ready for a backend primitive to mutate in place (Backend.adamw): when views
+   * The storage, ready for a backend primitive to mutate in place (the adamw routine): when views
    * share it, this tensor first moves to a private copy (copy-on-write), so the views keep the
    * old values, exactly as `assign` would have left them. Host-known values are dropped.
    */

@@ -6,6 +6,7 @@ import { build } from 'esbuild';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cliBuildOptions } from './cli-bundle.mjs';
 import { benchPageBuildOptions, testPageBuildOptions, webStaticFiles } from './web-bundles.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -19,26 +20,7 @@ async function buildCli() {
     return;
   }
   const outfile = join(dist, 'cli.js');
-  await build({
-    absWorkingDir: root,
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    sourcemap: 'linked',
-    external: ['webgpu', 'deno'],
-    // Bundled CommonJS dependencies call require(); ESM output has none, so provide one.
-    banner: {
-      js: [
-        '#!/usr/bin/env node',
-        "import { createRequire as __wgradCreateRequire } from 'node:module';",
-        'const require = __wgradCreateRequire(import.meta.url);',
-      ].join('\n'),
-    },
-    logLevel: 'warning',
-  });
+  await build(cliBuildOptions(outfile));
   chmodSync(outfile, 0o755);
   console.log(`build: dist/cli.js`);
 }

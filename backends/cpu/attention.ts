@@ -1,7 +1,7 @@
 // Fused causal attention on the cpu: the exact reference the WGSL kernels are checked against.
 // Scores are formed one query row at a time (float64 accumulation), so nothing [T, S] is stored.
-// Shapes and mask: AttentionParams in ../backend.ts.
-import type { AttentionParams } from '../backend.ts';
+// Shapes and mask: AttentionParams in ../routines/attention.ts.
+import type { AttentionParams } from '../routines/attention.ts';
 
 type F = Float32Array | Float64Array;
 type I = Int32Array;

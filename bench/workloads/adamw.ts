@@ -1,4 +1,4 @@
-// One AdamW update of P f32 parameters (Backend.adamw: kernels/adamw.ts on WebGPU), updating p, m
+// One AdamW update of P f32 parameters (the adamw routine: kernels/adamw.ts on WebGPU), updating p, m
 // and v in place from g. FLOPs ≈ 14·P (decay 1, m 3, v 4, denominator 3, update 3);
 // bytes 28·P (p, g, m, v read; p, m, v written).
 import { tensor } from '../../engine/ops/index.ts';
@@ -8,7 +8,7 @@ import { countLabel, randomValues, type Workload } from '../workload.ts';
 export function adamwWorkload(P: number): Workload {
   return {
     id: `adamw_${countLabel(P)}`, suite: 'kernels', op: 'adamw', dtype: 'f32', shape: { params: P },
-    flops: 14 * P, bytes: 28 * P, impl: 'engine AdamW (fused Backend.adamw)', tolerance: 1e-5,
+    flops: 14 * P, bytes: 28 * P, impl: 'engine AdamW (fused adamw routine)', tolerance: 1e-5,
     build(backend) {
       const p = tensor(randomValues(P, 101), [P], { backend });
       p.requiresGrad = true;

@@ -1,4 +1,4 @@
-// Row softmax of x [rows, cols], f32 (Backend.softmax: kernels/softmax.ts).
+// Row softmax of x [rows, cols], f32 (the softmax routine: kernels/softmax.ts).
 // FLOPs ≈ 5 per element (max, subtract, exp, sum, divide); bytes 8·rows·cols.
 import { softmax, tensor } from '../../engine/ops/index.ts';
 import { randomValues, type Workload } from '../workload.ts';

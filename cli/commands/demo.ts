@@ -1,37 +1,41 @@
 // wgrad demo: the self-contained pipeline in llm/demo (no downloads).
-import { createBackend, type BackendChoice } from '../../engine/index.ts';
 import { runDemo } from '../../llm/demo/pipeline.ts';
-import { log, numberFlag, parse } from '../args.ts';
+import { log, nonNegativeInt, positiveInt, type CommandSpec } from '../args.ts';
+import { openBackend } from '../backend.ts';
+import { backendFlags } from '../options.ts';
 
-export const demoHelp = `wgrad demo [--output-dir DIR] [--pretrain-steps N] [--lora-steps N] [--dpo-steps N] [--editing-steps N] [--backend NAME]
-  builds a small Llama from scratch, teaches it addition, then a question/answer format with LoRA,
-  then DPO on pairs preferring right answers to wrong ones, then SFT to refuse questions with a
-  trigger, abliteration of the refusal direction and steering with it (--editing-steps 0 skips);
-  prints held-out exact-match accuracy and refusal rates before and after each stage (default DIR: demo-output)`;
-
-export async function demoCommand(argv: string[]): Promise<void> {
-  const { values } = parse('demo', argv, {
-    'output-dir': { type: 'string' }, 'pretrain-steps': { type: 'string' }, 'lora-steps': { type: 'string' }, 'dpo-steps': { type: 'string' }, 'editing-steps': { type: 'string' }, backend: { type: 'string' },
-  });
-  if (values.help) { console.log(demoHelp); return; }
-  const steps = (k: 'pretrain-steps' | 'lora-steps' | 'dpo-steps' | 'editing-steps') =>
-    values[k] === undefined ? undefined : numberFlag('demo', k, values[k], 0, 'a positive integer', (n) => Number.isInteger(n) && n > 0);
-  const backend = await createBackend({ backend: values.backend as BackendChoice | undefined });
-  try {
-    log(`wgrad demo on ${backend.description}`);
-    const t0 = performance.now();
-    await runDemo({
-      outputDir: values['output-dir'] ?? 'demo-output', backend, pretrainSteps: steps('pretrain-steps'), loraSteps: steps('lora-steps'), dpoSteps: steps('dpo-steps'),
-      editingSteps: values['editing-steps'] === '0' ? 0 : steps('editing-steps'),
-      log: (s) => console.log(s),
-      onStep: (stage, r) => {
-        if (r.step % 50 !== 0) return;
-        const margins = r['rewards/margins'] !== undefined ? `, rewards/margins ${r['rewards/margins']!.toFixed(3)}, rewards/accuracies ${r['rewards/accuracies']!.toFixed(2)}` : '';
-        log(`  ${stage} step ${r.step}: loss ${r.loss.toFixed(3)}${margins} (${r.tokens_per_second.toFixed(0)} tokens/s)`);
-      },
-    });
-    log(`wgrad demo: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  } finally {
-    backend.destroy();
-  }
-}
+export const demoSpec: CommandSpec = {
+  name: 'demo',
+  summary: 'a small Llama from scratch: addition, a Q/A format with LoRA, DPO, then refusal, abliteration and steering (no downloads)',
+  description: 'builds a small Llama from scratch, teaches it addition, then a question/answer format with LoRA,\n' +
+    'then DPO on pairs preferring right answers to wrong ones, then SFT to refuse questions with a trigger,\n' +
+    'abliteration of the refusal direction and steering with it, and prints held-out exact-match\naccuracy and refusal rates before and after each stage',
+  flags: [
+    { flags: '--output-dir <dir>', help: 'where the stages write', default: 'demo-output' },
+    { flags: '--pretrain-steps <n>', help: 'steps of the pretraining stage', parse: positiveInt },
+    { flags: '--lora-steps <n>', help: 'steps of the LoRA stage', parse: positiveInt },
+    { flags: '--dpo-steps <n>', help: 'steps of the DPO stage', parse: positiveInt },
+    { flags: '--editing-steps <n>', help: 'SFT steps of the editing stage (0 skips it)', parse: nonNegativeInt },
+    ...backendFlags,
+  ],
+  run: async (o) => {
+    const backend = await openBackend(o);
+    try {
+      const t0 = performance.now();
+      await runDemo({
+        outputDir: o.outputDir as string, backend,
+        pretrainSteps: o.pretrainSteps as number | undefined, loraSteps: o.loraSteps as number | undefined, dpoSteps: o.dpoSteps as number | undefined,
+        editingSteps: o.editingSteps as number | undefined,
+        log: (s) => console.log(s),
+        onStep: (stage, r) => {
+          if (r.step % 50 !== 0) return;
+          const margins = r['rewards/margins'] !== undefined ? `, rewards/margins ${r['rewards/margins']!.toFixed(3)}, rewards/accuracies ${r['rewards/accuracies']!.toFixed(2)}` : '';
+          log(`  ${stage} step ${r.step}: loss ${r.loss.toFixed(3)}${margins} (${r.tokens_per_second.toFixed(0)} tokens/s)`);
+        },
+      });
+      log(`wgrad demo: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    } finally {
+      backend.destroy();
+    }
+  },
+};

@@ -1,181 +1,225 @@
 // wgrad train --method sft|dpo|orpo|cpo|simpo|kto: LoRA or full fine-tuning from the command line or
 // a YAML config, writing metrics.jsonl, adapter/ (PEFT), adapter-mlx/ (mlx-lm) and checkpoints/ to
-// --output-dir.
+// --output-dir. Flag names follow TRL and mlx-lm (their spellings are aliases).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
-import { createBackend, type BackendChoice } from '../../engine/index.ts';
 import { saveAdapter, exportHfFolder } from '../../llm/adapters/index.ts';
-import { loadLlama } from '../../llm/models/llama/load.ts';
-import { loadTokenizer } from '../../llm/tokenizers/load.ts';
 import { runTraining, type TrainSettings } from '../../llm/train/run.ts';
 import { DPO_LOSS_TYPES, type DpoLossType } from '../../llm/methods/dpo.ts';
-import { PREFERENCE_METHODS, type PreferenceMethod } from '../../llm/train/preference.ts';
-import { log, numberFlag, parse, UsageError } from '../args.ts';
+import { PREFERENCE_METHODS } from '../../llm/train/preference.ts';
+import {
+  applyConfig, choice, Exit, fraction, integer, list, log, nonNegative, nonNegativeInt, number, positive, positiveInt, UsageError,
+  type Command, type CommandSpec, type Flag,
+} from '../args.ts';
+import { openBackend } from '../backend.ts';
+import { loadModelAndTokenizer } from '../load.ts';
+import { backendFlags, chatTemplateFlag, modelFlags } from '../options.ts';
+import { progressReporter, type Progress } from '../progress.ts';
+import { checkOutputDir } from '../output-dir.ts';
+import { checkRun, fsContext, prepareRun, resumeCommand, stopOnSignals } from '../run.ts';
+import { formatDataSummary } from '../../llm/data/summary.ts';
+import { DivergenceMonitor } from '../../llm/train/divergence.ts';
+import { updateRunRecord } from '../../llm/train/run-dir.ts';
+import { latestCheckpoint } from '../../llm/train/checkpoint.ts';
 
-export const trainHelp = `wgrad train --method sft|dpo|orpo|cpo|simpo|kto --model PATH --data FILE --output-dir DIR [options]
-  --method M                 sft (default); preference methods (TRL 1.x losses and metric names):
-                             dpo, orpo, cpo, simpo, kto
-  --beta B                   preference methods: β (default 0.1)
-  --loss-type T              dpo: sigmoid | robust | hinge | ipo (default sigmoid)
-  --label-smoothing E        dpo (cDPO/robust), cpo, simpo: ε (default 0)
-  --rpo-alpha A              dpo: add A × NLL of the chosen completions (RPO)
-  --cpo-alpha A              cpo/simpo: weight of the chosen NLL (default 1 for cpo, 0 for simpo)
-  --simpo-gamma G            simpo: target margin γ (default 0.5)
-  --desirable-weight W --undesirable-weight W   kto (default 1, 1)
-  --max-prompt-length N      preference data: longest prompt when a pair exceeds --max-length
-  --truncation-mode M        keep_start (default) | keep_end
-  --precompute-ref           dpo: reference log-probs computed once before training
-  --model PATH               Hugging Face folder or llama2.c .bin (then --tokenizer)
-  --tokenizer PATH           tokenizer.json / tokenizer.bin (default: the model folder's)
-  --data FILE|DIR            JSONL, JSON, CSV, Parquet (or a folder with train.* / valid.*)
-  --valid FILE               validation data (default: DIR/valid.*, else --val-fraction)
-  --val-fraction F           hold out this share of the training rows (default 0)
-  --output-dir DIR           metrics.jsonl, adapter/ (PEFT), adapter-mlx/ (mlx-lm), checkpoints/
-  --max-steps N              optimizer steps (alias --iters) (default 100)
-  --batch-size B             examples per micro-batch (default 4)
-  --grad-accum N             micro-batches per step (default 1)
-  --learning-rate LR         peak learning rate (default 1e-4)
-  --lr-schedule S            constant | linear | cosine (default cosine), --warmup-steps N
-  --optimizer O              adamw | sgd | lion (default adamw), --weight-decay W
-  --max-grad-norm X          global-norm clipping (default 1)
-  --max-length N             truncate examples to N tokens (default 1024)
-  --packing                  pack examples into rows of --max-length tokens
-  --train-on-prompt          loss on every token, not only completions
-  --skip-invalid             skip malformed rows (counted) instead of stopping
-  --chat-template NAME|JINJA template for messages rows when the tokenizer has none (e.g. chatml)
-  --lora-r R --lora-alpha A --lora-dropout P --lora-targets q_proj,v_proj|all-linear --lora-layers FIRST-LAST --rslora
-  --full                     full fine-tuning instead of LoRA (writes model/ as a Hugging Face folder)
-  --eval-every N --save-every N   (alias --steps-per-eval, --save-every)
-  --resume                   continue from the newest checkpoint in DIR/checkpoints
-  --adapter-path DIR         mlx-lm alias: where to write the mlx-lm adapter (default DIR/adapter-mlx)
-  --seed S  --backend cpu|webgpu|auto  --config FILE.yaml (same keys as the flags)`;
+const METHODS = ['sft', ...PREFERENCE_METHODS] as const;
 
-const flags = {
-  config: { type: 'string' }, method: { type: 'string' }, model: { type: 'string' }, tokenizer: { type: 'string' },
-  data: { type: 'string' }, valid: { type: 'string' }, 'val-fraction': { type: 'string' }, 'output-dir': { type: 'string' },
-  'max-steps': { type: 'string' }, iters: { type: 'string' }, 'batch-size': { type: 'string' }, 'grad-accum': { type: 'string' },
-  'learning-rate': { type: 'string' }, 'lr-schedule': { type: 'string' }, 'warmup-steps': { type: 'string' },
-  optimizer: { type: 'string' }, 'weight-decay': { type: 'string' }, 'max-grad-norm': { type: 'string' },
-  'max-length': { type: 'string' }, packing: { type: 'boolean' }, 'train-on-prompt': { type: 'boolean' },
-  'skip-invalid': { type: 'boolean' }, 'chat-template': { type: 'string' }, 'lora-r': { type: 'string' },
-  'lora-alpha': { type: 'string' }, 'lora-dropout': { type: 'string' }, 'lora-targets': { type: 'string' },
-  'lora-layers': { type: 'string' }, rslora: { type: 'boolean' }, full: { type: 'boolean' }, 'eval-every': { type: 'string' },
-  'steps-per-eval': { type: 'string' }, 'save-every': { type: 'string' }, resume: { type: 'boolean' },
-  'adapter-path': { type: 'string' }, seed: { type: 'string' }, backend: { type: 'string' },
-  beta: { type: 'string' }, 'loss-type': { type: 'string' }, 'label-smoothing': { type: 'string' }, 'rpo-alpha': { type: 'string' },
-  'cpo-alpha': { type: 'string' }, 'simpo-gamma': { type: 'string' }, 'desirable-weight': { type: 'string' },
-  'undesirable-weight': { type: 'string' }, 'max-prompt-length': { type: 'string' }, 'truncation-mode': { type: 'string' },
-  'precompute-ref': { type: 'boolean' },
-} as const;
+const methodFlags: Flag[] = [
+  { flags: '--method <m>', help: 'sft; preference methods (TRL 1.x losses and metric names): dpo, orpo, cpo, simpo, kto', default: 'sft', parse: choice(METHODS) },
+  { flags: '--beta <b>', help: 'preference methods: β (default 0.1)', parse: positive },
+  { flags: '--loss-type <t>', help: 'dpo: sigmoid | robust | hinge | ipo', default: 'sigmoid', parse: choice(DPO_LOSS_TYPES) },
+  { flags: '--label-smoothing <e>', help: 'dpo (cDPO/robust), cpo, simpo: ε (default 0)', parse: number('a number in [0, 0.5)', (n) => n >= 0 && n < 0.5) },
+  { flags: '--rpo-alpha <a>', help: 'dpo: add A × NLL of the chosen completions (RPO)', parse: nonNegative },
+  { flags: '--cpo-alpha <a>', help: 'cpo/simpo: weight of the chosen NLL (default 1 for cpo, 0 for simpo)', parse: nonNegative },
+  { flags: '--simpo-gamma <g>', help: 'simpo: target margin γ (default 0.5)', parse: number() },
+  { flags: '--desirable-weight <w>', help: 'kto (default 1)', parse: positive },
+  { flags: '--undesirable-weight <w>', help: 'kto (default 1)', parse: positive },
+  { flags: '--max-prompt-length <n>', help: 'preference data: longest prompt when a pair exceeds --max-length', parse: positiveInt },
+  { flags: '--truncation-mode <m>', help: 'keep_start | keep_end', default: 'keep_start', parse: choice(['keep_start', 'keep_end'] as const) },
+  { flags: '--precompute-ref', help: 'dpo: reference log-probs computed once before training' },
+];
 
-type Values = Record<string, string | boolean | undefined>;
+const dataFlags: Flag[] = [
+  { flags: '--data <file|dir>', help: 'JSONL, JSON, CSV, Parquet, .jsonl.gz (or a folder with train.* / valid.*)', aliases: ['--dataset'] },
+  { flags: '--valid <file>', help: 'validation data (default: DIR/valid.*, else --val-fraction)' },
+  { flags: '--val-fraction <f>', help: 'hold out this share of the training rows', default: 0, parse: fraction },
+  { flags: '--max-length <n>', help: 'truncate examples to N tokens (default: min(1024, the model\'s positions))', parse: positiveInt, aliases: ['--max-seq-length'] },
+  { flags: '--packing', help: 'pack examples into rows of --max-length tokens' },
+  { flags: '--train-on-prompt', help: 'loss on every token, not only completions' },
+  { flags: '--skip-invalid', help: 'skip malformed rows (counted) instead of stopping' },
+  chatTemplateFlag,
+];
 
-/** YAML keys may use the flag names with - or _ (learning_rate or learning-rate). */
-function readConfig(path: string): Values {
-  let raw: unknown;
-  try { raw = parseYaml(readFileSync(path, 'utf8')); } catch (e) { throw new UsageError(`wgrad train: --config ${path}: ${(e as Error).message}`); }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`wgrad train: --config ${path}: expected a mapping of option names to values`);
-  const out: Values = {};
-  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    const key = k.replace(/_/g, '-');
-    if (!(key in flags) || key === 'config') throw new UsageError(`wgrad train: --config ${path}: unknown key "${k}"`);
-    const isBool = (flags as Record<string, { type: string }>)[key].type === 'boolean';
-    if (isBool && typeof v !== 'boolean') throw new UsageError(`wgrad train: --config ${path}: "${k}" must be true or false`);
-    out[key] = isBool ? (v as boolean) : Array.isArray(v) ? v.join(',') : String(v);
-  }
-  return out;
+const loraFlags: Flag[] = [
+  { flags: '--lora-r <r>', help: 'LoRA rank', default: 8, parse: positiveInt, aliases: ['--lora-rank'] },
+  { flags: '--lora-alpha <a>', help: 'LoRA α (scale α/r)', default: 16, parse: positive },
+  { flags: '--lora-dropout <p>', help: 'dropout on the LoRA input', default: 0, parse: number('a probability in [0, 1)', (n) => n >= 0 && n < 1) },
+  { flags: '--lora-targets <list>', help: 'q_proj,v_proj,... or all-linear', default: ['q_proj', 'v_proj'], parse: list, aliases: ['--target-modules'] },
+  { flags: '--lora-layers <first-last>', help: 'adapt only these layers (e.g. 0-15)', parse: layerRange },
+  { flags: '--num-layers <n>', help: 'mlx-lm: adapt the last N layers (-1: all)', parse: number('a positive integer or -1', (n) => n === -1 || (Number.isInteger(n) && n > 0)) },
+  { flags: '--rslora', help: 'rank-stabilised scale α/√r' },
+  { flags: '--full', help: 'full fine-tuning instead of LoRA (writes model/ as a Hugging Face folder)' },
+  { flags: '--fine-tune-type <t>', help: 'mlx-lm: lora (default) | full', parse: fineTuneType },
+];
+
+const trainingFlags: Flag[] = [
+  { flags: '--max-steps <n>', help: 'optimizer steps (default 100, or from --num-train-epochs)', parse: positiveInt, aliases: ['--iters'] },
+  { flags: '--num-train-epochs <n>', help: 'TRL: passes over the training rows (sets --max-steps)', parse: positive, aliases: ['--epochs'] },
+  { flags: '--batch-size <b>', help: 'examples per micro-batch', default: 4, parse: positiveInt, aliases: ['--per-device-train-batch-size'] },
+  { flags: '--grad-accum <n>', help: 'micro-batches per step', default: 1, parse: positiveInt, aliases: ['--gradient-accumulation-steps'] },
+  { flags: '--learning-rate <lr>', help: 'peak learning rate', default: 1e-4, parse: positive, aliases: ['--lr'] },
+  { flags: '--lr-schedule <s>', help: 'constant | linear | cosine', default: 'cosine', parse: choice(['constant', 'linear', 'cosine'] as const), aliases: ['--lr-scheduler-type'] },
+  { flags: '--warmup-steps <n>', help: 'linear warmup steps', default: 0, parse: nonNegativeInt },
+  { flags: '--optimizer <o>', help: 'adamw | sgd | lion', default: 'adamw', parse: choice(['adamw', 'sgd', 'lion'] as const), aliases: ['--optim'] },
+  { flags: '--weight-decay <w>', help: 'decoupled weight decay', default: 0, parse: nonNegative },
+  { flags: '--max-grad-norm <x>', help: 'global-norm clipping', default: 1, parse: positive },
+  { flags: '--seed <s>', help: 'seed for LoRA init, shuffling and dropout', default: 0, parse: integer },
+];
+
+const runFlags: Flag[] = [
+  { flags: '--output-dir <dir>', help: 'metrics.jsonl, run.json, adapter/ (PEFT), adapter-mlx/ (mlx-lm), checkpoints/' },
+  { flags: '--eval-every <n>', help: 'evaluate every N steps', default: 50, parse: positiveInt, aliases: ['--steps-per-eval', '--eval-steps'] },
+  { flags: '--save-every <n>', help: 'checkpoint every N steps', default: 100, parse: positiveInt, aliases: ['--save-steps'] },
+  { flags: '--save-total-limit <n>', help: 'keep only the newest N checkpoints', parse: positiveInt },
+  { flags: '--log-every <n>', help: 'progress line every N steps when stderr is not a terminal', default: 10, parse: positiveInt, aliases: ['--steps-per-report', '--logging-steps'] },
+  { flags: '--resume', help: 'continue the run in --output-dir from its newest checkpoint (same settings)' },
+  { flags: '--overwrite', help: 'replace the run in --output-dir (its run.json, metrics, checkpoints, adapters)', aliases: ['--overwrite-output-dir'] },
+  { flags: '--stop-on-divergence', help: 'stop when the loss diverges, keeping the last good checkpoint' },
+  { flags: '--adapter-path <dir>', help: 'mlx-lm: where to write the mlx-lm adapter (default DIR/adapter-mlx)' },
+  { flags: '--config <file>', help: 'YAML with the same keys as the flags (- or _); flags on the command line win' },
+];
+
+function layerRange(raw: string, flag: string): [number, number] {
+  const m = /^(\d+)-(\d+)$/.exec(raw.trim());
+  if (!m || +m[1] > +m[2]) throw new UsageError(`${flag} expects FIRST-LAST (e.g. 0-15), got "${raw}"`);
+  return [+m[1], +m[2]];
 }
 
-export async function trainCommand(argv: string[]): Promise<void> {
-  const { values: cli } = parse('train', argv, flags);
-  if (cli.help) { console.log(trainHelp); return; }
-  const v: Values = { ...(cli.config ? readConfig(cli.config as string) : {}), ...cli };
-  const str = (k: string) => v[k] as string | undefined;
-  const num = (k: string, d: number, what = 'a number', ok?: (n: number) => boolean) => numberFlag('train', k, str(k), d, what, ok);
-  const int = (k: string, d: number) => num(k, d, 'a positive integer', (n) => Number.isInteger(n) && n > 0);
-  const method = str('method') ?? 'sft';
-  if (method !== 'sft' && !PREFERENCE_METHODS.includes(method as PreferenceMethod)) {
-    throw new UsageError(`wgrad train: unknown --method "${method}" (expected sft, ${PREFERENCE_METHODS.join(', ')})`);
-  }
-  const lossType = str('loss-type') ?? 'sigmoid';
-  if (!DPO_LOSS_TYPES.includes(lossType as DpoLossType)) throw new UsageError(`wgrad train: --loss-type expects ${DPO_LOSS_TYPES.join(', ')}, got "${lossType}"`);
-  const truncation = str('truncation-mode') ?? 'keep_start';
-  if (truncation !== 'keep_start' && truncation !== 'keep_end') throw new UsageError(`wgrad train: --truncation-mode expects keep_start or keep_end, got "${truncation}"`);
-  const opt = (k: string, what: string, ok: (n: number) => boolean) => (str(k) === undefined ? undefined : num(k, 0, what, ok));
-  for (const req of ['model', 'data', 'output-dir']) if (!str(req)) throw new UsageError(`wgrad train: --${req} is required\n\n${trainHelp}`);
-  const out = str('output-dir')!;
-  const layers = str('lora-layers');
-  let layerRange: [number, number] | undefined;
-  if (layers) {
-    const m = /^(\d+)-(\d+)$/.exec(layers);
-    if (!m || +m[1] > +m[2]) throw new UsageError(`wgrad train: --lora-layers expects FIRST-LAST (e.g. 0-15), got "${layers}"`);
-    layerRange = [+m[1], +m[2]];
-  }
-  const schedule = str('lr-schedule') ?? 'cosine';
-  if (!['constant', 'linear', 'cosine'].includes(schedule)) throw new UsageError(`wgrad train: --lr-schedule expects constant, linear or cosine, got "${schedule}"`);
-  const settings: TrainSettings = {
-    method: method as TrainSettings['method'],
-    preference: {
-      beta: opt('beta', 'a positive number', (n) => n > 0), lossType: lossType as DpoLossType,
-      labelSmoothing: opt('label-smoothing', 'a number in [0, 0.5)', (n) => n >= 0 && n < 0.5),
-      rpoAlpha: opt('rpo-alpha', 'a number ≥ 0', (n) => n >= 0), cpoAlpha: opt('cpo-alpha', 'a number ≥ 0', (n) => n >= 0),
-      gamma: opt('simpo-gamma', 'a number', Number.isFinite),
-      desirableWeight: opt('desirable-weight', 'a positive number', (n) => n > 0), undesirableWeight: opt('undesirable-weight', 'a positive number', (n) => n > 0),
-    },
-    maxPromptLength: str('max-prompt-length') === undefined ? undefined : int('max-prompt-length', 512),
-    truncationMode: truncation, precomputeRef: !!v['precompute-ref'],
-    data: str('data')!, valid: str('valid'), valFraction: num('val-fraction', 0, 'a fraction in [0, 1)', (n) => n >= 0 && n < 1),
-    maxSteps: str('iters') !== undefined ? int('iters', 100) : int('max-steps', 100),
-    batchSize: int('batch-size', 4), gradAccum: int('grad-accum', 1),
-    learningRate: num('learning-rate', 1e-4, 'a positive number', (n) => n > 0),
-    schedule: schedule as TrainSettings['schedule'], warmupSteps: num('warmup-steps', 0, 'an integer ≥ 0', (n) => Number.isInteger(n) && n >= 0),
-    optimizer: (str('optimizer') ?? 'adamw') as TrainSettings['optimizer'], weightDecay: num('weight-decay', 0, 'a number ≥ 0', (n) => n >= 0),
-    maxGradNorm: num('max-grad-norm', 1, 'a positive number', (n) => n > 0),
-    seed: num('seed', 0, 'an integer', Number.isInteger), maxLength: int('max-length', 1024),
-    packing: !!v.packing, completionOnly: !v['train-on-prompt'], skipInvalid: !!v['skip-invalid'], chatTemplate: str('chat-template'),
-    lora: v.full ? null : {
-      r: int('lora-r', 8), alpha: num('lora-alpha', 16, 'a positive number', (n) => n > 0),
-      dropout: num('lora-dropout', 0, 'a probability in [0, 1)', (n) => n >= 0 && n < 1), rslora: !!v.rslora,
-      targets: (str('lora-targets') ?? 'q_proj,v_proj').split(',').map((s) => s.trim()).filter(Boolean), layers: layerRange,
-    },
-    evalEvery: str('steps-per-eval') !== undefined ? int('steps-per-eval', 50) : int('eval-every', 50),
-    saveEvery: int('save-every', 100), outputDir: out, resume: !!v.resume,
-  };
-  if (!['adamw', 'sgd', 'lion'].includes(settings.optimizer!)) throw new UsageError(`wgrad train: --optimizer expects adamw, sgd or lion, got "${settings.optimizer}"`);
+function fineTuneType(raw: string, flag: string): 'lora' | 'full' {
+  if (raw === 'lora' || raw === 'full') return raw;
+  if (raw === 'dora') throw new UsageError(`${flag} dora is not supported (DoRA); use lora or full`);
+  throw new UsageError(`${flag} expects lora | full, got "${raw}"`);
+}
 
-  const backend = await createBackend({ backend: str('backend') as BackendChoice | undefined });
+export const trainSpec: CommandSpec = {
+  name: 'train',
+  summary: 'fine-tune with LoRA or fully: sft, dpo, orpo, cpo, simpo, kto',
+  flags: [...methodFlags, ...modelFlags, ...dataFlags, ...loraFlags, ...trainingFlags, ...runFlags, ...backendFlags],
+  after: 'example: wgrad train --model stories260K-hf --data alpaca_tiny.json --output-dir out --iters 200',
+  run: (o, _args, cmd) => trainCommand(o, cmd),
+};
+
+async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<void> {
+  if (o.config) {
+    let raw: unknown;
+    try { raw = parseYaml(readFileSync(o.config as string, 'utf8')); } catch (e) { throw new UsageError(`--config ${o.config}: ${(e as Error).message}`); }
+    applyConfig(cmd, raw, o.config as string);
+    o = cmd.opts();
+  }
+  for (const req of ['model', 'data', 'outputDir']) {
+    if (!o[req]) throw new UsageError(`--${req.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} is required (see wgrad train --help)`);
+  }
+  const full = !!o.full || o.fineTuneType === 'full';
+  if (o.full && o.fineTuneType === 'lora') throw new UsageError('--full and --fine-tune-type lora contradict each other');
+  if (o.loraLayers !== undefined && o.numLayers !== undefined) throw new UsageError('--lora-layers and --num-layers both choose layers; give one');
+  const method = o.method as TrainSettings['method'];
+  const out = o.outputDir as string;
+
+  checkOutputDir(out, '--output-dir');
+  if (o.adapterPath) checkOutputDir(o.adapterPath as string, '--adapter-path');
+  await checkRun(out, o);
+
+  const backend = await openBackend(o);
+  const stop = stopOnSignals();
+  let progress: Progress | null = null;
   try {
-    log(`wgrad: backend ${backend.description}`);
-    const modelPath = str('model')!;
-    const tokenizer = await loadTokenizer(str('tokenizer') ?? (modelPath.endsWith('.bin') ? join(modelPath, '..', 'tokenizer.bin') : modelPath));
-    const { model } = await loadLlama(modelPath, { backend });
-    const pref = method !== 'sft';
-    const bar = new SingleBar({
-      format: `${method} |{bar}| {value}/{total} steps | loss {loss}${pref ? ' | margins {margins} | acc {acc}' : ''} | {tps} tok/s | ETA {eta_formatted}`,
-      hideCursor: true, stream: process.stderr,
-    });
-    bar.start(settings.maxSteps, 0, { loss: '-', tps: '-', margins: '-', acc: '-' });
-    const fmt = (x: number | null | undefined) => (x === undefined || x === null ? '-' : x.toFixed(3));
+    const { model, tokenizer, paths } = await loadModelAndTokenizer(o, backend);
+    const cfg = model.config;
+    const maxLength = (o.maxLength as number | undefined) ?? Math.min(1024, cfg.maxPositions);
+    if (maxLength > cfg.maxPositions) throw new UsageError(`--max-length ${maxLength} exceeds the model's ${cfg.maxPositions} positions`);
+    let layers = o.loraLayers as [number, number] | undefined;
+    if (layers && layers[1] >= cfg.numLayers) throw new UsageError(`--lora-layers ${layers.join('-')}: the model has layers 0-${cfg.numLayers - 1}`);
+    const numLayers = o.numLayers as number | undefined;
+    if (numLayers !== undefined && numLayers !== -1) {
+      if (numLayers > cfg.numLayers) throw new UsageError(`--num-layers ${numLayers}: the model has ${cfg.numLayers} layers`);
+      layers = [cfg.numLayers - numLayers, cfg.numLayers - 1];
+    }
+    const maxSteps = (o.maxSteps as number | undefined) ?? 100;
+    if (o.numTrainEpochs !== undefined && o.maxSteps !== undefined) throw new UsageError('--num-train-epochs and --max-steps both set the length of the run; give one');
+    if (o.numTrainEpochs === undefined && (o.warmupSteps as number) > maxSteps) throw new UsageError(`--warmup-steps ${o.warmupSteps} exceeds --max-steps ${maxSteps}`);
+    const settings: TrainSettings = {
+      method,
+      preference: {
+        beta: o.beta as number | undefined, lossType: o.lossType as DpoLossType, labelSmoothing: o.labelSmoothing as number | undefined,
+        rpoAlpha: o.rpoAlpha as number | undefined, cpoAlpha: o.cpoAlpha as number | undefined, gamma: o.simpoGamma as number | undefined,
+        desirableWeight: o.desirableWeight as number | undefined, undesirableWeight: o.undesirableWeight as number | undefined,
+      },
+      maxPromptLength: o.maxPromptLength as number | undefined, truncationMode: o.truncationMode as TrainSettings['truncationMode'],
+      precomputeRef: !!o.precomputeRef,
+      data: o.data as string, valid: o.valid as string | undefined, valFraction: o.valFraction as number,
+      maxSteps, epochs: o.numTrainEpochs as number | undefined,
+      batchSize: o.batchSize as number, gradAccum: o.gradAccum as number,
+      learningRate: o.learningRate as number, schedule: o.lrSchedule as TrainSettings['schedule'], warmupSteps: o.warmupSteps as number,
+      optimizer: o.optimizer as TrainSettings['optimizer'], weightDecay: o.weightDecay as number, maxGradNorm: o.maxGradNorm as number,
+      seed: o.seed as number, maxLength,
+      packing: !!o.packing, completionOnly: !o.trainOnPrompt, skipInvalid: !!o.skipInvalid, chatTemplate: o.chatTemplate as string | undefined,
+      lora: full ? null : {
+        r: o.loraR as number, alpha: o.loraAlpha as number, dropout: o.loraDropout as number, rslora: !!o.rslora,
+        targets: o.loraTargets as string[], layers,
+      },
+      evalEvery: o.evalEvery as number, saveEvery: o.saveEvery as number, saveTotalLimit: o.saveTotalLimit as number | undefined,
+      outputDir: out, resume: !!o.resume,
+    };
+    const run = await prepareRun(out, cmd, { ...o, maxLength }, paths, backend.description);
+    progress = progressReporter({ method: method!, maxSteps: settings.maxSteps, logEvery: o.logEvery as number });
+    const divergence = new DivergenceMonitor({ vocabSize: method === 'sft' ? cfg.vocabSize : undefined });
+    const diverged = (msg: string | null) => {
+      if (msg === null) return;
+      progress!.stop();
+      log(`wgrad: warning: training diverges: ${msg}${o.stopOnDivergence ? '; stopping (--stop-on-divergence)' : ' (--stop-on-divergence stops here)'}`);
+      if (o.stopOnDivergence) stop.controller.abort({ divergence: msg, checkpoint: false });
+    };
+    const p = progress;
     const r = await runTraining(model, tokenizer, settings, {
-      onStep: (rec) => bar.update(rec.step, { loss: rec.loss.toFixed(4), tps: rec.tokens_per_second.toFixed(0), margins: fmt(rec['rewards/margins']), acc: fmt(rec['rewards/accuracies']) }),
-      onEval: (e) => log(`\neval step ${e.step}: ` + Object.entries(e).filter(([k]) => k !== 'step').map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ')),
-      loadReference: async () => (await loadLlama(modelPath, { backend })).model,
+      onData: async (summary) => {
+        for (const line of formatDataSummary(summary)) log(line);
+        await updateRunRecord(out, { data_summary: summary });
+      },
+      onStart: p.start,
+      onStep: (rec) => { p.step(rec); diverged(divergence.step(rec.step, rec.loss)); },
+      onEval: (e) => { p.eval(e); diverged(divergence.eval(e.step, e.eval_loss)); },
+      loadReference: async () => (await loadModelAndTokenizer(o, backend)).model,
+      signal: stop.controller.signal,
       log,
-    }).finally(() => bar.stop());
+    }).catch((e) => { throw fsContext(e, out); }).finally(() => p.stop());
+    const last = r.records[r.records.length - 1];
+    const step = r.trainer.step;
+    const reason = r.stopped as { signal?: NodeJS.Signals; divergence?: string } | undefined;
+    await updateRunRecord(out, { ended: { at: new Date().toISOString(), step, ...(reason?.signal ? { signal: reason.signal } : {}), ...(divergence.diagnosis ? { diverged: divergence.diagnosis } : {}) } });
+    if (reason?.signal) {
+      throw new Exit(reason.signal === 'SIGINT' ? 130 : 143,
+        `stopped by ${reason.signal} after step ${step}; checkpoint written to ${join(out, 'checkpoints')}. Continue with:\n  ${resumeCommand()}`);
+    }
+    if (reason?.divergence) {
+      const good = await latestCheckpoint(join(out, 'checkpoints'));
+      throw new Exit(1, `stopped at step ${step}: training diverged; the last good checkpoint is ${good ?? '(none yet)'}`);
+    }
     if (r.lora) {
-      await saveAdapter(model, join(out, 'adapter'), { format: 'peft', baseModel: modelPath });
-      await saveAdapter(model, str('adapter-path') ?? join(out, 'adapter-mlx'), { format: 'mlx', baseModel: modelPath });
-      log(`wgrad: adapter written to ${join(out, 'adapter')} (PEFT) and ${str('adapter-path') ?? join(out, 'adapter-mlx')} (mlx-lm)`);
+      const mlxDir = (o.adapterPath as string | undefined) ?? join(out, 'adapter-mlx');
+      await saveAdapter(model, join(out, 'adapter'), { format: 'peft', baseModel: paths.model });
+      await saveAdapter(model, mlxDir, { format: 'mlx', baseModel: paths.model });
+      log(`wgrad: adapter written to ${join(out, 'adapter')} (PEFT) and ${mlxDir} (mlx-lm)`);
     } else {
-      await exportHfFolder(model, join(out, 'model'), { tokenizerFrom: modelPath.endsWith('.bin') ? undefined : modelPath });
+      await exportHfFolder(model, join(out, 'model'), { tokenizerFrom: paths.format === 'hf' ? paths.model : undefined });
       log(`wgrad: model written to ${join(out, 'model')}`);
     }
-    const last = r.records[r.records.length - 1];
-    log(`wgrad: ${r.records.length} steps, final loss ${last ? last.loss.toFixed(4) : '-'}${r.evalLoss !== null ? `, eval loss ${r.evalLoss.toFixed(4)}` : ''}`);
+    log(`wgrad: ${run.step ? `steps ${run.step + 1}-${step}` : `${step} steps`}, final loss ${last ? last.loss.toFixed(4) : '-'}${r.evalLoss !== null ? `, eval loss ${r.evalLoss.toFixed(4)}` : ''}`);
+    if (divergence.diagnosis) log(`wgrad: warning: training diverged: ${divergence.diagnosis}`);
     model.dispose();
   } finally {
+    progress?.stop();
+    stop.dispose();
     backend.destroy();
   }
 }

@@ -31,7 +31,6 @@ export function applyLoRA(model: Module, t: LoRATargets): Map<string, LoRALinear
       if (t.layers && (!layer || +layer[1] < t.layers[0] || +layer[1] > t.layers[1])) continue;
       const lora = new LoRALinear(child, t, { generator: g });
       parent.setChild(name, lora);
-      (parent as unknown as Record<string, unknown>)[name] = lora;
       wrapped.set(path ? `${path}.${name}` : name, lora);
     }
   }

@@ -17,10 +17,16 @@ export abstract class Module {
     return m;
   }
 
-  /** Replace a child (LoRA wraps a Linear in place). */
+  /**
+   * Replace a child (LoRA wraps a Linear in place). Forward passes read children from fields
+   * (this.q_proj), so every own field that held the old child now holds the new one too.
+   */
   setChild(name: string, m: Module): void {
-    if (!this._children.has(name)) throw new Error(`${this.constructor.name}: no child module named ${name}`);
+    const old = this._children.get(name);
+    if (!old) throw new Error(`${this.constructor.name}: no child module named ${name}`);
     this._children.set(name, m);
+    const fields = this as unknown as Record<string, unknown>;
+    for (const key of Object.keys(fields)) if (fields[key] === old) fields[key] = m;
   }
 
   children(): Map<string, Module> { return this._children; }

@@ -1,7 +1,8 @@
 // Fused causal scaled-dot-product attention (PyTorch's F.scaled_dot_product_attention with
-// is_causal, plus GQA and segment masks), one backend primitive forward and one backward:
+// is_causal, plus GQA and segment masks), one backend routine forward and one backward:
 // the [T, S] score matrix is never stored, only the per-row logsumexp for the backward.
-import type { AttentionParams } from '../../backends/backend.ts';
+import * as routines from '../../backends/routines/index.ts';
+import type { AttentionParams } from '../../backends/routines/index.ts';
 import { record } from '../autodiff.ts';
 import type { Tensor } from '../tensor.ts';
 import { wrap } from './create.ts';
@@ -53,11 +54,11 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const p: AttentionParams = { B, H, KV, T, S, D, scale, past };
   const be = q.backend;
   const segs = () => [segQ?.storage ?? null, segK?.storage ?? null] as const;
-  const res = be.attentionForward(q.storage, k.storage, v.storage, ...segs(), p);
+  const res = be.run(routines.attentionForward, q.storage, k.storage, v.storage, ...segs(), p);
   const out = wrap(res.out, q.shape);
   const lse = wrap(res.lse, [B, H, T]);
   const recorded = record(out, op, [q, k, v], (g) => {
-    const gr = be.attentionBackward(q.storage, k.storage, v.storage, out.storage, lse.storage, g.storage, ...segs(), p);
+    const gr = be.run(routines.attentionBackward, q.storage, k.storage, v.storage, out.storage, lse.storage, g.storage, ...segs(), p);
     return [
       q.requiresGrad ? wrap(gr.dq, q.shape) : (be.free(gr.dq), null),
       k.requiresGrad ? wrap(gr.dk, k.shape) : (be.free(gr.dk), null),

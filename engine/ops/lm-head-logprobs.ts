@@ -5,6 +5,7 @@
 // Backward, per chunk: logits_c recomputed, dlogits_c = g_c·(onehot − softmax) [C, V] (one fused pass),
 //   dh_c = dlogits_c·W [C, D],  dW += dlogits_cᵀ·h_c [V, D]; both chunk buffers freed.
 // Peak [·, V] memory is C·V instead of N·V, for one extra h·Wᵀ matmul in backward.
+import * as routines from '../../backends/routines/index.ts';
 import { noGrad, record } from '../autodiff.ts';
 import { tidy } from '../memory.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
@@ -54,7 +55,7 @@ export function lmHeadLogprobs(hidden: Tensor, weight: Tensor, targets: Tensor, 
   const [logp, lse] = noGrad(() => {
     const parts = chunks.map(([c0, n]) => tidy(() => {
       const { tc, logits } = chunkLogits(c0, n);
-      const r = backend.tokenLogprobs(logits.storage, tc.storage, n, V, ignore);
+      const r = backend.run(routines.tokenLogprobs, logits.storage, tc.storage, n, V, ignore);
       return [wrap(r.logp, [n]), wrap(r.lse, [n])];
     }));
     if (parts.length === 0) return [zeros([0], { backend }), zeros([0], { backend })];
@@ -71,7 +72,7 @@ export function lmHeadLogprobs(hidden: Tensor, weight: Tensor, targets: Tensor, 
       const [dhc, dWc] = tidy(() => {
         const { hc, tc, logits } = chunkLogits(c0, n);
         const gc = narrow(g1, 0, c0, n), lc = narrow(lse, 0, c0, n);
-        const dlogits = wrap(backend.tokenLogprobsBackward(logits.storage, tc.storage, lc.storage, gc.storage, n, V, ignore), [n, V]);
+        const dlogits = wrap(backend.run(routines.tokenLogprobsBackward, logits.storage, tc.storage, lc.storage, gc.storage, n, V, ignore), [n, V]);
         return [
           hidden.requiresGrad ? matmul(dlogits, weight) : null,
           weight.requiresGrad ? (dW ? add(dW, matmul(dlogits, hc, { transA: true })) : matmul(dlogits, hc, { transA: true })) : null,

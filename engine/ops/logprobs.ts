@@ -1,8 +1,9 @@
-// Per-token log-probabilities log_softmax(logits)[target] as one fused primitive each way: the
+// Per-token log-probabilities log_softmax(logits)[target] as one fused backend routine each way: the
 // forward reads every row once and keeps only logp and logsumexp per row; the backward writes
 // d logits = g·(onehot − softmax) straight into one [rows, V] buffer. Neither the [rows, V]
 // log-softmax nor the gather/scatter buffers of the composed version exist.
 // Cross-entropy (nn.ts) and the sequence log-probs of the preference methods sit on top.
+import * as routines from '../../backends/routines/index.ts';
 import { record } from '../autodiff.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
 import { wrap } from './create.ts';
@@ -32,12 +33,12 @@ export function tokenLogprobs(logits: Tensor, targets: Tensor, opts: TokenLogpro
   }
   checkTokenTargets(op, targets, V, ignore);
   const rows = targets.size;
-  const { logp, lse } = logits.backend.tokenLogprobs(logits.storage, targets.storage, rows, V, ignore);
+  const { logp, lse } = logits.backend.run(routines.tokenLogprobs, logits.storage, targets.storage, rows, V, ignore);
   const out = wrap(logp, lead);
   // Held by the backward closure, like any intermediate of the step's scope; freed now if no backward will run.
   const lseT = wrap(lse, lead);
   const res = record(out, op, [logits], (g) => [
-    wrap(g.backend.tokenLogprobsBackward(logits.storage, targets.storage, lseT.storage, g.storage, rows, V, ignore), logits.shape),
+    wrap(g.backend.run(routines.tokenLogprobsBackward, logits.storage, targets.storage, lseT.storage, g.storage, rows, V, ignore), logits.shape),
   ]);
   if (!res.requiresGrad) lseT.dispose();
   return res;

@@ -1,9 +1,10 @@
 // LoRA linear as one op: y = x·Wᵀ + bias + s·(x·Aᵀ)·Bᵀ over x [..., K], W [N, K], bias [N] or null,
-// A [r, K] (lora_A), B [N, r] (lora_B). The forward is one backend primitive (one pass over x on
+// A [r, K] (lora_A), B [N, r] (lora_B). The forward is one backend routine (one pass over x on
 // WebGPU, kernels/lora-linear.ts); the backward is written with matmuls:
 //   g = dy [M, N], gb = s·(g·B) [M, r]:
 //   dx = g·W + gb·A,  dA = gbᵀ·x,  dB = gᵀ·(s·xa),  dW = gᵀ·x,  dbias = Σ_rows g
 // with xa = x·Aᵀ [M, r] from the forward. dW and dbias only where they require grad (LoRA freezes them).
+import * as routines from '../../backends/routines/index.ts';
 import { record } from '../autodiff.ts';
 import { type Tensor, shapeStr } from '../tensor.ts';
 import { wrap } from './create.ts';
@@ -31,7 +32,7 @@ export function loraLinear(x: Tensor, w: Tensor, bias: Tensor | null, a: Tensor,
 
   const lead = x.shape.slice(0, -1);
   const M = K === 0 ? lead.reduce((p, d) => p * d, 1) : x.size / K;
-  const res = x.backend.loraLinear(x.storage, w.storage, bias ? bias.storage : null, a.storage, b.storage, scale, M, N, K, r);
+  const res = x.backend.run(routines.loraLinear, x.storage, w.storage, bias ? bias.storage : null, a.storage, b.storage, scale, M, N, K, r);
   const y = wrap(res.y, [...lead, N]);
   const xa = wrap(res.xa, [M, r]);
   const out = record(y, 'lora_linear', inputs, (g) => {

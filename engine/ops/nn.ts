@@ -1,6 +1,7 @@
 // Neural-network building blocks: softmax, cross-entropy, normalisation, rotary embeddings.
-// rmsNorm, rope and swiglu run as one fused backend primitive each (a decode step is bound by the
+// rmsNorm, rope and swiglu run as one fused backend routine each (a decode step is bound by the
 // host cost per dispatch); their backward passes are written with ordinary ops.
+import * as routines from '../../backends/routines/index.ts';
 import type { Backend } from '../../backends/backend.ts';
 import { record } from '../autodiff.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
@@ -23,7 +24,7 @@ function alongAxis(x: Tensor, axis: number, op: string, f: (lastAxis: Tensor) =>
 
 function softmaxLast(x: Tensor, log: boolean): Tensor {
   const cols = x.shape[x.ndim - 1];
-  const out = wrap(x.backend.softmax(x.storage, x.size / Math.max(cols, 1), cols, log), x.shape);
+  const out = wrap(x.backend.run(routines.softmax, x.storage, x.size / Math.max(cols, 1), cols, log), x.shape);
   return record(out, log ? 'log_softmax' : 'softmax', [x], (g) =>
     log
       ? [sub(g, mul(exp(out), sum(g, -1, true)))] // g − softmax·Σg
@@ -94,7 +95,7 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
     }
   }
   const rows = D === 0 ? 0 : x.size / D;
-  const out = wrap(x.backend.rmsNorm(x.storage, weight ? weight.storage : null, rows, D, eps), x.shape);
+  const out = wrap(x.backend.run(routines.rmsNorm, x.storage, weight ? weight.storage : null, rows, D, eps), x.shape);
   const inputs = weight ? [x, weight] : [x];
   return record(out, 'rms_norm', inputs, (g) => {
     // r = rsqrt(mean(x²) + eps) [..., 1]; y = x·r·w.
@@ -202,7 +203,7 @@ export function ropeTables(positions: number[], dim: number, theta: number, like
 function ropeRaw(x: Tensor, tables: RopeTables, sin: Tensor, style: 'half' | 'interleaved'): Tensor {
   const T = x.shape[x.ndim - 2], D = x.shape[x.ndim - 1];
   const rows = T * D === 0 ? 0 : x.size / (T * D);
-  return wrap(x.backend.rope(x.storage, tables.cos.storage, sin.storage, rows, T, D, tables.rotaryDim, style, tables.blocks), x.shape);
+  return wrap(x.backend.run(routines.rope, x.storage, tables.cos.storage, sin.storage, rows, T, D, tables.rotaryDim, style, tables.blocks), x.shape);
 }
 
 /** Rotary position embedding of x [..., T, D]. */
@@ -248,7 +249,7 @@ export function swiglu(gate: Tensor, up: Tensor): Tensor {
   if (gate.ndim !== up.ndim || gate.shape.some((d, i) => d !== up.shape[i])) {
     throw new Error(`swiglu: gate ${gate.describe()} and up ${up.describe()} must have one shape`);
   }
-  const out = wrap(gate.backend.swiglu(gate.storage, up.storage), gate.shape);
+  const out = wrap(gate.backend.run(routines.swiglu, gate.storage, up.storage), gate.shape);
   return record(out, 'swiglu', [gate, up], (g) => {
     // d/dgate = g·up·σ(gate)·(1 + gate·(1 − σ(gate))), d/dup = g·silu(gate).
     const s = sigmoid(gate);

@@ -1,5 +1,6 @@
 // Reductions over any set of axes. Backends reduce x viewed as [outer, r, inner]; axes that are
 // not one contiguous block are first permuted to the end.
+import * as routines from '../../backends/routines/index.ts';
 import type { ReduceOp } from '../../backends/backend.ts';
 import { record } from '../autodiff.ts';
 import { Tensor, shapeSize } from '../tensor.ts';
@@ -82,7 +83,7 @@ export function logsumexp(x: Tensor, axis = -1, keepdim = false): Tensor {
   const src = last ? x : permute(x, perm);
   const cols = x.shape[a];
   const kept = keptShape(x.shape, [a]);
-  const out = wrap(x.backend.logsumexp(src.storage, x.size / Math.max(cols, 1), cols), kept);
+  const out = wrap(x.backend.run(routines.logsumexp, src.storage, x.size / Math.max(cols, 1), cols), kept);
   if (src !== x) src.dispose();
   const rec = record(out, 'logsumexp', [x], (g) => [mul(g, exp(sub(x, out)))]);
   return finish(rec, x.shape, [a], keepdim);

@@ -1,7 +1,8 @@
 // AdamW (Loshchilov & Hutter), PyTorch's formulation: decoupled decay p ← p·(1 − lr·wd), then
-// p ← p − lr · m̂ / (√v̂ + eps) with bias-corrected moments. One fused backend primitive per
-// parameter updates p, m and v in place (Backend.adamw); a parameter whose storage a view shares
+// p ← p − lr · m̂ / (√v̂ + eps) with bias-corrected moments. One fused backend routine per
+// parameter updates p, m and v in place (backends/routines/adamw.ts); a parameter whose storage a view shares
 // is first moved to a private copy (Tensor.writableStorage), so the view keeps the old values.
+import * as routines from '../../backends/routines/index.ts';
 import { zeros } from '../ops/index.ts';
 import type { Tensor } from '../tensor.ts';
 import { Optimizer } from './optimizer.ts';
@@ -16,6 +17,13 @@ export class AdamW extends Optimizer {
     [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0.01;
+    // Checked here, once: the fused step (backends/routines/adamw.ts) takes them as given.
+    for (const [k, v] of [['lr', this.lr], ['eps', this.eps], ['weightDecay', this.weightDecay]] as const) {
+      if (!Number.isFinite(v)) throw new Error(`AdamW: ${k} ${v} must be a finite number`);
+    }
+    if (!(this.beta1 >= 0 && this.beta1 < 1) || !(this.beta2 >= 0 && this.beta2 < 1)) {
+      throw new Error(`AdamW: betas (${this.beta1}, ${this.beta2}) must lie in [0, 1)`);
+    }
   }
 
   protected init(p: Tensor) {
@@ -25,7 +33,7 @@ export class AdamW extends Optimizer {
   protected update(p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
     if (g.backend !== p.backend) throw new Error(`AdamW: gradient of ${p.describe()} lives on another backend`);
     if (g.dtype !== 'f32' || g.size !== p.size) throw new Error(`AdamW: gradient ${g.describe()} does not match ${p.describe()}`);
-    p.backend.adamw(p.writableStorage(), g.storage, s.exp_avg.writableStorage(), s.exp_avg_sq.writableStorage(), {
+    p.backend.run(routines.adamw, p.writableStorage(), g.storage, s.exp_avg.writableStorage(), s.exp_avg_sq.writableStorage(), {
       lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, step: this.step_,
     });
   }

@@ -1,6 +1,6 @@
 // Optimizer base: parameters with their state tensors, a step counter, and state (de)serialisation
 // for checkpoints. Updates run under noGrad and either point parameters at new storage (assign)
-// or update it in place through a fused backend primitive (AdamW: Backend.adamw, Tensor.writableStorage).
+// or update it in place through a fused backend routine (AdamW: backends/routines/adamw.ts, Tensor.writableStorage).
 import { noGrad } from '../autodiff.ts';
 import { tidy } from '../memory.ts';
 import type { Tensor } from '../tensor.ts';

@@ -50,13 +50,6 @@ export function countLayers(model: Module): number {
   return n;
 }
 
-/** Every Linear module (not wrapped yet) by path; lm_head included, for error messages. */
-export function linearModules(model: Module): Map<string, Linear> {
-  const out = new Map<string, Linear>();
-  for (const [path, m] of model.namedModules()) if (m instanceof Linear) out.set(path, m);
-  return out;
-}
-
 export interface WrapOptions {
   r: number;
   alpha: number;
@@ -93,8 +86,6 @@ export function wrapLinears(model: Module, paths: readonly string[], o: WrapOpti
     lora.lora_A.requiresGrad = o.trainable === true;
     lora.lora_B.requiresGrad = o.trainable === true;
     parent.setChild(name, lora);
-    // The model's forward reads its projections from fields (this.q_proj), not from the child map.
-    (parent as unknown as Record<string, unknown>)[name] = lora;
     out.set(path, lora);
   }
   return out;

@@ -24,7 +24,6 @@ export function mergeLoRA<M extends Module>(model: M): M {
     lora.lora_A.dispose();
     lora.lora_B.dispose();
     parent.setChild(name, base);
-    (parent as unknown as Record<string, unknown>)[name] = base;
   }
   return model;
 }

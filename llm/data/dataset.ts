@@ -106,6 +106,7 @@ export function buildSftDataset(records: readonly RawRecord[], tokenizer: Tokeni
     addEos: options.addEos,
     appendEosToChat: options.appendEosToChat ?? template === CHATML_TEMPLATE,
     alpacaTemplate: options.alpacaTemplate,
+    keepTokens: truncation === 'keep_start' ? options.maxLength : undefined,
   };
 
   const stats: SftDatasetStats = {

@@ -33,6 +33,29 @@ export interface TokenizeOptions {
   appendEosToChat?: boolean;
   /** Alpaca prompt wording. Default ALPACA_TEMPLATE. */
   alpacaTemplate?: AlpacaTemplate;
+  /**
+   * Only the first `keepTokens` tokens will be kept (keep_start truncation): plain text is then
+   * tokenized from a prefix long enough to hold them, so a huge row costs what its kept part costs.
+   */
+  keepTokens?: number;
+}
+
+/** Extra tokens tokenized past the kept ones, so merges at the prefix's cut never reach them. */
+const PREFIX_MARGIN = 64;
+
+/**
+ * The first tokens of `text`: the tokens of a character prefix that yields at least keepTokens +
+ * PREFIX_MARGIN of them (doubling the prefix until it does), else of the whole text. Tokenizers
+ * merge locally (pre-tokenized words, BPE pairs), so tokens far from the cut match the whole text's.
+ */
+export function encodePrefix(tokenizer: Tokenizer, text: string, options: { addBos?: boolean }, keepTokens: number | undefined): number[] {
+  if (keepTokens === undefined) return tokenizer.encode(text, options);
+  const want = keepTokens + PREFIX_MARGIN;
+  for (let chars = want * 8; chars < text.length; chars *= 2) {
+    const ids = tokenizer.encode(text.slice(0, chars), options);
+    if (ids.length >= want) return ids.slice(0, want);
+  }
+  return tokenizer.encode(text, options);
 }
 
 export interface TokenizeResult extends TokenizedExample {
@@ -45,7 +68,7 @@ export function tokenizeRow(row: SftRow, tokenizer: Tokenizer, options: Tokenize
   const completionOnly = options.completionOnly ?? true;
   switch (row.format) {
     case 'text': {
-      const inputIds = withEos(tokenizer.encode(row.text, { addBos: options.addBos }), tokenizer, options);
+      const inputIds = withEos(encodePrefix(tokenizer, row.text, { addBos: options.addBos }, options.keepTokens), tokenizer, options);
       return { inputIds, labels: [...inputIds], boundaryMismatch: false };
     }
     case 'alpaca':
@@ -74,8 +97,8 @@ function tokenizePromptCompletion(
   options: TokenizeOptions,
   completionOnly: boolean,
 ): TokenizeResult {
-  const promptIds = tokenizer.encode(prompt, { addBos: options.addBos });
-  const inputIds = withEos(tokenizer.encode(prompt + completion, { addBos: options.addBos }), tokenizer, options);
+  const promptIds = encodePrefix(tokenizer, prompt, { addBos: options.addBos }, options.keepTokens);
+  const inputIds = withEos(encodePrefix(tokenizer, prompt + completion, { addBos: options.addBos }, options.keepTokens), tokenizer, options);
   const start = commonPrefixLength(promptIds, inputIds);
   return {
     inputIds,

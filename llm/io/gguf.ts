@@ -10,7 +10,7 @@
 // slot for block 0.
 import { f16BitsToF32 } from './half.ts';
 import { FormatError } from './format-error.ts';
-import { readFileBytes, writeFileBytes } from './node-fs.ts';
+import { baseName, dirName, readFileBytes, writeFileAtomic } from './node-fs.ts';
 
 const MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 const VERSION = 3;
@@ -195,7 +195,7 @@ export function readControlVector(bytes: Uint8Array, file: string): ControlVecto
 }
 
 export async function saveControlVector(path: string, cv: ControlVector): Promise<void> {
-  await writeFileBytes(path, writeControlVector(cv));
+  await writeFileAtomic(dirName(path), baseName(path), writeControlVector(cv));
 }
 
 export async function loadControlVector(path: string): Promise<ControlVector & { hiddenSize: number }> {

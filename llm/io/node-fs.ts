@@ -21,10 +21,6 @@ export async function readTextFile(path: string): Promise<string> {
   return (await fs()).readFile(path, 'utf8');
 }
 
-export async function writeFileBytes(path: string, bytes: Uint8Array): Promise<void> {
-  await (await fs()).writeFile(path, bytes);
-}
-
 export async function makeDir(dir: string): Promise<void> {
   await (await fs()).mkdir(dir, { recursive: true });
 }

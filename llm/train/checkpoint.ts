@@ -24,7 +24,11 @@ export function checkpointName(step: number): string {
   return `step-${String(step).padStart(7, '0')}`;
 }
 
-export async function saveCheckpoint(dir: string, weights: [string, Tensor][], optimizer: [string, Tensor][], state: TrainerState): Promise<string> {
+/**
+ * Writes step-NNNNNNN/ atomically; with `keep`, then removes all but the newest `keep` checkpoints
+ * (TRL's save_total_limit).
+ */
+export async function saveCheckpoint(dir: string, weights: [string, Tensor][], optimizer: [string, Tensor][], state: TrainerState, keep?: number): Promise<string> {
   await mkdir(dir, { recursive: true });
   const final = join(dir, checkpointName(state.step));
   const tmp = `${final}.tmp-${process.pid}`;
@@ -35,14 +39,41 @@ export async function saveCheckpoint(dir: string, weights: [string, Tensor][], o
   await writeFile(join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 1));
   await rm(final, { recursive: true, force: true });
   await rename(tmp, final);
+  if (keep !== undefined) {
+    const done = (await readdir(dir)).filter((n) => CHECKPOINT.test(n)).sort();
+    for (const old of done.slice(0, Math.max(0, done.length - keep))) await rm(join(dir, old), { recursive: true, force: true });
+  }
   return final;
+}
+
+const CHECKPOINT = /^step-\d+$/;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Removes half-written step-*.tmp-PID folders left by killed runs (their process is gone). */
+export async function removeStaleTemporaries(dir: string): Promise<string[]> {
+  let names: string[];
+  try { names = await readdir(dir); } catch { return []; }
+  const stale = names.filter((n) => {
+    const m = /^step-\d+\.tmp-(\d+)$/.exec(n);
+    return m && (Number(m[1]) === process.pid || !alive(Number(m[1])));
+  });
+  for (const n of stale) await rm(join(dir, n), { recursive: true, force: true });
+  return stale;
 }
 
 /** The newest complete checkpoint folder under dir, or null. */
 export async function latestCheckpoint(dir: string): Promise<string | null> {
   let names: string[];
   try { names = await readdir(dir); } catch { return null; }
-  const done = names.filter((n) => /^step-\d+$/.test(n)).sort();
+  const done = names.filter((n) => CHECKPOINT.test(n)).sort();
   return done.length ? join(dir, done[done.length - 1]) : null;
 }
 

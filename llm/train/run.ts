@@ -18,6 +18,7 @@ import type { Optimizer } from '../../engine/optim/optimizer.ts';
 import type { ScheduleKind } from '../../engine/optim/schedule.ts';
 import type { Generator } from '../../engine/random.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import { summarizeData, type DataSummary, type DatasetCounts } from '../data/summary.ts';
 import { sftLoss } from './sft.ts';
 import { Trainer, type BatchSource, type EvalRecord, type StepRecord, type TrainerOptions } from './trainer.ts';
 import { needsReference, PREFERENCE_METHODS, preferenceMethod, preferenceUnits, type PreferenceMethod, type PreferenceSettings } from './preference.ts';
@@ -37,6 +38,8 @@ export interface TrainSettings {
   valid?: string;
   valFraction?: number;
   maxSteps: number;
+  /** Passes over the training data (TRL's num_train_epochs); when set it decides maxSteps. */
+  epochs?: number;
   batchSize: number;
   gradAccum?: number;
   learningRate: number;
@@ -55,6 +58,8 @@ export interface TrainSettings {
   lora: { r: number; alpha: number; dropout?: number; rslora?: boolean; targets: string[]; layers?: [number, number] } | null;
   evalEvery?: number;
   saveEvery?: number;
+  /** Keep only the newest N checkpoints. */
+  saveTotalLimit?: number;
   outputDir?: string;
   resume?: boolean;
 }
@@ -64,6 +69,9 @@ export interface TrainRunResult {
   lora: Map<string, LoRALinear> | null;
   evalLoss: number | null;
   trainer: Trainer;
+  data: DataSummary;
+  /** The abort reason when hooks.signal stopped the run early. */
+  stopped?: unknown;
 }
 
 export function makeOptimizer(kind: TrainSettings['optimizer'], params: import('../../engine/tensor.ts').Tensor[], lr: number, weightDecay?: number): Optimizer {
@@ -81,6 +89,12 @@ export interface TrainHooks {
   /** Full fine-tuning with DPO/KTO: load the frozen reference copy of the model. */
   loadReference?: () => Promise<LlamaForCausalLM>;
   log?: (s: string) => void;
+  /** What happened to the data (rows kept, truncated, dropped...), before training starts. */
+  onData?: (summary: DataSummary) => void | Promise<void>;
+  /** Stops the run after the current step (with a checkpoint unless the reason says checkpoint: false). */
+  signal?: AbortSignal;
+  /** Called once before the first step, with the number of steps the run will make. */
+  onStart?: (info: { maxSteps: number }) => void;
 }
 
 export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer, s: TrainSettings, hooks: TrainHooks = {}): Promise<TrainRunResult> {
@@ -89,6 +103,18 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
     throw new Error(`unknown training method "${method}" (expected sft, ${PREFERENCE_METHODS.join(', ')})`);
   }
   const data = method === 'sft' ? await sftData(tokenizer, s) : await preferenceData(method, tokenizer, s);
+  const summary = summarizeData({
+    train: data.stats.train, val: data.stats.val, maxLength: s.maxLength, identicalPairs: data.stats.identicalPairs,
+    validationSource: data.stats.val === null ? 'none' : s.valid === undefined && s.valFraction ? 'fraction' : 'file',
+  });
+  await hooks.onData?.(summary);
+  if (s.epochs !== undefined) {
+    // Batches of one pass, counted by collating it (packing makes the count depend on the rows).
+    let batches = 0;
+    for (const _ of iterate(data.train(undefined, false))) batches++;
+    s = { ...s, maxSteps: Math.max(1, Math.ceil((s.epochs * batches) / (s.gradAccum ?? 1))) };
+    hooks.log?.(`${s.epochs} epoch(s) of ${batches} batches: ${s.maxSteps} steps`);
+  }
   const lora = s.lora ? applyLoRA(model, { ...s.lora, targetModules: s.lora.targets, seed: s.seed }) : null;
   if (!lora) for (const p of model.parameters()) p.requiresGrad = true;
   const params = trainableParameters(model);
@@ -121,12 +147,14 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
     gradAccum: s.gradAccum, maxGradNorm: s.maxGradNorm ?? 1,
     train: (state) => data.train(state, true),
     eval: data.eval && s.evalEvery ? { batches: () => { setTraining(false); return iterate(data.eval!()); }, every: s.evalEvery } : undefined,
-    checkpoints: s.outputDir && s.saveEvery ? { dir: `${s.outputDir}/checkpoints`, every: s.saveEvery } : undefined,
+    checkpoints: s.outputDir && s.saveEvery ? { dir: `${s.outputDir}/checkpoints`, every: s.saveEvery, keep: s.saveTotalLimit } : undefined,
+    signal: hooks.signal,
     metricsPath: s.outputDir ? `${s.outputDir}/metrics.jsonl` : undefined,
     rngs,
     onStep: (r) => { setTraining(true); hooks.onStep?.(r); },
     onEval: hooks.onEval,
   });
+  hooks.onStart?.({ maxSteps: s.maxSteps });
   const records = await trainer.run({ resume: s.resume });
   let evalLoss: number | null = null;
   if (data.eval) {
@@ -135,13 +163,14 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
     evalLoss = trainer.lastEval?.step === trainer.step ? trainer.lastEval.eval_loss : await trainer.evaluate(iterate(data.eval()));
   }
   setTraining(true);
-  return { records, lora, evalLoss, trainer };
+  return { records, lora, evalLoss, trainer, data: summary, stopped: hooks.signal?.aborted ? hooks.signal.reason : undefined };
 }
 
 /** Batches of a method's data: training (resumable, endless when `endless`) and eval (one pass, file order). */
 interface MethodData {
   train: (state: IteratorState | undefined, endless: boolean) => BatchSource;
   eval: (() => BatchSource) | null;
+  stats: { train: DatasetCounts; val: DatasetCounts | null; identicalPairs?: number };
 }
 
 async function sftData(tokenizer: Tokenizer, s: TrainSettings): Promise<MethodData> {
@@ -158,6 +187,7 @@ async function sftData(tokenizer: Tokenizer, s: TrainSettings): Promise<MethodDa
   const collate = s.packing ? { kind: 'packing' as const, seqLength: s.maxLength ?? 512, eosId: padId, padId } : { kind: 'padding' as const, padId };
   const val = splits.val?.examples.length ? splits.val.examples : null;
   return {
+    stats: { train: splits.train.stats, val: splits.val?.stats ?? null },
     train: (state, endless) => new BatchIterator(splits.train.examples, { batchSize: s.batchSize, collate, seed: s.seed, epochs: endless ? Infinity : 1, shuffle: endless }, state),
     eval: val ? () => new BatchIterator(val, { batchSize: s.batchSize, collate: { kind: 'padding', padId }, shuffle: false }) : null,
   };
@@ -179,7 +209,10 @@ async function preferenceData(method: PreferenceMethod, tokenizer: Tokenizer, s:
     ? ktoBatchIterator(examples as KtoExample[], tokenizer, batches(endless), state)
     : preferenceBatchIterator(examples as PreferenceExample[], tokenizer, batches(endless), state);
   const val = splits.val?.examples.length ? splits.val.examples : null;
+  const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const identicalPairs = method === 'kto' ? 0 : (splits.train.examples as PreferenceExample[]).filter((e) => same(e.chosen, e.rejected)).length;
   return {
+    stats: { train: splits.train.stats, val: splits.val?.stats ?? null, identicalPairs },
     train: (state, endless) => it(splits.train.examples, state, endless),
     eval: val ? () => it(val, undefined, false) : null,
   };

@@ -53,7 +53,13 @@ export interface TrainerOptions {
   maxGradNorm?: number;
   train: (state?: IteratorState) => BatchSource;
   eval?: { batches: () => Iterable<Batch>; every: number };
-  checkpoints?: { dir: string; every: number };
+  /** keep: the newest N checkpoints stay, older ones are removed (TRL's save_total_limit). */
+  checkpoints?: { dir: string; every: number; keep?: number };
+  /**
+   * Stops the run after the step in progress (SIGINT, a divergence), writing a checkpoint of that
+   * step unless the abort reason says `{ checkpoint: false }` (the last one written is the good one).
+   */
+  signal?: AbortSignal;
   metricsPath?: string;
   /** Generators whose state belongs in checkpoints (LoRA dropout, ...). */
   rngs?: Record<string, Generator>;
@@ -98,7 +104,12 @@ export class Trainer {
       await this.log(rec);
       o.onStep?.(rec);
       if (o.eval && this.step % o.eval.every === 0) await this.evaluate();
-      if (o.checkpoints && (this.step % o.checkpoints.every === 0 || this.step === o.maxSteps)) await this.save();
+      let saved = false;
+      if (o.checkpoints && (this.step % o.checkpoints.every === 0 || this.step === o.maxSteps)) { await this.save(); saved = true; }
+      if (o.signal?.aborted) {
+        if (o.checkpoints && !saved && (o.signal.reason as { checkpoint?: boolean } | undefined)?.checkpoint !== false) await this.save();
+        break;
+      }
     }
     return records;
   }
@@ -166,7 +177,7 @@ export class Trainer {
   private async save(): Promise<void> {
     const o = this.o;
     const rng = Object.fromEntries(Object.entries(o.rngs ?? {}).map(([k, g]) => [k, g.getState()]));
-    await saveCheckpoint(o.checkpoints!.dir, o.params, o.optimizer.stateEntries(), { step: this.step, data: this.data.state(), rng });
+    await saveCheckpoint(o.checkpoints!.dir, o.params, o.optimizer.stateEntries(), { step: this.step, data: this.data.state(), rng }, o.checkpoints!.keep);
   }
 
   private async restore(path: string): Promise<IteratorState> {

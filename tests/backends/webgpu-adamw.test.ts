@@ -1,8 +1,10 @@
-// The fused AdamW primitive (Backend.adamw, in place on p, m, v) on the WebGPU backend against
+// The fused AdamW routine (backends/routines/adamw.ts, in place on p, m, v) on the WebGPU backend against
 // the cpu backend at odd sizes (scalar and vec4 kernels), several consecutive steps, a folded
 // grid, and the argument checks. Needs a WebGPU adapter (SwiftShader in CI); skips if none.
+import * as routines from '../../backends/routines/index.ts';
 import { describe, expect, it } from 'vitest';
-import type { AdamWParams, Backend } from '../../backends/backend.ts';
+import type { Backend } from '../../backends/backend.ts';
+import type { AdamWParams } from '../../backends/routines/index.ts';
 import { createWebGPUBackend } from '../../backends/webgpu/index.ts';
 import { webgpuSuite } from './gpu-suite.ts';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
@@ -17,7 +19,7 @@ async function steps(b: Backend, p0: number[], m0: number[], v0: number[], grads
   const [p, m, v] = [p0, m0, v0].map((d) => b.upload(d, 'f32'));
   grads.forEach((gd, i) => {
     const g = b.upload(gd, 'f32');
-    b.adamw(p, g, m, v, { ...o, step: i + 1 });
+    b.run(routines.adamw, p, g, m, v, { ...o, step: i + 1 });
     b.free(g);
   });
   const out = await Promise.all([p, m, v].map((s) => b.read(s)));
@@ -54,28 +56,27 @@ describe('webgpu adamw vs cpu', () => {
 
   gpuIt('bad arguments name the op', async (g) => {
     const a = g.upload(new Float32Array(8), 'f32'), b = g.upload(new Float32Array(8), 'f32');
-    const c = g.upload(new Float32Array(8), 'f32'), d = g.upload(new Float32Array(6), 'f32');
+    const c = g.upload(new Float32Array(8), 'f32'), d = g.upload(new Float32Array(6), 'f32'), e = g.upload(new Float32Array(8), 'f32');
     try {
-      expect(() => g.adamw(a, b, c, d, { ...OPTS, step: 1 })).toThrow(/adamw: p, g, m, v must hold one size/);
-      expect(() => g.adamw(a, b, c, c, { ...OPTS, step: 1 })).toThrow(/adamw: p, g, m and v must be four distinct/);
-      expect(() => g.adamw(a, b, c, b, { ...OPTS, step: 0 })).toThrow(/adamw: p, g, m and v must be four distinct/);
-      expect(() => cpu.adamw(a, b, c, d, { ...OPTS, step: 1 })).toThrow(/another backend/);
+      expect(() => g.run(routines.adamw, a, b, c, d, { ...OPTS, step: 1 })).toThrow(/adamw: v must be f32 \[8\] \(8 elements\), got f32 with 6 elements/);
+      expect(() => g.run(routines.adamw, a, b, c, c, { ...OPTS, step: 1 })).toThrow(/adamw: p, g, m and v must be four distinct/);
+      expect(() => g.run(routines.adamw, a, b, c, b, { ...OPTS, step: 0 })).toThrow(/adamw: p, g, m and v must be four distinct/);
+      expect(() => cpu.run(routines.adamw, a, b, c, e, { ...OPTS, step: 1 })).toThrow(/another backend/);
     } finally {
-      for (const s of [a, b, c, d]) g.free(s);
+      for (const s of [a, b, c, d, e]) g.free(s);
     }
   });
 });
 
 describe('cpu adamw', () => {
-  it('matches the update written out in float64 (f64 mode) and checks its step', async () => {
+  it('matches the update written out in float64 (f64 mode)', async () => {
     const b = createCpuBackend({ precision: 'f64' });
     const p = b.upload([1, -2], 'f32'), g = b.upload([0.5, 0.25], 'f32'), m = b.upload([0, 0], 'f32'), v = b.upload([0, 0], 'f32');
-    b.adamw(p, g, m, v, { ...OPTS, step: 1 });
+    b.run(routines.adamw, p, g, m, v, { ...OPTS, step: 1 });
     const got = await b.read(p);
     // Step 1: m̂ = g, v̂ = g², so p ← p·(1 − lr·wd) − lr·g/(|g| + eps).
     const want = [1 * (1 - 0.001) - 0.01 * 0.5 / (0.5 + 1e-8), -2 * (1 - 0.001) - 0.01 * 0.25 / (0.25 + 1e-8)];
     expect(got[0]).toBeCloseTo(want[0], 14);
     expect(got[1]).toBeCloseTo(want[1], 14);
-    expect(() => b.adamw(p, g, m, v, { ...OPTS, step: 0 })).toThrow(/adamw: step 0 must be an integer ≥ 1/);
   });
 });

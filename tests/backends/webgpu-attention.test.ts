@@ -2,8 +2,10 @@
 // the cpu backend: GQA, odd T/S/D over several tiles, decode steps (past > 0, T = 1), segment ids
 // (right/left padding, packing) and query rows that see no key.
 // Needs a WebGPU adapter (SwiftShader in CI); skips with the reason if none.
+import * as routines from '../../backends/routines/index.ts';
 import { describe, expect, it } from 'vitest';
-import type { AttentionParams, Backend, Storage } from '../../backends/backend.ts';
+import type { Backend, Storage } from '../../backends/backend.ts';
+import type { AttentionParams } from '../../backends/routines/index.ts';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { webgpuSuite } from './gpu-suite.ts';
 import { mismatch, rng, type Tol, uniform } from './compare.ts';
@@ -24,8 +26,8 @@ async function run(b: Backend, c: Case, q: number[], k: number[], v: number[], d
   const up = (x: number[]) => b.upload(x, 'f32');
   const [qs, ks, vs, ds] = [up(q), up(k), up(v), up(dOut)];
   const segQ = c.seg ? b.upload(c.seg[0].flat(), 'i32') : null, segK = c.seg ? b.upload(c.seg[1].flat(), 'i32') : null;
-  const { out, lse } = b.attentionForward(qs, ks, vs, segQ, segK, c.p);
-  const { dq, dk, dv } = b.attentionBackward(qs, ks, vs, out, lse, ds, segQ, segK, c.p);
+  const { out, lse } = b.run(routines.attentionForward, qs, ks, vs, segQ, segK, c.p);
+  const { dq, dk, dv } = b.run(routines.attentionBackward, qs, ks, vs, out, lse, ds, segQ, segK, c.p);
   const all: Record<string, Storage> = { out, lse, dq, dk, dv };
   const res = {} as Result;
   for (const [name, s] of Object.entries(all)) res[name as keyof Result] = await b.read(s);
@@ -98,10 +100,10 @@ describe('webgpu fused attention vs cpu', () => {
   gpuIt('bad arguments name the op, the field and the expected shape', async (g) => {
     const x = g.upload(new Float32Array(16), 'f32'), s = g.upload(new Int32Array(2), 'i32');
     try {
-      expect(() => g.attentionForward(x, x, x, null, null, P(1, 3, 2, 2, 2, 4))).toThrow(/H = 3 must be a multiple of kv heads KV = 2/);
-      expect(() => g.attentionForward(x, x, x, null, null, P(1, 2, 1, 2, 2, 4))).toThrow(/attentionForward: k must be f32 \[1, 1, 2, 4\]/);
-      expect(() => g.attentionForward(x, x, x, s, null, P(1, 1, 1, 4, 4, 4))).toThrow(/segQ must be i32 \[1, 4\]/);
-      expect(() => g.attentionForward(x, x, x, null, s, P(1, 1, 1, 2, 2, 8))).toThrow(/both or neither/);
+      expect(() => g.run(routines.attentionForward, x, x, x, null, null, P(1, 3, 2, 2, 2, 4))).toThrow(/H = 3 must be a multiple of kv heads KV = 2/);
+      expect(() => g.run(routines.attentionForward, x, x, x, null, null, P(1, 2, 1, 2, 2, 4))).toThrow(/attentionForward: k must be f32 \[1, 1, 2, 4\]/);
+      expect(() => g.run(routines.attentionForward, x, x, x, s, null, P(1, 1, 1, 4, 4, 4))).toThrow(/segQ must be i32 \[1, 4\]/);
+      expect(() => g.run(routines.attentionForward, x, x, x, null, s, P(1, 1, 1, 2, 2, 8))).toThrow(/both or neither/);
     } finally {
       g.free(x);
       g.free(s);

@@ -1,6 +1,7 @@
 // The fused tokenLogprobs primitive and its backward on the WebGPU backend against the cpu backend:
 // odd and vec4 column counts, ignored rows, targets at the row edges, large-magnitude logits, folded grids.
 // Needs a WebGPU adapter (SwiftShader in CI); skips with the reason if none.
+import * as routines from '../../backends/routines/index.ts';
 import { describe, expect } from 'vitest';
 import type { Backend } from '../../backends/backend.ts';
 import { createWebGPUBackend } from '../../backends/webgpu/index.ts';
@@ -16,8 +17,8 @@ interface Case { rows: number; cols: number; logits: number[]; targets: number[]
 /** logp, lse and the backward's dlogits of one case on one backend. */
 async function run(b: Backend, c: Case) {
   const x = b.upload(c.logits, 'f32'), t = b.upload(c.targets, 'i32'), g = b.upload(c.grad, 'f32');
-  const { logp, lse } = b.tokenLogprobs(x, t, c.rows, c.cols, c.ignore);
-  const dx = b.tokenLogprobsBackward(x, t, lse, g, c.rows, c.cols, c.ignore);
+  const { logp, lse } = b.run(routines.tokenLogprobs, x, t, c.rows, c.cols, c.ignore);
+  const dx = b.run(routines.tokenLogprobsBackward, x, t, lse, g, c.rows, c.cols, c.ignore);
   const out = { logp: await b.read(logp), lse: await b.read(lse), dx: await b.read(dx) };
   for (const s of [x, t, g, logp, lse, dx]) b.free(s);
   return out;
@@ -106,10 +107,10 @@ describe('webgpu tokenLogprobs vs cpu', () => {
     expect([empty.logp.length, empty.lse.length, empty.dx.length]).toEqual([0, 0, 0]);
     const x = g.upload(new Float32Array(12), 'f32'), t = g.upload(new Int32Array(3), 'i32'), f = g.upload(new Float32Array(3), 'f32');
     try {
-      expect(() => g.tokenLogprobs(x, t, 3, 5, null)).toThrow(/webgpu tokenLogprobs: logits hold 12 elements, \[rows, cols\] = \[3, 5\] needs 15/);
-      expect(() => g.tokenLogprobs(x, f, 3, 4, null)).toThrow(/webgpu tokenLogprobs: targets must be i32 \[3\], got f32 \[3\]/);
-      expect(() => g.tokenLogprobsBackward(x, t, t, f, 3, 4, null)).toThrow(/webgpu tokenLogprobsBackward: lse must be f32 \[3\], got i32 \[3\]/);
-      expect(() => g.tokenLogprobs(x, t, 3, 4, 0.5)).toThrow(/ignoreIndex 0.5 must be a 32-bit integer/);
+      expect(() => g.run(routines.tokenLogprobs, x, t, 3, 5, null)).toThrow(/tokenLogprobs: logits must be f32 \[3, 5\] \(15 elements\), got f32 with 12 elements/);
+      expect(() => g.run(routines.tokenLogprobs, x, f, 3, 4, null)).toThrow(/tokenLogprobs: targets must be i32 \[3\] \(3 elements\), got f32 with 3 elements/);
+      expect(() => g.run(routines.tokenLogprobsBackward, x, t, t, f, 3, 4, null)).toThrow(/tokenLogprobsBackward: lse must be f32 \[3\] \(3 elements\), got i32 with 3 elements/);
+      expect(() => g.run(routines.tokenLogprobs, x, t, 3, 4, 0.5)).toThrow(/ignoreIndex 0.5 must be a 32-bit integer/);
     } finally {
       for (const s of [x, t, f]) g.free(s);
     }

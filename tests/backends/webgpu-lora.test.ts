@@ -1,7 +1,8 @@
-// Backend.loraLinear on WebGPU (kernels/lora-linear.ts, fused into the tiled matmul) against the cpu
+// The loraLinear routine on WebGPU (kernels/lora-linear.ts, fused into the tiled matmul) against the cpu
 // backend: odd M/N/K, ranks 1, 4, 16, with and without bias, tile edges, the vec4 and unchecked
 // specialisations, the unfused fallback (large r, N = 0) and argument errors.
 // Needs a WebGPU adapter (SwiftShader in CI); skips with the reason if none.
+import * as routines from '../../backends/routines/index.ts';
 import { describe, expect } from 'vitest';
 import type { Backend } from '../../backends/backend.ts';
 import { loraLinearKernel } from '../../kernels/lora-linear.ts';
@@ -13,7 +14,7 @@ const { SEED, cpu, gpuIt } = webgpuSuite();
 /** Run loraLinear on one backend; returns y and xa. */
 async function lora(b: Backend, M: number, N: number, K: number, r: number, data: number[][], bias: boolean, scale: number) {
   const [x, w, bi, a, lb] = data.map((d) => b.upload(d, 'f32'));
-  const { y, xa } = b.loraLinear(x, w, bias ? bi : null, a, lb, scale, M, N, K, r);
+  const { y, xa } = b.run(routines.loraLinear, x, w, bias ? bi : null, a, lb, scale, M, N, K, r);
   const out = { y: await b.read(y), xa: await b.read(xa) };
   for (const s of [x, w, bi, a, lb, y, xa]) b.free(s);
   return out;
@@ -78,10 +79,9 @@ describe('webgpu loraLinear vs cpu', () => {
     const s = (n: number) => g.upload(new Float32Array(n), 'f32');
     const [x, w, a, b] = [s(6), s(6), s(3), s(4)];
     try {
-      expect(() => g.loraLinear(x, w, null, a, b, 1, 2, 2, 3, 1)).toThrow(/loraLinear: b holds 4 elements, \[N, r\] = \[2, 1\] needs 2/);
-      expect(() => g.loraLinear(x, w, null, a, b, 1, 2, 2, 3, 0)).toThrow(/rank r = 0/);
-      expect(() => g.loraLinear(x, w, null, a, b, 1, 2, 2, 3, 2)).toThrow(/a holds 3 elements/);
-      expect(() => g.loraLinear(x, w, null, a, s(2), NaN, 2, 2, 3, 1)).toThrow(/scale NaN must be finite/);
+      expect(() => g.run(routines.loraLinear, x, w, null, a, b, 1, 2, 2, 3, 1)).toThrow(/loraLinear: b must be f32 \[2, 1\] \(2 elements\), got f32 with 4 elements/);
+      expect(() => g.run(routines.loraLinear, x, w, null, a, b, 1, 2, 2, 3, 2)).toThrow(/a must be f32 \[2, 3\] \(6 elements\), got f32 with 3 elements/);
+      // The rank and scale themselves are the op's to validate (tests/engine/lora-fused.test.ts).
     } finally {
       for (const t of [x, w, a, b]) g.free(t);
     }

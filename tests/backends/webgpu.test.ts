@@ -2,6 +2,7 @@
 // (set WGRAD_TEST_SEED to replay a failure), plus the backend's own machinery: upload/dispatch
 // ordering, batching into few submits, the buffer pool, and its error messages.
 // Needs a WebGPU adapter (SwiftShader in CI: see tests/setup/env.ts); skips with the reason if none.
+import * as routines from '../../backends/routines/index.ts';
 import { describe, expect } from 'vitest';
 import type { Backend, BinaryOp, DType, ReduceOp, Storage, UnaryOp, View } from '../../backends/backend.ts';
 import { createWebGPUBackend, type WebGPUBackend, WebGPUUnavailableError } from '../../backends/webgpu/index.ts';
@@ -291,7 +292,7 @@ describe('webgpu backend vs cpu', () => {
       await agree(small, 'copy over a folded grid', [f32(uniform(rand, 5000))], (b, [x]) => b.copy(view(x, 0, [1, 50]), [50, 100]), EXACT);
       await agree(small, 'reduce, 23 rows', [f32(uniform(rand, 23 * 300))], (b, [x]) => b.reduce('max', x, 23, 300, 1), EXACT);
       await agree(small, 'argmax, 23 rows', [f32(uniform(rand, 23 * 300))], (b, [x]) => b.argmax(x, 23, 300, 1), EXACT);
-      await agree(small, 'softmax, 23 rows', [f32(uniform(rand, 23 * 30))], (b, [x]) => b.softmax(x, 23, 30, false), { atol: 1e-7, rtol: 2e-5 });
+      await agree(small, 'softmax, 23 rows', [f32(uniform(rand, 23 * 30))], (b, [x]) => b.run(routines.softmax, x, 23, 30, false), { atol: 1e-7, rtol: 2e-5 });
       const big = small.upload(new Float32Array(256 * 26 + 1), 'f32'); // odd size: the scalar kernel
       expect(() => small.unary('exp', big)).toThrow(/27 workgroups exceed 5² even when folded/);
     } finally {
@@ -319,12 +320,12 @@ describe('webgpu backend vs cpu', () => {
       for (let i = 0; i < x.length; i += 7) x[i] = -Infinity; // causal-mask style holes
       if (cols === 1) x[0] = 0.25;
       const label = `[${rows},${cols}]`;
-      await agree(g, `softmax ${label}`, [f32(x)], (b, [t]) => b.softmax(t, rows, cols, false), { atol: 1e-7, rtol: 2e-5 });
-      await agree(g, `logSoftmax ${label}`, [f32(x)], (b, [t]) => b.softmax(t, rows, cols, true), { atol: 2e-5, rtol: 2e-6 });
-      await agree(g, `logsumexp ${label}`, [f32(x)], (b, [t]) => b.logsumexp(t, rows, cols), { atol: 1e-5, rtol: 2e-6 });
+      await agree(g, `softmax ${label}`, [f32(x)], (b, [t]) => b.run(routines.softmax, t, rows, cols, false), { atol: 1e-7, rtol: 2e-5 });
+      await agree(g, `logSoftmax ${label}`, [f32(x)], (b, [t]) => b.run(routines.softmax, t, rows, cols, true), { atol: 2e-5, rtol: 2e-6 });
+      await agree(g, `logsumexp ${label}`, [f32(x)], (b, [t]) => b.run(routines.logsumexp, t, rows, cols), { atol: 1e-5, rtol: 2e-6 });
     }
     const masked = [-Infinity, -Infinity, -Infinity, 1, 2, 3];
-    await agree(g, 'logsumexp all -inf row', [f32(masked)], (b, [t]) => b.logsumexp(t, 2, 3), F32);
+    await agree(g, 'logsumexp all -inf row', [f32(masked)], (b, [t]) => b.run(routines.logsumexp, t, 2, 3), F32);
   });
 
   gpuIt('fill and upload/read round trips: sizes 0, 1, 3, 129; f32 and i32', async (g) => {
@@ -414,7 +415,7 @@ describe('webgpu backend machinery', () => {
       .toThrow(/matmul: f32 only/);
     expect(() => g.matmul(x, x, { batch: 1, m: 2, n: 3, k: 4, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 }))
       .toThrow(/matmul: .*needs a ≥ 8 and b ≥ 12 elements, got 6 and 6/);
-    expect(() => g.upload([1], 'f16')).toThrow(/upload: dtype f16 is not supported yet/);
+    expect(() => g.upload([1], 'f16' as never)).toThrow(/upload: dtype f16 is not supported \(f32 and i32 are\)/);
     g.free(k);
     expect(() => g.unary('exp', k)).toThrow(/unary exp: x was already freed/);
     expect(() => g.free(k)).toThrow(/free: storage was already freed/);

@@ -1,0 +1,3 @@
+import type { BuildOptions } from 'esbuild';
+export declare const root: string;
+export declare function cliBuildOptions(outfile: string): BuildOptions;
