@@ -45,10 +45,11 @@ describe.skipIf(!ok)(`wgrad steer / abliterate / generate --control-vector${skip
   });
 
   it('steer train reads CAA A/B files', () => {
-    const caa = join(tmp, 'refusal.gguf');
-    const r = wgrad('steer', 'train', '--model', asset(HF), '--data', asset(CAA), '--method', 'mean_diff', '--layers', '2-3', '--output', caa);
+    const caa = join(tmp, 'refusal.gguf'), rows = join(tmp, 'caa.json');
+    writeFileSync(rows, JSON.stringify(JSON.parse(readFileSync(asset(CAA), 'utf8')).slice(0, 6)));
+    const r = wgrad('steer', 'train', '--model', asset(HF), '--data', rows, '--method', 'mean_diff', '--layers', '2-3', '--output', caa);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/\d+ caa pairs/);
+    expect(r.stderr).toMatch(/6 caa pairs/);
     expect(r.stderr).toContain('2 directions');
   });
 

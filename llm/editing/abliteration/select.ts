@@ -68,6 +68,11 @@ export async function selectDirection(model: LlamaForCausalLM, c: Candidates, o:
     for (let i = 0; i < c.offsets.length; i++) {
       if (o.offsetIndex !== undefined && i !== o.offsetIndex) continue;
       const r = Float32Array.from(c.directions[l][i]);
+      if (!(Math.hypot(...r) > 0)) {
+        // e.g. block 0's input (the embedding) at template tokens shared by both kinds of prompt.
+        scores.push({ layer: l, offset: c.offsets[i], refusalScore: NaN, inducedScore: null, kl: NaN, filtered: 'the mean difference is zero' });
+        continue;
+      }
       const ablatedHarmful = await scored(model, ablationHook(model, r), () => lastLogits(model, o.harmfulVal, { batchSize: bs }));
       const ablatedHarmless = await scored(model, ablationHook(model, r), () => lastLogits(model, o.harmlessVal, { batchSize: bs }));
       const inducedScore = induceMin === null ? null : refusalScore(
@@ -85,7 +90,7 @@ export async function selectDirection(model: LlamaForCausalLM, c: Candidates, o:
     }
   }
   // A forced block (--layer) is used even when a filter would have skipped it; the scores say why.
-  const kept = scores.filter((s) => forced || !s.filtered).sort((a, b) => a.refusalScore - b.refusalScore);
+  const kept = scores.filter((s) => (forced && Number.isFinite(s.refusalScore)) || !s.filtered).sort((a, b) => a.refusalScore - b.refusalScore);
   if (!kept.length) {
     throw new Error(`abliteration: every candidate direction was filtered out (${scores.length} tried; e.g. block ${scores[0]?.layer}: ${scores[0]?.filtered}); pass --layer/--position to force one, or raise the KL threshold`);
   }
