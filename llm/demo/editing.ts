@@ -80,16 +80,24 @@ export async function editingStage(o: EditingStageOptions): Promise<EditingResul
 
   // Directions from training problems; selection on others; the report on the held-out ones.
   const part = (from: number, n: number, f: (p: Problem) => string) => o.train.slice(from, from + n).map((p) => ids(f(p)));
-  const { model: edited, report } = await abliterate(model, {
+  const prompts = {
     harmfulTrain: part(0, 128, triggerPrompt), harmlessTrain: part(0, 128, plainPrompt),
     harmfulVal: part(128, 32, triggerPrompt), harmlessVal: part(128, 32, plainPrompt),
     harmfulTest: triggerTest, harmlessTest: plainTest,
-  }, {
-    // The post-instruction tokens " A: ". Block 1: in a 2-block model block 0's input is the
-    // embedding, identical at those positions with and without the trigger.
-    offsets: [-4, -3, -2, -1], refusalTokens: encode('?').slice(0, 1), layer: 1, markers: [REFUSAL],
+  };
+  // The post-instruction tokens " A: "; both blocks are candidates in a 2-block model (block 0's
+  // input, the embedding, is the same at those tokens with and without the trigger, so its
+  // candidates are zero and skipped). If the KL filter leaves none (an undertrained model in a
+  // short run), block 1 is forced.
+  const settings = {
+    offsets: [-4, -3, -2, -1], refusalTokens: encode('?').slice(0, 1), pruneLayerFraction: 0, markers: [REFUSAL],
     maxNewTokens: 12, stopTokens: [EOS], batchSize: 64, samples: 0,
-  }, { decode });
+  };
+  const { model: edited, report } = await abliterate(model, prompts, settings, { decode }).catch((e: Error) => {
+    if (!/every candidate direction was filtered out/.test(e.message)) throw e;
+    log(`  (${e.message.replace(/;.*/, '')}; forcing block 1)`);
+    return abliterate(model, prompts, { ...settings, layer: 1 }, { decode });
+  });
   const ref1 = report.before.refusalRate;
   log(`  held-out trigger questions refused: ${pct(ref0)} before the SFT, ${pct(ref1)} after`);
   const acc2 = await accuracy(edited, o.test, 'qa');
