@@ -1,94 +1,38 @@
 // The HTML report of a comparison: one self-contained page holding the data, the tables and the
-// Vega-Lite chart specs (ratios to the baseline, and each file's measured roofline with every
-// workload's arithmetic intensity against its achieved TFLOP/s). The charts are drawn by Vega-Embed,
-// loaded from jsDelivr at pinned versions with subresource-integrity hashes (no third-party code is
-// copied into the repository or the page); the tables need nothing and read offline.
+// charts (ratios to the baseline, and each file's measured roofline with every workload's
+// arithmetic intensity against its achieved TFLOP/s) as inline SVG: nothing is fetched, no script
+// runs, and the page reads the same offline.
 import { attainable } from './roofline.ts';
+import { ratioBarsSvg, rooflineSvg, type RatioBar, type RooflineCeiling, type RooflinePoint } from './svg.ts';
 import { rateOf, type Comparison } from './compare.ts';
-
-// `npm view vega version` etc.; hashes: sha384 of the files in the npm tarballs (jsDelivr serves them as is).
-export const CHART_SCRIPTS = [
-  { src: 'https://cdn.jsdelivr.net/npm/vega@6.4.0/build/vega.min.js', integrity: 'sha384-VKdcJr3ZaBIJMbVcopTAI/JEuUkSY6qnwVu9iLuw0DnQ9gQ1JjsfZJhXFQAgNi43' },
-  { src: 'https://cdn.jsdelivr.net/npm/vega-lite@6.5.0/build/vega-lite.min.js', integrity: 'sha384-pV2l7nzmyxZh02knvUH7N8zvtyCYsYiGt+SsE/emG/dFiBI6G0YJZFZ2FzEX72P3' },
-  { src: 'https://cdn.jsdelivr.net/npm/vega-embed@7.3.0/build/vega-embed.min.js', integrity: 'sha384-Muy1QRxYFeNrA1zShc1KtN4OfipkR/61gt+HWqN57c1Zxu3Oe16TsilsruVVjfKL' },
-];
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const num = (x: number, d = 3) => (!Number.isFinite(x) ? '-' : x === 0 ? '0' : Math.abs(x) >= 1000 ? x.toFixed(0) : x.toPrecision(d));
 /** JSON safe inside <script>: no "</script>" or "<!--" can end or open anything. */
 const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c');
 
-export interface ChartSpecs {
-  ratio: object | null;
-  rooflines: { label: string; spec: object }[];
+export interface ChartData {
+  /** Ratio to the baseline per workload and file; null with nothing to compare against. */
+  ratio: { title: string; values: RatioBar[] } | null;
+  rooflines: { label: string; title: string; ceiling: RooflineCeiling[]; points: RooflinePoint[] }[];
 }
 
-/** Vega-Lite specs of the report's charts (exported for tests and for other renderers). */
-export function chartSpecs(c: Comparison): ChartSpecs {
-  const ratioData = c.lines.flatMap((l) => l.cells.flatMap((cell, i) => (cell?.ratio !== undefined && i !== c.baseline
+/** What the report's charts draw (exported for tests and for other renderers). */
+export function chartData(c: Comparison): ChartData {
+  const values = c.lines.flatMap((l) => l.cells.flatMap((cell, i) => (cell?.ratio !== undefined && i !== c.baseline
     ? [{ workload: `${l.id} [${l.dtype}]`, file: c.labels[i], ratio: cell.ratio }] : [])));
-  const ratio = ratioData.length === 0 ? null : {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: `Speed relative to ${c.labels[c.baseline]} (baseline time / time; > 1 is faster)`,
-    data: { values: ratioData },
-    width: 560,
-    layer: [
-      {
-        mark: { type: 'bar', tooltip: true },
-        encoding: {
-          y: { field: 'workload', type: 'nominal', sort: null, title: null },
-          yOffset: { field: 'file' },
-          x: { field: 'ratio', type: 'quantitative', scale: { type: 'log' }, title: 'ratio to baseline (log)' },
-          // Bars grow from 1 (a log axis has no 0): left of the rule is slower than the baseline.
-          x2: { datum: 1 },
-          color: { field: 'file', type: 'nominal', title: 'file' },
-        },
-      },
-      { mark: { type: 'rule', color: 'black' }, encoding: { x: { datum: 1 } } },
-    ],
-  };
-  const rooflines = c.files.map((f, i): { label: string; spec: object } | null => {
+  const ratio = values.length === 0 ? null : { title: `Speed relative to ${c.labels[c.baseline]} (baseline time / time; > 1 is faster)`, values };
+  const rooflines = c.files.flatMap((f, i) => {
     const roofs = c.rooflines.filter((r) => r.file === i && r.peakTflops > 0 && r.bandwidthGbps > 0);
     const points = f.rows.filter((r) => r.flops > 0 && r.bytes > 0).map((r) => ({
       workload: r.id, dtype: r.dtype, intensity: r.flops / r.bytes, tflops: r.tflops, op: r.op,
     }));
-    if (points.length === 0 || roofs.length === 0) return null;
+    if (points.length === 0 || roofs.length === 0) return [];
     const lo = Math.min(...points.map((p) => p.intensity), ...roofs.map((r) => r.ridge)) / 2;
     const hi = Math.max(...points.map((p) => p.intensity), ...roofs.map((r) => r.ridge)) * 2;
-    const ceiling = roofs.flatMap((r) => {
-      const xs = [lo, r.ridge, hi];
-      return xs.map((x) => ({ dtype: r.dtype, intensity: x, tflops: attainable(r, x) }));
-    });
-    return {
-      label: c.labels[i],
-      spec: {
-        $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-        title: `Roofline: ${c.labels[i]} (${f.device.name})`,
-        width: 560, height: 340,
-        layer: [
-          {
-            data: { values: ceiling },
-            mark: { type: 'line', strokeDash: [4, 3] },
-            encoding: {
-              x: { field: 'intensity', type: 'quantitative', scale: { type: 'log' }, title: 'arithmetic intensity (FLOP/byte)' },
-              y: { field: 'tflops', type: 'quantitative', scale: { type: 'log' }, title: 'TFLOP/s' },
-              color: { field: 'dtype', type: 'nominal' },
-            },
-          },
-          {
-            data: { values: points },
-            mark: { type: 'point', filled: true, size: 60, tooltip: true },
-            encoding: {
-              x: { field: 'intensity', type: 'quantitative', scale: { type: 'log' } },
-              y: { field: 'tflops', type: 'quantitative', scale: { type: 'log' } },
-              color: { field: 'dtype', type: 'nominal', title: 'dtype' },
-              shape: { field: 'op', type: 'nominal', title: 'workload' },
-            },
-          },
-        ],
-      },
-    };
-  }).filter((x): x is { label: string; spec: object } => x !== null);
+    const ceiling = roofs.flatMap((r) => [lo, r.ridge, hi].map((x) => ({ dtype: r.dtype, intensity: x, tflops: attainable(r, x) })));
+    return [{ label: c.labels[i], title: `Roofline: ${c.labels[i]} (${f.device.name})`, ceiling, points }];
+  });
   return { ratio, rooflines };
 }
 
@@ -134,17 +78,13 @@ function rooflineTable(c: Comparison): string {
 
 export function renderCompareHtml(c: Comparison, opts: { title?: string } = {}): string {
   const title = opts.title ?? `wgrad bench: ${c.labels.join(' vs ')}`;
-  const specs = chartSpecs(c);
+  const charts = chartData(c);
   const data = {
     labels: c.labels, baseline: c.baseline, rooflines: c.rooflines,
     lines: c.lines.map((l) => ({ id: l.id, dtype: l.dtype, op: l.op, suite: l.suite,
       cells: l.cells.map((x) => (x ? { medianMs: x.row.stats.medianMs, tflops: x.row.tflops, gbps: x.row.gbps, ratio: x.ratio ?? null } : null)) })),
   };
   const skipped = c.files.flatMap((f, i) => f.skipped.map((s) => `<li>[${i + 1}] ${esc(s.id)} [${s.dtype}]: ${esc(s.reason)}</li>`));
-  const charts = [
-    ...(specs.ratio ? [{ id: 'chart-ratio', spec: specs.ratio }] : []),
-    ...specs.rooflines.map((r, i) => ({ id: `chart-roofline-${i}`, spec: r.spec })),
-  ];
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -158,7 +98,6 @@ export function renderCompareHtml(c: Comparison, opts: { title?: string } = {}):
   td.bad { background: #fdd; }
   small { color: #666; }
   .chart { margin: 1rem 0 2rem; }
-  #chart-status { color: #a60; }
 </style>
 </head>
 <body>
@@ -172,22 +111,11 @@ ${fingerprintTable(c)}
 ${compareTable(c)}
 <h2>Roofline (measured)</h2>
 ${rooflineTable(c)}
-<p id="chart-status">Charts load Vega-Embed from cdn.jsdelivr.net; offline, the tables above hold every number.</p>
-${charts.map((ch) => `<div class="chart" id="${ch.id}"></div>`).join('\n')}
+<h2>Charts</h2>
+${charts.ratio ? `<div class="chart" id="chart-ratio">${ratioBarsSvg(charts.ratio.values, charts.ratio.title)}</div>` : ''}
+${charts.rooflines.map((r, i) => `<div class="chart" id="chart-roofline-${i}">${rooflineSvg(r.ceiling, r.points, r.title)}</div>`).join('\n')}
 ${skipped.length ? `<h2>Skipped</h2><ul>${skipped.join('')}</ul>` : ''}
 <script type="application/json" id="wgrad-bench-data">${scriptJson(data)}</script>
-<script type="application/json" id="wgrad-bench-charts">${scriptJson(charts)}</script>
-${CHART_SCRIPTS.map((s) => `<script src="${s.src}" integrity="${s.integrity}" crossorigin="anonymous"></script>`).join('\n')}
-<script>
-  (function () {
-    var status = document.getElementById('chart-status');
-    if (typeof vegaEmbed !== 'function') return;
-    var charts = JSON.parse(document.getElementById('wgrad-bench-charts').textContent);
-    Promise.all(charts.map(function (c) { return vegaEmbed('#' + c.id, c.spec, { actions: false }); }))
-      .then(function () { status.remove(); })
-      .catch(function (e) { status.textContent = 'Chart rendering failed: ' + e; });
-  })();
-</script>
 </body>
 </html>
 `;

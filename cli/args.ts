@@ -109,8 +109,15 @@ export function buildCommand(spec: CommandSpec, parent: Command): Command {
   aliasesOf.set(cmd, aliases);
   if (spec.after) cmd.addHelpText('after', '\n' + spec.after);
   configure(cmd);
+  // A command with subcommands and no arguments of its own: a stray word is a mistyped subcommand.
+  const subs = (spec.subcommands ?? []).map((x) => x.name);
+  if (subs.length && !spec.args?.length) cmd.allowExcessArguments(true);
   cmd.action(async (...actionArgs: unknown[]) => {
     const c = actionArgs[actionArgs.length - 1] as Command;
+    if (subs.length && !spec.args?.length && c.args.length) {
+      const near = subs.filter((n) => n.startsWith(c.args[0].slice(0, 3)));
+      throw new UsageError(`unknown subcommand '${c.args[0]}'${near.length ? ` (did you mean ${near.join(', ')}?)` : ` (subcommands: ${subs.join(', ')})`}`);
+    }
     resolveAliases(c);
     await spec.run(c.opts(), c.processedArgs, c);
   });

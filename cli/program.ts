@@ -4,6 +4,7 @@ import { applyRuntimeEnv } from './runtime-env.mjs';
 import { buildCommand, Command, CommanderError, Exit, commanderMessage, commandPath, configure, normalizeArgv, UsageError, type CommandSpec } from './args.ts';
 import { WGRAD_VERSION } from '../bench/fingerprint.ts';
 import { abliterateSpec } from './commands/abliterate.ts';
+import { inFlagTerms } from './errors.ts';
 import { benchSpec } from './commands/bench.ts';
 import { convertAdapterSpec } from './commands/convert-adapter.ts';
 import { demoSpec } from './commands/demo.ts';
@@ -11,9 +12,12 @@ import { doctorSpec } from './commands/doctor.ts';
 import { generateSpec } from './commands/generate.ts';
 import { mergeSpec } from './commands/merge.ts';
 import { steerSpec } from './commands/steer.ts';
+import { plotSpec } from './commands/plot.ts';
+import { serveSpec } from './commands/serve.ts';
 import { trainSpec } from './commands/train.ts';
+import { jobsSpec } from './commands/jobs.ts';
 
-export const COMMANDS: CommandSpec[] = [trainSpec, generateSpec, mergeSpec, convertAdapterSpec, abliterateSpec, steerSpec, benchSpec, demoSpec, doctorSpec];
+export const COMMANDS: CommandSpec[] = [trainSpec, generateSpec, mergeSpec, convertAdapterSpec, abliterateSpec, steerSpec, plotSpec, benchSpec, serveSpec, jobsSpec, demoSpec, doctorSpec];
 
 function program(): Command {
   const p = configure(new Command('wgrad'))
@@ -26,8 +30,9 @@ function program(): Command {
 
 /** Runs `wgrad ARGV`; returns the exit status (2: bad usage, 1: the command failed). */
 export async function main(argv: string[]): Promise<number> {
-  // Dawn reads these when it loads, so they are set before any command can create a backend.
-  applyRuntimeEnv();
+  // Dawn reads these when it loads, so they are set before any command can create a backend. Deno
+  // runs its own WebGPU (wgpu) on the system's Vulkan drivers, and `deno task wgrad` may not write env.
+  if (!('Deno' in globalThis)) applyRuntimeEnv();
   const p = program();
   if (argv.length === 0) { p.outputHelp({ error: true }); return 2; }
   let running: Command = p;
@@ -45,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof Exit) { if (e.message) console.error(`${where}: ${e.message}`); return e.code; }
     if (e instanceof UsageError) { console.error(`${where}: ${e.message}`); return 2; }
-    console.error(`${where}: ${(e as Error).message}`);
+    console.error(`${where}: ${inFlagTerms((e as Error).message)}`);
     if (process.env.WGRAD_DEBUG || argv.includes('--verbose')) console.error((e as Error).stack);
     return 1;
   }

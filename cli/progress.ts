@@ -18,7 +18,9 @@ const fmt = (x: number | null | undefined, digits = 3) => (x === undefined || x 
 export function progressReporter(o: { method: string; maxSteps: number; logEvery: number; tty?: boolean }): Progress {
   const pref = o.method !== 'sft';
   const evalLine = (e: EvalRecord) => `eval step ${e.step}: ` + Object.entries(e).filter(([k]) => k !== 'step').map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ');
-  if (!(o.tty ?? process.stderr.isTTY)) {
+  // Run as the child of cli/quiet.ts, stderr is a pipe to a terminal the parent reports.
+  const viaParent = !!process.env.WGRAD_STDERR_TTY;
+  if (!(o.tty ?? (viaParent || process.stderr.isTTY))) {
     const t0 = performance.now();
     let first: number | null = null;
     return {
@@ -38,7 +40,9 @@ export function progressReporter(o: { method: string; maxSteps: number; logEvery
   }
   const bar = new SingleBar({
     format: `${o.method} |{bar}| {value}/{total} steps | loss {loss}${pref ? ' | margins {margins} | acc {acc}' : ''} | {tps} tok/s | ETA {eta_formatted}`,
-    hideCursor: true, stream: process.stderr,
+    hideCursor: true,
+    // Through the parent's pipe: a stream that says it is the terminal, with the terminal's width.
+    stream: viaParent ? ({ isTTY: true, columns: Number(process.env.WGRAD_STDERR_COLUMNS) || 80, write: (s: string) => process.stderr.write(s) } as unknown as NodeJS.WritableStream) : process.stderr,
   });
   let running = false;
   const start = (step: number) => { if (!running) { bar.start(o.maxSteps, step - 1, { loss: '-', tps: '-', margins: '-', acc: '-' }); running = true; } };

@@ -71,13 +71,18 @@ export function resumeCommand(argv = process.argv.slice(2)): string {
  */
 export function stopOnSignals(): { controller: AbortController; dispose: () => void } {
   const controller = new AbortController();
+  let first = 0;
   const handler = (signal: NodeJS.Signals) => {
     const code = signal === 'SIGINT' ? 130 : 143;
+    // Under cli/quiet.ts a terminal's Ctrl-C arrives twice (from the terminal and forwarded by the
+    // parent): a repeat within a second is the same keypress.
+    if (controller.signal.aborted && performance.now() - first < 1000) return;
     if (controller.signal.aborted) {
       process.stderr.write('\x1b[?25h'); // the progress bar hides the cursor
       process.exit(code);
     }
     log(`\nwgrad: ${signal}: finishing this step and writing a checkpoint (${signal === 'SIGINT' ? 'Ctrl-C again' : 'a second signal'} quits at once)`);
+    first = performance.now();
     controller.abort({ signal });
   };
   process.on('SIGINT', handler);

@@ -8,12 +8,14 @@ setDefaultBackendFactory(() => createCpuBackend());
 
 export { Tensor, shapeSize } from './tensor.ts';
 export { tidy, dispose } from './memory.ts';
-export { valueAndGrad, grad, noGrad, detach, backward, isGradEnabled } from './autodiff.ts';
+export { grad, noGrad, detach, backward, isGradEnabled } from './autodiff.ts';
+export { valueAndGrad, valueAndGradModel, treeFromNamed, flattenTree } from './nn/param-tree.ts';
+export type { ParamTree } from './nn/param-tree.ts';
 export { getBackend, setBackend } from './context.ts';
 export { Generator, manualSeed } from './random.ts';
 export * from './ops/index.ts';
 export type { Backend, DType } from '../backends/backend.ts';
-export { createBackend, resolveBackendChoice, BACKEND_CHOICES } from '../backends/select.ts';
+export { createBackend, resolveBackendChoice, BACKEND_CHOICES, isSoftwareAdapter } from '../backends/select.ts';
 export type { BackendChoice, CreateBackendOptions } from '../backends/select.ts';
 // Modules and optimizers.
 export { Module } from './nn/module.ts';

@@ -31,3 +31,6 @@ export { cpoLoss } from './methods/cpo.ts';
 export { ktoLoss } from './methods/kto.ts';
 export { sequenceLogprobs } from './methods/logprobs.ts';
 export * from './editing/index.ts';
+export { TRAIN_OPTIONS, checkTrainOptions, optionValue, trainSettingsFromOptions } from './train/options.ts';
+export type { TrainOption, TrainOptionValues, OptionValue } from './train/options.ts';
+export { latestCheckpoint, latestCheckpointStep } from './train/checkpoint.ts';

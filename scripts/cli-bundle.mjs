@@ -28,3 +28,24 @@ export function cliBuildOptions(outfile) {
     logLevel: 'warning',
   };
 }
+
+/**
+ * The library for `import 'wgrad'` (engine/index.ts) and `import 'wgrad/llm'` (llm/index.ts): one
+ * ESM build with a shared chunk, so both entry points use the same Tensor class and backend state.
+ * Node built-ins and Dawn stay imports; everything else is bundled.
+ */
+export function libBuildOptions(outdir) {
+  return {
+    absWorkingDir: root,
+    entryPoints: { engine: join(root, 'engine', 'index.ts'), llm: join(root, 'llm', 'index.ts') },
+    outdir,
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['webgpu', 'deno'],
+    banner: { js: "import { createRequire as __wgradCreateRequire } from 'node:module';\nconst require = __wgradCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+  };
+}

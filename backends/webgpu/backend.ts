@@ -12,6 +12,7 @@ import { UNARY_F32, unaryKernel, unaryOutDType } from '../../kernels/unary.ts';
 import { whereKernel } from '../../kernels/where.ts';
 import { type Kernel, stridedValues } from '../../kernels/wgsl.ts';
 import type { AcquiredDevice, AdapterInfo } from './device.ts';
+import { missingDawnFlags } from './profiles.ts';
 import { foldGrid, MAX_WORKGROUPS_PER_DIM } from './grid.ts';
 import { matmulGpu } from './matmul.ts';
 import { PipelineCache } from './pipelines.ts';
@@ -60,6 +61,8 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
   readonly features: ReadonlySet<string>;
   readonly runtime: AcquiredDevice['runtime'];
   readonly adapterInfo: AdapterInfo;
+  /** The device profile (profiles.ts) chosen at acquisition, why, and the Dawn flags it lacks. */
+  readonly profile: { name: string; why: string; missingDawnFlags: string[] };
 
   private readonly pool: BufferPool;
   private readonly recorder: Recorder;
@@ -80,6 +83,7 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
     this.features = acq.features;
     this.runtime = acq.runtime;
     this.adapterInfo = acq.adapterInfo;
+    this.profile = { name: acq.profile.name, why: acq.profileWhy, missingDawnFlags: acq.runtime === 'node' ? missingDawnFlags(acq.profile, acq.dawnFlags) : [] };
     this.ownsDevice = acq.ownsDevice;
     this.description = `webgpu (${acq.adapterName}; ${acq.runtime})`;
     this.maxWorkgroups = Math.min(

@@ -5,6 +5,8 @@
 // The device gets the adapter's own limits (a device otherwise gets the spec defaults, e.g. 128 MiB
 // per storage binding) and every feature of interest that the adapter has.
 
+import { chooseProfile, type DeviceProfile } from './profiles.ts';
+
 export type Runtime = 'node' | 'deno' | 'browser';
 
 export interface DeviceOptions {
@@ -18,6 +20,8 @@ export interface DeviceOptions {
    * Off by default: browsers may quantise or gate timestamps, and ordinary work does not need them.
    */
   timestampQuery?: boolean;
+  /** Device profile by name instead of the one the adapter info implies (default: $WGRAD_DEVICE_PROFILE). */
+  profile?: string;
 }
 
 /** What the adapter says about itself (empty strings where it does not say). */
@@ -35,6 +39,11 @@ export interface AcquiredDevice {
   adapterInfo: AdapterInfo;
   features: ReadonlySet<string>;
   ownsDevice: boolean;
+  /** The device profile (profiles.ts) and why it was chosen. */
+  profile: DeviceProfile;
+  profileWhy: string;
+  /** Dawn flags in effect (Node), to tell whether the profile's are. */
+  dawnFlags: readonly string[];
 }
 
 /** Features later kernels use (f16 storage/math, subgroup reductions, subgroup matrices). */
@@ -112,13 +121,14 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
     const info = (opts.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
     return {
       device: opts.device, runtime, adapterName: 'caller-provided device', adapterInfo: adapterInfo(info),
-      features: new Set(opts.device.features), ownsDevice: false,
+      features: new Set(opts.device.features), ownsDevice: false, ...profileFor(adapterInfo(info), opts), dawnFlags: [],
     };
   }
   let gpu: GPU | undefined = g.navigator?.gpu;
   let where = 'navigator.gpu';
+  let flags: string[] = [];
   if (!gpu && runtime === 'node') {
-    const flags = opts.dawnFlags ?? envFlags();
+    flags = opts.dawnFlags ?? envFlags();
     gpu = await nodeGPU(flags);
     where = `Dawn (npm webgpu${flags.length ? `, flags ${flags.join(' ')}` : ''})`;
   }
@@ -142,7 +152,8 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
         `a missing Vulkan loader or driver looks like this. ${INSTALL_HINT}`,
     );
   }
-  const wanted: string[] = [...WANTED_FEATURES, ...(opts.timestampQuery ? ['timestamp-query'] : [])];
+  const chosen = profileFor(adapterInfo(adapter.info), opts);
+  const wanted: string[] = [...new Set([...WANTED_FEATURES, ...chosen.profile.features]), ...(opts.timestampQuery ? ['timestamp-query'] : [])];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   const requiredLimits: Record<string, number> = {};
   const limits = adapter.limits as unknown as Record<string, number>;
@@ -156,7 +167,12 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
   const info = adapter.info;
   const adapterName = [info?.vendor, info?.architecture, info?.description || info?.device]
     .filter((s) => s && s.length > 0).join(' ') || 'unknown adapter';
-  return { device, runtime, adapterName, adapterInfo: adapterInfo(info), features: new Set(device.features), ownsDevice: true };
+  return { device, runtime, adapterName, adapterInfo: adapterInfo(info), features: new Set(device.features), ownsDevice: true, ...chosen, dawnFlags: flags };
+}
+
+function profileFor(info: AdapterInfo, opts: DeviceOptions) {
+  const { profile, why } = chooseProfile(info, opts.profile ?? g.process?.env?.WGRAD_DEVICE_PROFILE);
+  return { profile, profileWhy: why };
 }
 
 // Dawn's GPUAdapterInfo fields are prototype getters (JSON.stringify sees none), so read each by name.

@@ -5,6 +5,8 @@ import { acquireDevice, type DeviceOptions } from './device.ts';
 
 export { WebGPUBackend } from './backend.ts';
 export { acquireDevice, detectRuntime, WebGPUUnavailableError } from './device.ts';
+export { chooseProfile, PROFILES, PROFILE_NAMES } from './profiles.ts';
+export type { DeviceProfile, ProfileName } from './profiles.ts';
 
 export interface CreateWebGPUOptions extends DeviceOptions, WebGPUBackendOptions {
   /** Only 'f32': WGSL has no f64. Asking for 'f64' is an error (use the cpu backend). */

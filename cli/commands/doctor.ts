@@ -1,6 +1,7 @@
 // wgrad doctor: which backends start here, with the adapter, features and limits, or why not.
 import { createBackend } from '../../engine/index.ts';
 import type { CommandSpec } from '../args.ts';
+import { profileLine, trainingBackendsReport } from '../doctor-training.ts';
 
 export const doctorSpec: CommandSpec = {
   name: 'doctor',
@@ -13,10 +14,13 @@ export const doctorSpec: CommandSpec = {
       try {
         const b = await createBackend({ backend: name });
         console.log(`${name}: ok — ${b.description}`);
+        const profile = profileLine(b);
+        if (profile) console.log(profile);
         b.destroy();
       } catch (e) {
         console.log(`${name}: unavailable — ${(e as Error).message}`);
       }
     }
+    for (const l of await trainingBackendsReport()) console.log(l);
   },
 };

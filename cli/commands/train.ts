@@ -14,19 +14,20 @@ import {
 } from '../args.ts';
 import { openBackend } from '../backend.ts';
 import { loadModelAndTokenizer } from '../load.ts';
-import { backendFlags, chatTemplateFlag, modelFlags } from '../options.ts';
+import { chatTemplateFlag, modelFlags } from '../options.ts';
 import { progressReporter, type Progress } from '../progress.ts';
 import { checkOutputDir } from '../output-dir.ts';
 import { checkRun, fsContext, prepareRun, resumeCommand, stopOnSignals } from '../run.ts';
 import { formatDataSummary } from '../../llm/data/summary.ts';
 import { DivergenceMonitor } from '../../llm/train/divergence.ts';
 import { updateRunRecord } from '../../llm/train/run-dir.ts';
-import { latestCheckpoint } from '../../llm/train/checkpoint.ts';
+import { checkpointBefore } from '../../llm/train/checkpoint.ts';
+import { localDevice, remoteBackendChoice, trainBackendFlags, trainingBackendFlags, trainOnBackend } from '../training-backend.ts';
 
-const METHODS = ['sft', ...PREFERENCE_METHODS] as const;
+const METHODS = ['sft', ...PREFERENCE_METHODS, 'reinforcement'] as const;
 
 const methodFlags: Flag[] = [
-  { flags: '--method <m>', help: 'sft; preference methods (TRL 1.x losses and metric names): dpo, orpo, cpo, simpo, kto', default: 'sft', parse: choice(METHODS) },
+  { flags: '--method <m>', help: 'sft; preference methods (TRL 1.x losses and metric names): dpo, orpo, cpo, simpo, kto; reinforcement (--backend openai)', default: 'sft', parse: choice(METHODS) },
   { flags: '--beta <b>', help: 'preference methods: β (default 0.1)', parse: positive },
   { flags: '--loss-type <t>', help: 'dpo: sigmoid | robust | hinge | ipo', default: 'sigmoid', parse: choice(DPO_LOSS_TYPES) },
   { flags: '--label-smoothing <e>', help: 'dpo (cDPO/robust), cpo, simpo: ε (default 0)', parse: number('a number in [0, 0.5)', (n) => n >= 0 && n < 0.5) },
@@ -105,18 +106,28 @@ function fineTuneType(raw: string, flag: string): 'lora' | 'full' {
 export const trainSpec: CommandSpec = {
   name: 'train',
   summary: 'fine-tune with LoRA or fully: sft, dpo, orpo, cpo, simpo, kto',
-  flags: [...methodFlags, ...modelFlags, ...dataFlags, ...loraFlags, ...trainingFlags, ...runFlags, ...backendFlags],
+  flags: [...methodFlags, ...modelFlags, ...dataFlags, ...loraFlags, ...trainingFlags, ...runFlags, ...trainBackendFlags, ...trainingBackendFlags],
   after: 'example: wgrad train --model stories260K-hf --data alpaca_tiny.json --output-dir out --iters 200',
   run: (o, _args, cmd) => trainCommand(o, cmd),
 };
 
 async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<void> {
+  let configBackend: unknown;
   if (o.config) {
     let raw: unknown;
     try { raw = parseYaml(readFileSync(o.config as string, 'utf8')); } catch (e) { throw new UsageError(`--config ${o.config}: ${(e as Error).message}`); }
+    // backend: {type, device, base_url} is a section, not a flag (llm/backends/registry.ts).
+    if (raw && typeof raw === 'object' && 'backend' in raw && typeof (raw as Record<string, unknown>).backend === 'object') {
+      configBackend = (raw as Record<string, unknown>).backend;
+      raw = Object.fromEntries(Object.entries(raw as Record<string, unknown>).filter(([k]) => k !== 'backend'));
+    }
     applyConfig(cmd, raw, o.config as string);
     o = cmd.opts();
   }
+  const remote = remoteBackendChoice(o, configBackend, o.config as string | undefined);
+  if (remote) return trainOnBackend(o, cmd, remote);
+  if (o.backend === undefined) o = { ...o, backend: localDevice(configBackend, o.config as string | undefined) };
+  if (o.method === 'reinforcement') throw new UsageError('--method reinforcement runs on OpenAI\'s graders (--backend openai); see `wgrad doctor` for what runs where');
   for (const req of ['model', 'data', 'outputDir']) {
     if (!o[req]) throw new UsageError(`--${req.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} is required (see wgrad train --help)`);
   }
@@ -138,6 +149,9 @@ async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<v
     const cfg = model.config;
     const maxLength = (o.maxLength as number | undefined) ?? Math.min(1024, cfg.maxPositions);
     if (maxLength > cfg.maxPositions) throw new UsageError(`--max-length ${maxLength} exceeds the model's ${cfg.maxPositions} positions`);
+    if ((o.maxPromptLength as number | undefined) !== undefined && (o.maxPromptLength as number) >= maxLength) {
+      throw new UsageError(`--max-prompt-length ${o.maxPromptLength} must be smaller than --max-length ${maxLength}`);
+    }
     let layers = o.loraLayers as [number, number] | undefined;
     if (layers && layers[1] >= cfg.numLayers) throw new UsageError(`--lora-layers ${layers.join('-')}: the model has layers 0-${cfg.numLayers - 1}`);
     const numLayers = o.numLayers as number | undefined;
@@ -202,8 +216,8 @@ async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<v
         `stopped by ${reason.signal} after step ${step}; checkpoint written to ${join(out, 'checkpoints')}. Continue with:\n  ${resumeCommand()}`);
     }
     if (reason?.divergence) {
-      const good = await latestCheckpoint(join(out, 'checkpoints'));
-      throw new Exit(1, `stopped at step ${step}: training diverged; the last good checkpoint is ${good ?? '(none yet)'}`);
+      const good = await checkpointBefore(join(out, 'checkpoints'), divergence.since ?? step);
+      throw new Exit(1, `stopped at step ${step}: training diverged from step ${divergence.since}; the last good checkpoint is ${good ?? '(none yet)'}`);
     }
     if (r.lora) {
       const mlxDir = (o.adapterPath as string | undefined) ?? join(out, 'adapter-mlx');

@@ -1,6 +1,7 @@
 // Module: a tree of named parameters. Names compose with dots, so a Llama's parameters come out
 // as Hugging Face's safetensors keys (model.layers.0.self_attn.q_proj.weight).
 import { Tensor } from '../tensor.ts';
+import { setTrainable, trainableTree, type ParamTree } from './param-tree.ts';
 
 export abstract class Module {
   private readonly _params = new Map<string, Tensor>();
@@ -39,6 +40,14 @@ export abstract class Module {
   }
 
   parameters(): Tensor[] { return this.namedParameters().map(([, t]) => t); }
+
+  /** MLX's trainable_parameters(): the parameters that train, as a tree keyed like the model (param-tree.ts). */
+  trainableParameters(): ParamTree { return trainableTree(this); }
+
+  /** MLX's freeze(): stop training all parameters, or those named in keys ("weight", "lora_A", or a full dotted name). */
+  freeze(opts: { keys?: readonly string[] } = {}): this { setTrainable(this, false, opts.keys); return this; }
+
+  unfreeze(opts: { keys?: readonly string[] } = {}): this { setTrainable(this, true, opts.keys); return this; }
 
   /** Every module with its dotted path, depth first. */
   namedModules(prefix = ''): [string, Module][] {

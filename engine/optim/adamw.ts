@@ -30,7 +30,7 @@ export class AdamW extends Optimizer {
     return { exp_avg: zeros(p.shape, { backend: p.backend }), exp_avg_sq: zeros(p.shape, { backend: p.backend }) };
   }
 
-  protected update(p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
+  protected updateParam(p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
     if (g.backend !== p.backend) throw new Error(`AdamW: gradient of ${p.describe()} lives on another backend`);
     if (g.dtype !== 'f32' || g.size !== p.size) throw new Error(`AdamW: gradient ${g.describe()} does not match ${p.describe()}`);
     p.backend.run(routines.adamw, p.writableStorage(), g.storage, s.exp_avg.writableStorage(), s.exp_avg_sq.writableStorage(), {

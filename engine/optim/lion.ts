@@ -13,7 +13,7 @@ export class Lion extends Optimizer {
     this.weightDecay = opts.weightDecay ?? 0;
   }
   protected init(p: Tensor) { return { exp_avg: zeros(p.shape, { backend: p.backend }) }; }
-  protected update(p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
+  protected updateParam(p: Tensor, g: Tensor, s: Record<string, Tensor>): void {
     const dir = sign(add(mul(s.exp_avg, this.beta1), mul(g, 1 - this.beta1)));
     const decayed = this.weightDecay ? mul(p, 1 - this.lr * this.weightDecay) : p;
     p.assign(sub(decayed, mul(dir, this.lr)));

@@ -4,6 +4,8 @@
 import { noGrad } from '../autodiff.ts';
 import { tidy } from '../memory.ts';
 import type { Tensor } from '../tensor.ts';
+import type { Module } from '../nn/module.ts';
+import { flattenTree, type ParamTree } from '../nn/param-tree.ts';
 
 export interface ParamGroup { params: Tensor[]; lr: number; weightDecay?: number }
 
@@ -26,9 +28,31 @@ export abstract class Optimizer {
     noGrad(() => tidy(() => {
       for (const p of this.params) {
         if (!p.grad) continue;
-        this.update(p, p.grad, this.stateFor(p));
+        this.updateParam(p, p.grad, this.stateFor(p));
       }
     }));
+  }
+
+  /**
+   * MLX's optimizer.update(model, grads): one step with the gradients in `grads`, a tree keyed like
+   * the model's parameters (valueAndGradModel); parameters it has no entry for are left alone.
+   */
+  update(model: Module, grads: ParamTree): void {
+    const params = new Map(model.namedParameters());
+    const mine = new Set(this.params);
+    const saved = this.params.map((p) => p.grad);
+    try {
+      for (const p of this.params) p.grad = null;
+      for (const [name, g] of flattenTree(grads)) {
+        const p = params.get(name);
+        if (!p) throw new Error(`optimizer.update: the model has no parameter ${name}`);
+        if (!mine.has(p)) throw new Error(`optimizer.update: ${name} is not one of this optimizer's parameters`);
+        p.grad = g;
+      }
+      this.step();
+    } finally {
+      this.params.forEach((p, i) => { p.grad = saved[i]; });
+    }
   }
 
   zeroGrad(): void {
@@ -36,7 +60,7 @@ export abstract class Optimizer {
   }
 
   protected abstract init(p: Tensor): Record<string, Tensor>;
-  protected abstract update(p: Tensor, g: Tensor, s: Record<string, Tensor>): void;
+  protected abstract updateParam(p: Tensor, g: Tensor, s: Record<string, Tensor>): void;
 
   protected stateFor(p: Tensor): Record<string, Tensor> {
     let s = this.state.get(p);

@@ -17,7 +17,7 @@ export class SGD extends Optimizer {
   protected init(p: Tensor): Record<string, Tensor> {
     return this.momentum ? { momentum_buffer: mul(p, 0) } : {};
   }
-  protected update(p: Tensor, g0: Tensor, s: Record<string, Tensor>): void {
+  protected updateParam(p: Tensor, g0: Tensor, s: Record<string, Tensor>): void {
     let g = this.weightDecay ? add(g0, mul(p, this.weightDecay)) : g0;
     if (this.momentum) {
       // PyTorch initialises the buffer with the first gradient.

@@ -26,3 +26,6 @@ export type { RopeLayout } from './rope-layout.ts';
 export { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half.ts';
 export { loadControlVector, readControlVector, readGguf, saveControlVector, writeControlVector, writeGguf } from './gguf.ts';
 export type { ControlVector, GgufFile, GgufKv, GgufTensor, GgufValue } from './gguf.ts';
+export { setFileSystem, fileSystem, nodeFileSystem } from './node-fs.ts';
+export type { FileSystem } from './node-fs.ts';
+export { MemoryFileSystem } from './memory-fs.ts';

@@ -1,51 +1,137 @@
-// The only place the engine's readers and writers touch the file system. Node modules are loaded
-// with dynamic import inside each function, so a browser bundle can import the readers without
-// pulling in node:fs; calling these there fails with a clear message instead.
+// The only place the toolkit's readers and writers touch a file system. By default that is Node's
+// or Deno's (node:fs/promises, loaded lazily so a browser bundle never pulls it in); a browser
+// installs its own with setFileSystem (the web app's worker mounts picked files and the Origin
+// Private File System), and the same loaders, trainer and checkpoints run there unchanged.
 
-type Fs = typeof import('node:fs/promises');
+/** The few operations the toolkit needs; paths use '/'. */
+export interface FileSystem {
+  readFile(path: string): Promise<Uint8Array>;
+  /** Creates or replaces the file. */
+  writeFile(path: string, data: Uint8Array | string): Promise<void>;
+  appendFile(path: string, text: string): Promise<void>;
+  /** Creates the folder and its parents; an existing folder is fine. */
+  mkdir(path: string): Promise<void>;
+  /** Removes a file or a folder with everything in it; a missing path is fine. */
+  rm(path: string): Promise<void>;
+  /** Moves a file or folder (replacing a file at `to`), atomically where the file system can. */
+  rename(from: string, to: string): Promise<void>;
+  readdir(path: string): Promise<string[]>;
+  /** null when nothing is there. */
+  stat(path: string): Promise<{ kind: 'file' | 'directory'; size: number } | null>;
+  /** `length` bytes at `position` (fewer only at the end of the file). */
+  readRange(path: string, position: number, length: number): Promise<Uint8Array>;
+}
 
-async function fs(): Promise<Fs> {
+let installed: FileSystem | null = null;
+
+/** Replaces the file system every by-path reader and writer uses (null: back to node:fs). */
+export function setFileSystem(fs: FileSystem | null): void {
+  installed = fs;
+}
+
+type NodeFs = typeof import('node:fs/promises');
+
+async function nodeFs(): Promise<NodeFs> {
   try {
     return await import('node:fs/promises');
   } catch {
-    throw new Error('files by path need Node or Deno (node:fs/promises); in a browser, pass or take the bytes instead (readers take bytes; writePeft, writeMlx, hfWeights give them)');
+    throw new Error('files by path need Node or Deno (node:fs/promises), or a file system installed with setFileSystem; in a browser, pass or take the bytes instead (readers take bytes; writePeft, writeMlx, hfWeights give them)');
   }
 }
 
+const bytesOf = (b: { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+/** node:fs/promises as a FileSystem. */
+export const nodeFileSystem: FileSystem = {
+  readFile: async (p) => bytesOf(await (await nodeFs()).readFile(p)),
+  writeFile: async (p, d) => (await nodeFs()).writeFile(p, d),
+  appendFile: async (p, t) => (await nodeFs()).appendFile(p, t),
+  mkdir: async (p) => { await (await nodeFs()).mkdir(p, { recursive: true }); },
+  rm: async (p) => (await nodeFs()).rm(p, { recursive: true, force: true }),
+  rename: async (a, b) => (await nodeFs()).rename(a, b),
+  readdir: async (p) => (await nodeFs()).readdir(p),
+  async stat(p) {
+    try {
+      const st = await (await nodeFs()).stat(p);
+      return st.isDirectory() ? { kind: 'directory', size: 0 } : st.isFile() ? { kind: 'file', size: st.size } : null;
+    } catch {
+      return null;
+    }
+  },
+  async readRange(p, position, length) {
+    const handle = await (await nodeFs()).open(p, 'r');
+    try {
+      const out = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(out, done, length - done, position + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return out.subarray(0, done);
+    } finally {
+      await handle.close();
+    }
+  },
+};
+
+/** The file system in use: the installed one, else node:fs. */
+export function fileSystem(): FileSystem {
+  return installed ?? nodeFileSystem;
+}
+
 export async function readFileBytes(path: string): Promise<Uint8Array> {
-  const buf = await (await fs()).readFile(path);
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  return fileSystem().readFile(path);
 }
 
 export async function readTextFile(path: string): Promise<string> {
-  return (await fs()).readFile(path, 'utf8');
+  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(await fileSystem().readFile(path));
+}
+
+export async function writeFileBytes(path: string, bytes: Uint8Array | string): Promise<void> {
+  await fileSystem().writeFile(path, bytes);
+}
+
+export async function appendTextFile(path: string, text: string): Promise<void> {
+  await fileSystem().appendFile(path, text);
 }
 
 export async function makeDir(dir: string): Promise<void> {
-  await (await fs()).mkdir(dir, { recursive: true });
+  await fileSystem().mkdir(dir);
+}
+
+export async function removePath(path: string): Promise<void> {
+  await fileSystem().rm(path);
+}
+
+export async function renamePath(from: string, to: string): Promise<void> {
+  await fileSystem().rename(from, to);
+}
+
+export async function listDir(dir: string): Promise<string[]> {
+  return fileSystem().readdir(dir);
+}
+
+/** A name no other writer picks, for temporary files and folders. */
+export function tempSuffix(): string {
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
 /** Writes dir/name atomically: a temporary file in dir, then rename, so a reader never sees half a file. */
 export async function writeFileAtomic(dir: string, name: string, contents: Uint8Array | string): Promise<void> {
-  const f = await fs();
-  const sep = dir.endsWith('/') || dir.endsWith('\\') ? '' : '/';
-  const tmp = `${dir}${sep}.${name}.tmp-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+  const f = fileSystem();
+  const tmp = joinPath(dir, `.${name}.tmp-${tempSuffix()}`);
   try {
     await f.writeFile(tmp, contents);
-    await f.rename(tmp, `${dir}${sep}${name}`);
+    await f.rename(tmp, joinPath(dir, name));
   } catch (e) {
-    await f.rm(tmp, { force: true }).catch(() => undefined);
+    await f.rm(tmp).catch(() => undefined);
     throw e;
   }
 }
 
 export async function pathKind(path: string): Promise<'file' | 'directory' | null> {
-  try {
-    const st = await (await fs()).stat(path);
-    return st.isDirectory() ? 'directory' : st.isFile() ? 'file' : null;
-  } catch {
-    return null;
-  }
+  return (await fileSystem().stat(path))?.kind ?? null;
 }
 
 /** Random access to a file too large to read whole. */
@@ -58,22 +144,18 @@ export interface FileRangeReader {
 }
 
 export async function openFileRangeReader(path: string): Promise<FileRangeReader> {
-  const handle = await (await fs()).open(path, 'r');
-  const size = (await handle.stat()).size;
+  const f = fileSystem();
+  const st = await f.stat(path);
+  if (st?.kind !== 'file') throw new Error(`${path}: ${st ? 'is a folder, not a file' : 'does not exist'}`);
   return {
     path,
-    size,
+    size: st.size,
     async read(position: number, length: number): Promise<Uint8Array> {
-      const out = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await handle.read(out, done, length - done, position + done);
-        if (bytesRead === 0) throw new Error(`${path}: unexpected end of file at byte ${position + done} (wanted ${length} bytes from ${position})`);
-        done += bytesRead;
-      }
+      const out = await f.readRange(path, position, length);
+      if (out.length < length) throw new Error(`${path}: unexpected end of file at byte ${position + out.length} (wanted ${length} bytes from ${position})`);
       return out;
     },
-    close: () => handle.close(),
+    close: async () => undefined,
   };
 }
 

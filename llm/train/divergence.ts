@@ -16,8 +16,11 @@ export class DivergenceMonitor {
   private above = 0;
   private rises = 0;
   private lastEval: number | null = null;
+  private firstRise = 0;
   /** The first diagnosis; null while training looks sane. */
   diagnosis: string | null = null;
+  /** The step where the diverging streak began (checkpoints before it are the good ones). */
+  since: number | null = null;
 
   constructor(private readonly o: DivergenceOptions = {}) {}
 
@@ -31,7 +34,7 @@ export class DivergenceMonitor {
     if (bound === null) return null;
     this.above = loss > bound ? this.above + 1 : 0;
     if (this.above >= (this.o.patience ?? 3)) {
-      return this.diagnose(`loss ${loss.toFixed(3)} at step ${step} has been above ln(vocab ${this.o.vocabSize}) + ${this.o.margin ?? 1} = ${bound.toFixed(3)} ` +
+      return this.diagnose(step - this.above + 1, `loss ${loss.toFixed(3)} at step ${step} has been above ln(vocab ${this.o.vocabSize}) + ${this.o.margin ?? 1} = ${bound.toFixed(3)} ` +
         `(worse than guessing uniformly) for ${this.above} steps; lower the learning rate`);
     }
     return null;
@@ -40,14 +43,16 @@ export class DivergenceMonitor {
   /** An evaluation's loss. */
   eval(step: number, loss: number): string | null {
     this.rises = this.lastEval !== null && loss > this.lastEval ? this.rises + 1 : 0;
+    if (this.rises === 1) this.firstRise = step;
     this.lastEval = loss;
-    if (this.rises >= (this.o.patience ?? 3)) return this.diagnose(`eval loss rose ${this.rises} evaluations in a row (to ${loss.toFixed(4)} at step ${step})`);
+    if (this.rises >= (this.o.patience ?? 3)) return this.diagnose(this.firstRise, `eval loss rose ${this.rises} evaluations in a row (to ${loss.toFixed(4)} at step ${step})`);
     return null;
   }
 
-  private diagnose(msg: string): string | null {
+  private diagnose(since: number, msg: string): string | null {
     if (this.diagnosis !== null) return null;
     this.diagnosis = msg;
+    this.since = since;
     return msg;
   }
 }

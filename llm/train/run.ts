@@ -84,7 +84,8 @@ export function makeOptimizer(kind: TrainSettings['optimizer'], params: import('
 }
 
 export interface TrainHooks {
-  onStep?: (r: StepRecord) => void;
+  /** Awaited before the next step (a paused run waits here). */
+  onStep?: (r: StepRecord) => void | Promise<void>;
   onEval?: (r: EvalRecord) => void;
   /** Full fine-tuning with DPO/KTO: load the frozen reference copy of the model. */
   loadReference?: () => Promise<LlamaForCausalLM>;
@@ -151,7 +152,7 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
     signal: hooks.signal,
     metricsPath: s.outputDir ? `${s.outputDir}/metrics.jsonl` : undefined,
     rngs,
-    onStep: (r) => { setTraining(true); hooks.onStep?.(r); },
+    onStep: (r) => { setTraining(true); return hooks.onStep?.(r); },
     onEval: hooks.onEval,
   });
   hooks.onStart?.({ maxSteps: s.maxSteps });

@@ -1,7 +1,6 @@
 // The one training loop every method uses: gradient accumulation, LR schedule, global-norm
 // clipping, periodic eval, metrics as JSONL, atomic checkpoints and exact resume.
-import { appendFile, mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { appendTextFile, dirName, makeDir } from '../io/node-fs.ts';
 import type { Batch } from '../data/collate.ts';
 import type { IteratorState } from '../data/iterator.ts';
 import { noGrad } from '../../engine/autodiff.ts';
@@ -63,7 +62,8 @@ export interface TrainerOptions {
   metricsPath?: string;
   /** Generators whose state belongs in checkpoints (LoRA dropout, ...). */
   rngs?: Record<string, Generator>;
-  onStep?: (r: StepRecord) => void;
+  /** Awaited before the next step, so a caller can pause a run (the web app's worker does). */
+  onStep?: (r: StepRecord) => void | Promise<void>;
   onEval?: (r: EvalRecord) => void;
 }
 
@@ -102,14 +102,12 @@ export class Trainer {
       const rec = await this.trainStep(window, t0);
       records.push(rec);
       await this.log(rec);
-      o.onStep?.(rec);
+      await o.onStep?.(rec);
       if (o.eval && this.step % o.eval.every === 0) await this.evaluate();
-      let saved = false;
-      if (o.checkpoints && (this.step % o.checkpoints.every === 0 || this.step === o.maxSteps)) { await this.save(); saved = true; }
-      if (o.signal?.aborted) {
-        if (o.checkpoints && !saved && (o.signal.reason as { checkpoint?: boolean } | undefined)?.checkpoint !== false) await this.save();
-        break;
-      }
+      const stopping = !!o.signal?.aborted;
+      const keep = !(stopping && (o.signal!.reason as { checkpoint?: boolean } | undefined)?.checkpoint === false);
+      if (o.checkpoints && keep && (stopping || this.step % o.checkpoints.every === 0 || this.step === o.maxSteps)) await this.save();
+      if (stopping) break;
     }
     return records;
   }
@@ -170,8 +168,8 @@ export class Trainer {
 
   private async log(r: object): Promise<void> {
     if (!this.o.metricsPath) return;
-    await mkdir(dirname(this.o.metricsPath), { recursive: true });
-    await appendFile(this.o.metricsPath, JSON.stringify(r) + '\n');
+    await makeDir(dirName(this.o.metricsPath));
+    await appendTextFile(this.o.metricsPath, JSON.stringify(r) + '\n');
   }
 
   private async save(): Promise<void> {

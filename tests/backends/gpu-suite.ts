@@ -18,10 +18,11 @@ export function webgpuSuite() {
     }
   });
   afterAll(() => gpu?.destroy());
-  const gpuIt = (name: string, fn: (g: WebGPUBackend) => Promise<void>) =>
+  /** timeout: only for tests whose pipelines take long to compile on software Vulkan (say which). */
+  const gpuIt = (name: string, fn: (g: WebGPUBackend) => Promise<void>, timeout?: number) =>
     it(name, async (ctx: TestContext) => {
       if (!gpu) return ctx.skip(`no WebGPU adapter: ${unavailable}`);
       await fn(gpu);
-    });
+    }, timeout);
   return { SEED, cpu, gpuIt };
 }

@@ -52,37 +52,41 @@ const P = (B: number, H: number, KV: number, T: number, S: number, D: number, pa
 describe('webgpu fused attention vs cpu', () => {
   const rand = rng(SEED);
 
-  gpuIt('causal: GQA, odd T/S/D across tile edges, head dims 8, 24, 64, 128', async (g) => {
-    const cases: Case[] = [
-      { name: 'one token', p: P(1, 1, 1, 1, 1, 8) },
-      { name: 'MHA 2×5', p: P(2, 2, 2, 5, 5, 8) },
-      { name: 'GQA H4 KV2, T=S=17, D=24', p: P(2, 4, 2, 17, 17, 24) },
-      { name: 'MQA H3 KV1, T=S=33, D=5', p: P(1, 3, 1, 33, 33, 5) },
-      { name: 'T=S=70, D=64', p: P(1, 2, 1, 70, 70, 64) },
-      { name: 'T=S=19, D=128', p: P(1, 2, 2, 19, 19, 128) },
-    ];
-    for (const c of cases) await agree(g, c, rand);
-  });
+  // One test per case: each new head dim or tile shape compiles its own pipelines, which costs
+  // seconds on SwiftShader, so cases share D = 8 where the head dim is not the point and stay short
+  // (T crosses a tile edge once), keeping every test far below its timeout on a busy machine.
+  const causal: Case[] = [
+    { name: 'one token', p: P(1, 1, 1, 1, 1, 8) },
+    { name: 'MHA 2×5', p: P(2, 2, 2, 5, 5, 8) },
+    { name: 'GQA H4 KV2, T=S=9, D=24', p: P(1, 4, 2, 9, 9, 24) },
+    { name: 'MQA H3 KV1, T=S=17, D=5', p: P(1, 3, 1, 17, 17, 5) },
+    { name: 'T=S=6, D=64', p: P(1, 2, 1, 6, 6, 64) },
+    { name: 'T=S=5, D=128', p: P(1, 2, 2, 5, 5, 128) },
+  ];
+  // SwiftShader compiles the D = 64 and D = 128 kernels slowly whatever T is: 16 s and 35 s at a
+  // load average of 17 on 2 cores, 43 s and 81 s at 20; they get a timeout three times that.
+  for (const c of causal) gpuIt(`causal, odd T/S/D across tile edges: ${c.name}`, async (g) => { await agree(g, c, rand); }, c.p.D >= 64 ? 240_000 : undefined);
 
-  gpuIt('a KV cache: decode steps (T = 1, past > 0) and chunked prefill', async (g) => {
-    const cases: Case[] = [
-      { name: 'decode, past 11', p: P(2, 4, 2, 1, 12, 8) },
-      { name: 'decode, past 40, D 24', p: P(1, 2, 1, 1, 41, 24) },
-      { name: 'prefill chunk T 3 after 6', p: P(1, 2, 2, 3, 9, 8) },
-      { name: 'past beyond S (every key visible)', p: { ...P(1, 2, 1, 5, 7, 8), past: 4 } },
-    ];
-    for (const c of cases) await agree(g, c, rand);
-  });
+  const cache: Case[] = [
+    { name: 'decode, past 11', p: P(2, 4, 2, 1, 12, 8) },
+    { name: 'decode, past 40', p: P(1, 2, 1, 1, 41, 8) },
+    { name: 'prefill chunk T 3 after 6', p: P(1, 2, 2, 3, 9, 8) },
+    { name: 'past beyond S (every key visible)', p: { ...P(1, 2, 1, 5, 7, 8), past: 4 } },
+  ];
+  for (const c of cache) gpuIt(`a KV cache: ${c.name}`, async (g) => { await agree(g, c, rand); });
 
-  gpuIt('segments: right padding, packing, left-padded decode, rows that see no key', async (g) => {
-    const right: Case = { name: 'right padding', p: P(2, 2, 1, 6, 6, 8), seg: [[[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]], [[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]]] };
-    const packedIds = [[1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 0, 0]];
-    const packed: Case = { name: 'packed, 19 tokens', p: P(1, 4, 2, 19, 19, 24), seg: [packedIds, packedIds] };
+  const packedIds = [[1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 0, 0]];
+  const segments: Case[] = [
+    { name: 'right padding', p: P(2, 2, 1, 6, 6, 8), seg: [[[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]], [[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]]] },
+    { name: 'packed, 19 tokens', p: P(1, 4, 2, 19, 19, 8), seg: [packedIds, packedIds] },
     // Left padding in generation: the cache holds [pad, pad, a, b, c]; the new token is segment 1.
-    const decode: Case = { name: 'left-padded decode', p: P(2, 2, 2, 1, 6, 8), seg: [[[1], [1]], [[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]] };
+    { name: 'left-padded decode', p: P(2, 2, 2, 1, 6, 8), seg: [[[1], [1]], [[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]] },
+  ];
+  for (const c of segments) gpuIt(`segments: ${c.name}`, async (g) => { await agree(g, c, rand); });
+
+  gpuIt('segments: rows that see no key get out 0, lse −inf and no gradient', async (g) => {
     // Queries of segment 9 (rows 0, 2) and 7 see no key at all: out 0, lse −inf, no gradient.
     const empty: Case = { name: 'rows with no visible key', p: P(1, 2, 1, 4, 4, 8), seg: [[[9, 1, 9, 7]], [[1, 1, 2, 2]]] };
-    for (const c of [right, packed, decode]) await agree(g, c, rand);
     const got = await agree(g, empty, rand);
     const D = 8, T = 4;
     for (const h of [0, 1]) {

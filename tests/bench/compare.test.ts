@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compareFiles, renderCompareTable } from '../../bench/compare.ts';
-import { CHART_SCRIPTS, chartSpecs, renderCompareHtml } from '../../bench/html.ts';
+import { chartData, renderCompareHtml } from '../../bench/html.ts';
 import { attainable } from '../../bench/roofline.ts';
 import { validateBenchFile } from '../../bench/validate.ts';
 
@@ -76,23 +76,23 @@ describe('bench compare', () => {
     const data = json('wgrad-bench-data');
     expect(data.labels).toEqual(['wgrad webgpu H200', 'pytorch NVIDIA H200']);
     expect(data.rooflines).toHaveLength(4); // wgrad f32; torch f32, tf32, bf16
-    const charts = json('wgrad-bench-charts') as { id: string; spec: any }[];
-    expect(charts.map((x) => x.id)).toEqual(['chart-ratio', 'chart-roofline-0', 'chart-roofline-1']);
-    for (const ch of charts) expect(html).toContain(`<div class="chart" id="${ch.id}"></div>`);
-    const ratios = charts[0].spec.data.values;
-    expect(ratios).toContainEqual({ workload: 'matmul_4096_nn [f32]', file: 'wgrad webgpu H200', ratio: 2.8 / 3.5 });
-    // The roofline chart: a ceiling line per dtype that tops out at the measured peak, and the workloads as points.
-    const roof = charts[2].spec;
-    const ceiling = roof.layer[0].data.values as { dtype: string; tflops: number }[];
-    expect(Math.max(...ceiling.filter((p) => p.dtype === 'bf16').map((p) => p.tflops))).toBeCloseTo((2 * 4096 ** 3) / 0.2 / 1e9, 6);
-    const points = roof.layer[1].data.values as { workload: string; intensity: number }[];
-    expect(points.find((p) => p.workload === 'attention_fwd_b8h9t512d64')!.intensity).toBeCloseTo((4 * 512 * 512 * 64 / 2) / (16 * 512 * 64), 9);
-    expect(roof.layer[0].encoding.x.scale.type).toBe('log');
-    // Charts come from pinned CDN files with integrity hashes; no third-party code is inlined.
-    for (const s of CHART_SCRIPTS) expect(html).toContain(`<script src="${s.src}" integrity="${s.integrity}" crossorigin="anonymous"></script>`);
+    const charts = chartData(c);
+    expect(charts.ratio!.values).toContainEqual({ workload: 'matmul_4096_nn [f32]', file: 'wgrad webgpu H200', ratio: 2.8 / 3.5 });
+    expect(charts.rooflines.map((r) => r.label)).toEqual(['wgrad webgpu H200', 'pytorch NVIDIA H200']);
+    // The roofline: a ceiling line per dtype that tops out at the measured peak, and the workloads as points.
+    const roof = charts.rooflines[1];
+    expect(Math.max(...roof.ceiling.filter((p) => p.dtype === 'bf16').map((p) => p.tflops))).toBeCloseTo((2 * 4096 ** 3) / 0.2 / 1e9, 6);
+    expect(roof.points.find((p) => p.workload === 'attention_fwd_b8h9t512d64')!.intensity).toBeCloseTo((4 * 512 * 512 * 64 / 2) / (16 * 512 * 64), 9);
+    // Drawn as inline SVG: one chart element each, a bar (with its value) per ratio, a point per workload.
+    for (const id of ['chart-ratio', 'chart-roofline-0', 'chart-roofline-1']) expect(html).toContain(`<div class="chart" id="${id}"><svg`);
+    expect(html).toContain(`<title>matmul_4096_nn [f32], wgrad webgpu H200: ${(2.8 / 3.5).toFixed(3)}×</title>`);
+    const svg = /<div class="chart" id="chart-roofline-1">(.*?)<\/div>/s.exec(html)![1];
+    expect((svg.match(/<circle /g) ?? []).length).toBe(roof.points.length);
+    // Nothing is fetched and no script runs: the page reads the same offline.
+    expect(html).not.toMatch(/<script(?![^>]*application\/json)|src=|href=|cdn\./);
     expect(html.length).toBeLessThan(200_000);
     expect(html).toContain('<td>NVIDIA H200 (cuda)</td>');
-    expect(chartSpecs(compareFiles([wgrad])).ratio).toBeNull(); // one file: nothing to compare against
+    expect(chartData(compareFiles([wgrad])).ratio).toBeNull(); // one file: nothing to compare against
   });
 
   it('refuses an ambiguous or unknown baseline', () => {

@@ -7,6 +7,8 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vites
 import { buildCommand, Command, configure, normalizeArgv, positiveInt, number, UsageError, applyConfig } from '../../cli/args.ts';
 import { main } from '../../cli/program.ts';
 import { WGRAD_VERSION } from '../../bench/fingerprint.ts';
+import { inFlagTerms } from '../../cli/errors.ts';
+import { noiseFilter, shouldFilter } from '../../cli/quiet.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'wgrad-args-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -50,6 +52,9 @@ describe('wgrad argument parser', () => {
     err = '';
     expect(await main(['generate', '--modle', 'x'])).toBe(2);
     expect(err).toContain("wgrad generate: unknown option '--modle' (did you mean --model?)");
+    err = '';
+    expect(await main(['bench', 'compar', 'a.json'])).toBe(2);
+    expect(err).toContain("wgrad bench: unknown subcommand 'compar' (did you mean compare?)");
   });
 
   it('bad values name the flag as typed and what was expected', async () => {
@@ -60,7 +65,7 @@ describe('wgrad argument parser', () => {
     expect(err).toContain('wgrad train: --gradient-accumulation-steps expects a positive integer, got "0"');
     err = '';
     expect(await main(['train', '--method', 'ppo'])).toBe(2);
-    expect(err).toContain('--method expects sft | dpo | orpo | cpo | simpo | kto, got "ppo"');
+    expect(err).toContain('--method expects sft | dpo | orpo | cpo | simpo | kto | reinforcement, got "ppo"');
     err = '';
     expect(await main(['train', '--iters', '3', '--max-steps', '4'])).toBe(2);
     expect(err).toContain('--iters and --max-steps mean the same; give one');
@@ -70,6 +75,26 @@ describe('wgrad argument parser', () => {
     err = '';
     expect(await main(['generate', '--max-tokens'])).toBe(2);
     expect(err).toContain("option '--max-tokens <n>' argument missing");
+  });
+
+  it('library option names in errors become the flags the user typed', () => {
+    expect(inFlagTerms("tok.json has no chat template, needed for the conversation at d.jsonl:3; pass chatTemplate: 'chatml' (a documented ChatML fallback)"))
+      .toBe('tok.json has no chat template, needed for the conversation at d.jsonl:3; pass --chat-template chatml (a documented ChatML fallback)');
+    expect(inFlagTerms('maxPromptLength (300) must be smaller than maxLength (256)')).toBe('--max-prompt-length (300) must be smaller than --max-length (256)');
+    expect(inFlagTerms('x.txt: unknown data file type (expected .jsonl, optionally + .gz; or pass fileFormat)')).toContain('rename the file');
+  });
+
+  it('GPU-runtime noise is dropped from stderr, everything else passes (progress redraws at once)', () => {
+    let shown = '';
+    const f = noiseFilter((x) => { shown += x; });
+    for (const chunk of ['wgrad: backend cpu\nWarning: vkCreateInstance: Found no drivers!\nWarning: vkCreateInstance failed with VK_ERROR_INCOMPATIBLE_DRIVER\n',
+      '    at CheckVkSuccessImpl (/dawn/src/dawn/native/vulkan/VulkanError.cpp:106)\n\nsft |███', '░| 1/4\rsft |████| 2/4', '\nerror: XDG_RUNTIME_DIR is invalid or not set\n',
+      'Warning: a data row was skipped\n']) f.push(chunk);
+    f.end();
+    expect(shown).toBe('wgrad: backend cpu\nsft |███░| 1/4\rsft |████| 2/4\nWarning: a data row was skipped\n');
+    expect(shouldFilter(['train'], {})).toBe(true);
+    expect(shouldFilter(['train', '--verbose'], {})).toBe(false);
+    expect(shouldFilter(['train'], { WGRAD_CLI_CHILD: '1' })).toBe(false);
   });
 
   it('negative numbers are values, for flags and for positionals', async () => {

@@ -42,7 +42,7 @@ describe.skipIf(!ok)('wgrad CLI', () => {
     expect(r.stderr).toContain('unknown target module(s) qproj');
     r = wgrad('train', '--method', 'ppo', '--model', asset(HF), '--data', asset(DATA), '--output-dir', tmp);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('--method expects sft | dpo | orpo | cpo | simpo | kto, got "ppo"');
+    expect(r.stderr).toContain('--method expects sft | dpo | orpo | cpo | simpo | kto | reinforcement, got "ppo"');
     r = wgrad('train', '--method', 'dpo', '--loss-type', 'apo', '--model', asset(HF), '--data', asset(DATA), '--output-dir', tmp);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--loss-type expects sigmoid | robust | hinge | ipo, got "apo"');

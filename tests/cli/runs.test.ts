@@ -91,6 +91,40 @@ describe.skipIf(!ok)('wgrad train run folders', () => {
     expect(r.stderr).not.toContain('loaded');
   });
 
+  it('settings are checked against the model, and degenerate data is reported', () => {
+    const bad = (extra: string[], msg: string) => {
+      const r = cli.run(train(join(tmp, 'never'), ...extra));
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(msg);
+    };
+    bad(['--lora-layers', '0-99'], '--lora-layers 0-99: the model has layers 0-4');
+    bad(['--warmup-steps', '9'], '--warmup-steps 9 exceeds --max-steps 4');
+    bad(['--max-length', '4096'], "--max-length 4096 exceeds the model's 512 positions");
+    if (haveAssets('tokenizers/llama2/tokenizer.json')) {
+      bad(['--tokenizer', asset('tokenizers/llama2/tokenizer.json')], 'has 32000 tokens but the model');
+    }
+    const pairs = join(tmp, 'pairs.jsonl');
+    writeFileSync(pairs, [0, 1, 2].map((i) => JSON.stringify({ prompt: `Q${i}:`, chosen: ' yes.', rejected: i ? ' no.' : ' yes.' })).join('\n') + '\n');
+    const out = join(tmp, 'dpo');
+    const r = cli.run(['train', '--method', 'dpo', '--model', asset(HF), '--data', pairs, '--output-dir', out, '--iters', '1', '--batch-size', '1', '--lora-r', '2']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('warning: 1 pair(s) have identical chosen and rejected completions');
+    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).data_summary.warnings[0]).toContain('identical chosen and rejected');
+
+    // A learning rate of 10 sends the loss above ln(512) + 1 = 7.24 from step 2 on; no checkpoint
+    // is written from there, and the run stops with exit status 1.
+    const div = join(tmp, 'diverge');
+    const d = cli.run(train(div, '--iters', '8', '--learning-rate', '10', '--lr-schedule', 'constant', '--save-every', '1', '--stop-on-divergence'));
+    expect(d.status, d.stderr).toBe(1);
+    expect(d.stderr).toMatch(/warning: training diverges: loss [\d.]+ at step \d+ has been above ln\(vocab 512\) \+ 1 = 7.238/);
+    const m = /stopped at step (\d+): training diverged from step (\d+); the last good checkpoint is (\S+)/.exec(d.stderr)!;
+    const [stopped, since, good] = [Number(m[1]), Number(m[2]), m[3]];
+    const saved = readdirSync(join(div, 'checkpoints')).map((n) => Number(n.slice(5)));
+    expect(saved).not.toContain(stopped); // the diverged state is not checkpointed
+    const before = saved.filter((k) => k < since);
+    expect(good).toBe(before.length ? join(div, 'checkpoints', `step-${String(Math.max(...before)).padStart(7, '0')}`) : '(none');
+  }, 60_000);
+
   it('--save-total-limit keeps the newest checkpoints; merge equals generate --adapter', () => {
     const out = join(tmp, 'limit');
     let r = cli.run(train(out, '--save-every', '1', '--save-total-limit', '2'));
@@ -107,5 +141,11 @@ describe.skipIf(!ok)('wgrad train run folders', () => {
     expect(a.stderr).toContain('PEFT adapter');
     expect(m.stdout).toBe(a.stdout);
     expect(a.stdout).not.toBe(base.stdout); // the adapter (lr 1e-2) changes what the model says
+    // --chat needs a template; stories260K has none, so --chat-template supplies it.
+    r = cli.run(['generate', '--model', asset(HF), '--chat', 'hi']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('has no chat template; pass --chat-template chatml');
+    r = cli.run(['generate', '--model', asset(HF), '--chat', '--chat-template', 'chatml', '--max-tokens', '4', 'hi']);
+    expect(r.status, r.stderr).toBe(0);
   }, 60_000);
 });

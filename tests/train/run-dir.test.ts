@@ -71,6 +71,7 @@ describe('run health', () => {
     expect(m.step(4, 9)).toBeNull();
     expect(m.step(5, 9)).toMatch(/loss 9.000 at step 5 has been above ln\(vocab 512\) \+ 1 = 7.238/);
     expect(m.step(6, 9)).toBeNull(); // said once
+    expect(m.since).toBe(3); // the streak began at step 3: checkpoints before it are the good ones
     const e = new DivergenceMonitor({});
     expect([e.eval(1, 2), e.eval(2, 2.1), e.eval(3, 2.05), e.eval(4, 2.2), e.eval(5, 2.3)]).toEqual([null, null, null, null, null]);
     expect(e.eval(6, 2.4)).toMatch(/eval loss rose 3 evaluations in a row/);

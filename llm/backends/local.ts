@@ -1,0 +1,176 @@
+// The local backend: this engine on webgpu or cpu, through runTraining (llm/train/run.ts), writing
+// what `wgrad train` writes: metrics.jsonl, checkpoints/, adapter/ (PEFT) and adapter-mlx/ (mlx-lm),
+// or model/ with full fine-tuning, plus job.json so `--resume` continues from the newest checkpoint.
+import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { createBackend, type Backend } from '../../engine/index.ts';
+import { exportHfFolder, saveAdapter } from '../adapters/index.ts';
+import { loadLlama } from '../models/llama/load.ts';
+import { loadTokenizer } from '../tokenizers/load.ts';
+import { runTraining, type TrainSettings } from '../train/run.ts';
+import { checkAgainstCapabilities } from './capabilities.ts';
+import { checkRunData } from './data-check.ts';
+import { JOB_FILE, readJobRecord, writeJobRecord, type JobRecord } from './job-file.ts';
+import { ConfigError, type Capabilities, type Job, type JobResult, type RunConfig, type StartOptions, type TrainingBackend } from './protocol.ts';
+import { registerBackend, type BackendOptions } from './registry.ts';
+
+const NOT_HERE = 'a local-only method that this backend does not run yet';
+export const LOCAL_CAPABILITIES: Capabilities = {
+  methods: {
+    sft: { level: 'yes' },
+    dpo: { level: 'yes', note: 'losses sigmoid, robust, hinge, ipo; RPO' },
+    orpo: { level: 'yes' },
+    cpo: { level: 'yes' },
+    simpo: { level: 'yes' },
+    kto: { level: 'yes' },
+    reinforcement: { level: 'no', note: "hosted graders are OpenAI's; the local counterpart is grpo" },
+    grpo: { level: 'no', note: NOT_HERE },
+    abliteration: { level: 'no', note: `${NOT_HERE} (a weight edit, not a training run)` },
+    steering: { level: 'no', note: `${NOT_HERE} (vectors added at inference)` },
+  },
+  training: ['lora', 'full'],
+  dtypes: ['float32'],
+  largestModel: "what fits the device's memory in float32 (weights, LoRA state, activations)",
+  dataFormats: ['messages', 'sharegpt', 'prompt-completion', 'alpaca', 'text', 'prompt-chosen-rejected', 'chosen-rejected', 'openai-dpo', 'prompt-completion-label'],
+  options: {
+    preference: '--beta/--loss-type/...', maxPromptLength: '--max-prompt-length', truncationMode: '--truncation-mode',
+    precomputeRef: '--precompute-ref', valid: '--valid', valFraction: '--val-fraction', maxSteps: '--max-steps', batchSize: '--batch-size',
+    gradAccum: '--grad-accum', learningRate: '--learning-rate', schedule: '--lr-schedule', warmupSteps: '--warmup-steps',
+    maxGradNorm: '--max-grad-norm', optimizer: '--optimizer', weightDecay: '--weight-decay', seed: '--seed', maxLength: '--max-length',
+    packing: '--packing', completionOnly: '--train-on-prompt', skipInvalid: '--skip-invalid', chatTemplate: '--chat-template',
+    lora: '--lora-*/--full', evalEvery: '--eval-every', saveEvery: '--save-every', saveTotalLimit: '--save-total-limit',
+    epochs: '--epochs', tokenizer: '--tokenizer',
+  },
+  results: 'adapter/ (PEFT), adapter-mlx/ (mlx-lm) or model/ (--full), metrics.jsonl, checkpoints/',
+};
+
+/** wgrad train's defaults: what a local run uses for options the user left out. */
+export const LOCAL_DEFAULTS = {
+  maxSteps: 100, batchSize: 4, gradAccum: 1, learningRate: 1e-4, schedule: 'cosine', warmupSteps: 0, maxGradNorm: 1, optimizer: 'adamw',
+  weightDecay: 0, seed: 0, maxLength: 1024, evalEvery: 50, saveEvery: 100,
+  lora: { r: 8, alpha: 16, dropout: 0, targets: ['q_proj', 'v_proj'] },
+} as const satisfies Partial<TrainSettings>;
+
+/** The TrainSettings a run config stands for (defaults filled in). */
+export function localSettings(config: RunConfig, resume: boolean): TrainSettings {
+  const { suffix: _s, grader: _g, tokenizer: _t, warmupRatio: _w, lrMultiplier: _l, evals: _n, ...o } = config.options;
+  return {
+    ...LOCAL_DEFAULTS, ...o,
+    lora: o.lora === null ? null : { ...LOCAL_DEFAULTS.lora, targets: [...LOCAL_DEFAULTS.lora.targets], ...o.lora },
+    method: config.method as TrainSettings['method'], data: config.data, outputDir: config.outputDir, resume,
+  } as TrainSettings;
+}
+
+async function filesUnder(dir: string, root = dir): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(p, root)));
+    else out.push(relative(root, p));
+  }
+  return out.sort();
+}
+
+export interface LocalBackendOptions extends BackendOptions {
+  /** A compute backend to train on (not destroyed here); default: one made from `device`. */
+  compute?: Backend;
+}
+
+export function createLocalBackend(opts: LocalBackendOptions = {}): TrainingBackend {
+  const device = opts.device ?? 'auto';
+
+  function run(config: RunConfig, rec: JobRecord, resume: boolean, o: StartOptions): Job {
+    const emit = o.onEvent ?? (() => {});
+    // Cancel stops after the current step, with a checkpoint (the trainer's signal), so --resume continues from there.
+    const stop = new AbortController();
+    const done = (async (): Promise<JobResult> => {
+      const compute = opts.compute ?? (await createBackend({ backend: device }));
+      const out = config.outputDir;
+      try {
+        emit({ type: 'log', level: 'info', message: `local: ${compute.description}` });
+        emit({ type: 'status', status: 'running' });
+        rec.status = 'running';
+        await writeJobRecord(out, rec);
+        const s = localSettings(config, resume);
+        const model = config.model;
+        const tokenizer = await loadTokenizer(config.options.tokenizer ?? (model.endsWith('.bin') ? join(model, '..', 'tokenizer.bin') : model));
+        const { model: llama } = await loadLlama(model, { backend: compute });
+        let totalSteps = s.maxSteps;
+        try {
+          const r = await runTraining(llama, tokenizer, s, {
+            signal: stop.signal,
+            onStart: (i) => { totalSteps = i.maxSteps; },
+            onStep: (r) => {
+              emit({ type: 'progress', step: r.step, totalSteps });
+              emit({ type: 'metrics', record: Object.fromEntries(Object.entries(r).filter(([, v]) => v !== null)) as Record<string, number> });
+            },
+            onEval: (r) => emit({ type: 'metrics', record: { ...r } }),
+            loadReference: async () => (await loadLlama(model, { backend: compute })).model,
+            log: (m) => emit({ type: 'log', level: 'info', message: m }),
+          });
+          if (r.stopped !== undefined) {
+            rec.status = 'cancelled';
+            await writeJobRecord(out, rec);
+            emit({ type: 'status', status: 'cancelled', message: 'cancelled after a checkpoint; --resume continues' });
+            return { status: 'cancelled', outputDir: out, files: await filesUnder(out), modelId: null };
+          }
+          if (s.lora) {
+            await saveAdapter(llama, join(out, 'adapter'), { format: 'peft', baseModel: model });
+            await saveAdapter(llama, join(out, 'adapter-mlx'), { format: 'mlx', baseModel: model });
+          } else {
+            await exportHfFolder(llama, join(out, 'model'), { tokenizerFrom: model.endsWith('.bin') ? undefined : model });
+          }
+        } finally {
+          llama.dispose();
+        }
+        rec.status = 'succeeded';
+      } catch (e) {
+        rec.status = 'failed';
+        await writeJobRecord(out, rec);
+        emit({ type: 'status', status: 'failed', message: (e as Error).message });
+        throw e;
+      } finally {
+        if (!opts.compute) compute.destroy();
+      }
+      await writeJobRecord(out, rec);
+      emit({ type: 'status', status: 'succeeded' });
+      return { status: 'succeeded', outputDir: out, files: (await filesUnder(out)).filter((f) => !f.startsWith('checkpoints/')), modelId: null };
+    })();
+    return { backend: 'local', id: rec.jobId, done, cancel: async () => { stop.abort({ checkpoint: true }); } };
+  }
+
+  const backend: TrainingBackend = {
+    name: 'local',
+    description: `this engine (device ${device})`,
+    capabilities: LOCAL_CAPABILITIES,
+    unavailable: async () => null, // the cpu backend runs everywhere
+
+    async validate(config) {
+      checkAgainstCapabilities(backend, config);
+      const data = await checkRunData(config);
+      return { summary: data?.summary ?? 'data is checked when training loads it', rows: data?.train.rows.length ?? 0 };
+    },
+
+    async start(config, o = {}) {
+      if (existsSync(join(config.outputDir, JOB_FILE))) {
+        throw new ConfigError(`${join(config.outputDir, JOB_FILE)} exists: a run was started in ${config.outputDir}; pass --resume to continue it, or choose another --output-dir`);
+      }
+      await backend.validate(config);
+      await mkdir(config.outputDir, { recursive: true });
+      const now = new Date().toISOString();
+      const rec: JobRecord = { backend: 'local', jobId: `local-${Date.now().toString(36)}`, fileIds: {}, baseUrl: null, config, status: 'queued', resultModel: null, createdAt: now, updatedAt: now };
+      await writeJobRecord(config.outputDir, rec);
+      return run(config, rec, false, o);
+    },
+
+    async resume(outputDir, o = {}) {
+      const rec = await readJobRecord(outputDir);
+      if (rec.backend !== 'local') throw new ConfigError(`${join(outputDir, JOB_FILE)} records a ${rec.backend} job; resume it with --backend ${rec.backend}`);
+      return run({ ...rec.config, outputDir }, rec, true, o);
+    },
+  };
+  return backend;
+}
+
+registerBackend('local', createLocalBackend);
