@@ -8,6 +8,7 @@ import { attentionWorkload } from './workloads/attention.ts';
 import { crossEntropyWorkload } from './workloads/cross-entropy.ts';
 import { addWorkload, copyWorkload, sumWorkload } from './workloads/elementwise.ts';
 import { generationWorkload } from './workloads/generation.ts';
+import { ablatedGenerationWorkload } from './workloads/ablated-generation.ts';
 import { loraLinearWorkload } from './workloads/lora-linear.ts';
 import { loraSftWorkload } from './workloads/lora-sft.ts';
 import { dpoWorkload } from './workloads/dpo.ts';
@@ -74,8 +75,11 @@ const generation: Suite = {
   name: 'generation',
   description: 'greedy generation (prompt 128, 128 new tokens, batch 1 and 16) on the same model shapes',
   workloads(mode) {
-    if (mode === 'quick') return [generationWorkload(TINY, 1, 8, 8), generationWorkload(TINY, 4, 8, 8)];
-    return [SMOLLM2_135M, QWEN25_05B, TINYLLAMA_11B].flatMap((m) => [generationWorkload(m, 1, 128, 128), generationWorkload(m, 16, 128, 128)]);
+    if (mode === 'quick') return [generationWorkload(TINY, 1, 8, 8), generationWorkload(TINY, 4, 8, 8), ablatedGenerationWorkload(TINY, 4, 8, 8)];
+    return [
+      ...[SMOLLM2_135M, QWEN25_05B, TINYLLAMA_11B].flatMap((m) => [generationWorkload(m, 1, 128, 128), generationWorkload(m, 16, 128, 128)]),
+      ablatedGenerationWorkload(SMOLLM2_135M, 16, 128, 128),
+    ];
   },
 };
 

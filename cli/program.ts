@@ -3,6 +3,7 @@
 import { applyRuntimeEnv } from './runtime-env.mjs';
 import { buildCommand, Command, CommanderError, Exit, commanderMessage, commandPath, configure, normalizeArgv, UsageError, type CommandSpec } from './args.ts';
 import { WGRAD_VERSION } from '../bench/fingerprint.ts';
+import { abliterateSpec } from './commands/abliterate.ts';
 import { inFlagTerms } from './errors.ts';
 import { benchSpec } from './commands/bench.ts';
 import { convertAdapterSpec } from './commands/convert-adapter.ts';
@@ -10,12 +11,13 @@ import { demoSpec } from './commands/demo.ts';
 import { doctorSpec } from './commands/doctor.ts';
 import { generateSpec } from './commands/generate.ts';
 import { mergeSpec } from './commands/merge.ts';
+import { steerSpec } from './commands/steer.ts';
 import { plotSpec } from './commands/plot.ts';
 import { serveSpec } from './commands/serve.ts';
 import { trainSpec } from './commands/train.ts';
 import { jobsSpec } from './commands/jobs.ts';
 
-export const COMMANDS: CommandSpec[] = [trainSpec, generateSpec, mergeSpec, convertAdapterSpec, plotSpec, benchSpec, serveSpec, jobsSpec, demoSpec, doctorSpec];
+export const COMMANDS: CommandSpec[] = [trainSpec, generateSpec, mergeSpec, convertAdapterSpec, abliterateSpec, steerSpec, plotSpec, benchSpec, serveSpec, jobsSpec, demoSpec, doctorSpec];
 
 function program(): Command {
   const p = configure(new Command('wgrad'))

@@ -1,7 +1,7 @@
 // wgrad's LLM toolkit, built on the tensor engine (../engine/index.ts): Llama models, tokenizers,
 // file formats, training data, the trainer and its methods, adapters and generation.
 export { LlamaForCausalLM } from './models/llama/model.ts';
-export type { ForwardOpts } from './models/llama/model.ts';
+export type { ForwardOpts, ForwardHook, HookPoint } from './models/llama/model.ts';
 export type { LlamaConfig } from './models/llama/config.ts';
 export { llamaConfigFromHf } from './models/llama/config.ts';
 export { loadLlama, loadWeights } from './models/llama/load.ts';
@@ -40,6 +40,7 @@ export { GRPO_METHODS } from './train/grpo-setup.ts';
 export { loadRewardFunctions, scoreCompletions, BUILTIN_REWARDS, completionAnswer, goldAnswer, answersEqual } from './rewards/index.ts';
 export { accuracy as accuracyReward, format as formatReward, thinkFormat as thinkFormatReward, softOverlong as softOverlongReward } from './rewards/index.ts';
 export type { RewardFunction, RewardInputs, RewardScores, NamedReward, RewardLoadOptions } from './rewards/index.ts';
+export * from './editing/index.ts';
 export { TRAIN_OPTIONS, checkTrainOptions, optionValue, trainSettingsFromOptions } from './train/options.ts';
 export type { TrainOption, TrainOptionValues, OptionValue } from './train/options.ts';
 export { latestCheckpoint, latestCheckpointStep } from './train/checkpoint.ts';

@@ -6,15 +6,18 @@ import { backendFlags } from '../options.ts';
 
 export const demoSpec: CommandSpec = {
   name: 'demo',
-  summary: 'a small Llama from scratch: addition, a Q/A format with LoRA, then DPO and RLVR (no downloads)',
+  summary: 'a small Llama from scratch: addition, a Q/A format with LoRA, DPO, RLVR, then refusal, abliteration and steering (no downloads)',
   description: 'builds a small Llama from scratch, teaches it addition, then a question/answer format with LoRA,\n' +
-    'then DPO on pairs preferring right answers to wrong ones, then RLVR (GRPO rewarded by the verified\nsum), and prints held-out exact-match accuracy before and after each stage',
+    'then DPO on pairs preferring right answers to wrong ones, then RLVR (GRPO rewarded by the verified sum),\n' +
+    'then SFT to refuse questions with a trigger, abliteration of the refusal direction and steering with it,\n' +
+    'and prints held-out exact-match accuracy and refusal rates before and after each stage',
   flags: [
     { flags: '--output-dir <dir>', help: 'where the stages write', default: 'demo-output' },
     { flags: '--pretrain-steps <n>', help: 'steps of the pretraining stage', parse: positiveInt },
     { flags: '--lora-steps <n>', help: 'steps of the LoRA stage', parse: positiveInt },
     { flags: '--dpo-steps <n>', help: 'steps of the DPO stage', parse: positiveInt },
     { flags: '--rlvr-steps <n>', help: 'steps of the RLVR stage (0 skips it)', parse: nonNegativeInt },
+    { flags: '--editing-steps <n>', help: 'SFT steps of the editing stage (0 skips it)', parse: nonNegativeInt },
     ...backendFlags,
   ],
   run: async (o) => {
@@ -24,6 +27,7 @@ export const demoSpec: CommandSpec = {
       await runDemo({
         outputDir: o.outputDir as string, backend,
         pretrainSteps: o.pretrainSteps as number | undefined, loraSteps: o.loraSteps as number | undefined, dpoSteps: o.dpoSteps as number | undefined, rlvrSteps: o.rlvrSteps as number | undefined,
+        editingSteps: o.editingSteps as number | undefined,
         log: (s) => console.log(s),
         onStep: (stage, r) => {
           if (r.step % (stage === 'rlvr' ? 10 : 50) !== 0) return;

@@ -7,6 +7,8 @@ import { log, UsageError, type CommandSpec } from '../args.ts';
 import { openBackend } from '../backend.ts';
 import { loadModelAndTokenizer } from '../load.ts';
 import { backendFlags, chatTemplateFlag, modelFlags, samplingFlags } from '../options.ts';
+import { withHooks } from '../../llm/editing/hooks.ts';
+import { controlFlags, controlFromFlags } from './control-options.ts';
 
 export const generateSpec: CommandSpec = {
   name: 'generate',
@@ -19,6 +21,7 @@ export const generateSpec: CommandSpec = {
     { flags: '--chat', help: 'wrap the prompt as a user message with the chat template' },
     chatTemplateFlag,
     ...samplingFlags,
+    ...controlFlags,
     ...backendFlags,
   ],
   after: 'example: wgrad generate --model stories260K-hf --adapter out/adapter "Once upon a time"',
@@ -54,11 +57,13 @@ export const generateSpec: CommandSpec = {
       const stops = [...new Set([...model.config.eosTokenIds, ...tokenizer.stopIds])];
       const decoder = tokenizer.streamDecoder({ skipSpecialTokens: true, previousId: ids[ids.length - 1] });
       const t0 = performance.now();
-      const [out] = await generate(model, [ids], {
+      const control = await controlFromFlags(model, o, [ids.length]);
+      const [out] = await withHooks(model, control ? [control] : [], () => generate(model, [ids], {
         maxNewTokens: maxTokens, temperature: o.temperature as number, topK: o.topK as number, topP: o.topP as number,
         seed: o.seed as number, stopTokens: stops,
         onTokens: ([t]) => { if (t !== null && !stops.includes(t)) process.stdout.write(decoder.push(t)); },
-      });
+      }));
+      control?.dispose();
       process.stdout.write(decoder.flush() + '\n');
       const s = (performance.now() - t0) / 1000;
       log(`wgrad: ${out.length} tokens in ${s.toFixed(2)} s (${(out.length / s).toFixed(1)} tokens/s)`);

@@ -17,6 +17,7 @@ import { Generator } from '../../engine/random.ts';
 import { preferenceMethod, preferenceUnits } from '../train/preference.ts';
 import { adapterOffReference } from '../train/reference.ts';
 import { rlvrStage } from './rlvr.ts';
+import { editingStage, type EditingResult } from './editing.ts';
 import { accuracy, answers, example, preferencePair, problems, VOCAB_SIZE, EOS, type Format, type Problem } from './arithmetic.ts';
 
 export interface DemoOptions {
@@ -31,6 +32,8 @@ export interface DemoOptions {
   dpoPairs?: number;
   /** RLVR stage steps (0: skip the stage). */
   rlvrSteps?: number;
+  /** SFT steps of the editing stage (refusal, abliteration, steering); 0 skips it. */
+  editingSteps?: number;
   /** Examples per batch (DPO: half as many pairs). */
   batchSize?: number;
   seed?: number;
@@ -42,7 +45,7 @@ export interface DemoOptions {
 // reaches ~88% after 400 steps of 32; LoRA on attention learns to copy the operands into place in
 // ~200 steps; DPO with a learning rate this size and the chosen answers' NLL (RPO) keeps what SFT
 // learned, where plain DPO at the SFT rate dropped the Q/A accuracy to 0.
-const DEFAULTS = { pretrainSteps: 400, loraSteps: 200, dpoSteps: 40, dpoPairs: 256, batchSize: 32, rlvrSteps: 30 };
+const DEFAULTS = { pretrainSteps: 400, loraSteps: 200, dpoSteps: 40, dpoPairs: 256, batchSize: 32, rlvrSteps: 30, editingSteps: 60 };
 const LR = { pretrain: 3e-3, lora: 5e-3, dpo: 1e-3, rlvr: 2e-3 };
 const ATTENTION = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
 
@@ -51,6 +54,7 @@ export interface DemoResult {
   lora: { before: number; after: number; equationAfter: number };
   dpo: { before: number; after: number; pairs: number; ownMistakes: number };
   rlvr: { before: number; after: number } | null;
+  editing: Omit<EditingResult, 'model'> | null;
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
@@ -131,11 +135,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     rlvr = { before: dpo1, after: await accuracy(model, test, 'qa') };
     log(`  held-out exact match on the Q/A format: ${pct(dpo1)} → ${pct(rlvr.after)}`);
   }
-  log(`wrote ${o.outputDir}/metrics-{pretrain,lora,dpo${rlvr ? ',rlvr' : ''}}.jsonl`);
+  const editSteps = o.editingSteps ?? DEFAULTS.editingSteps;
+  const editing = editSteps > 0 ? await editingStage({ model: mergeLoRA(model), accuracyBefore: rlvr?.after ?? dpo1, train, test, steps: editSteps, batchSize, seed, run, log }) : null;
+  editing?.model.dispose();
+  log(`wrote ${o.outputDir}/metrics-{pretrain,lora,dpo${rlvr ? ',rlvr' : ''}${editing ? ',refusal' : ''}}.jsonl`);
   model.dispose();
   return {
     pretrain: { before: pre0, after: pre1 }, lora: { before: lora0, after: lora1, equationAfter: eq1 },
     dpo: { before: lora1, after: dpo1, pairs: pairs.length, ownMistakes: mistakes }, rlvr,
+    editing: editing && { refusal: editing.refusal, accuracy: editing.accuracy, kl: editing.kl, steering: editing.steering },
   };
 }
 

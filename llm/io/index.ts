@@ -24,6 +24,8 @@ export type { HfLlamaConfig, Llama2cCheckpoint, Llama2cConfig, Llama2cReadOption
 export { interleavedToRotateHalf, rotateHalfToInterleaved } from './rope-layout.ts';
 export type { RopeLayout } from './rope-layout.ts';
 export { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half.ts';
+export { loadControlVector, readControlVector, readGguf, saveControlVector, writeControlVector, writeGguf } from './gguf.ts';
+export type { ControlVector, GgufFile, GgufKv, GgufTensor, GgufValue } from './gguf.ts';
 export { setFileSystem, fileSystem, nodeFileSystem } from './node-fs.ts';
 export type { FileSystem } from './node-fs.ts';
 export { MemoryFileSystem } from './memory-fs.ts';

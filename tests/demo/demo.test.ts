@@ -12,10 +12,13 @@ const out = mkdtempSync(join(tmpdir(), 'wgrad-demo-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('wgrad demo pipeline', () => {
-  it('runs pretrain, LoRA and DPO stages and writes adapters and metrics', async () => {
-    const r = await runDemo({ outputDir: out, backend: createCpuBackend(), pretrainSteps: 3, loraSteps: 2, dpoSteps: 2, dpoPairs: 8, batchSize: 8, rlvrSteps: 2 });
+  it('runs pretrain, LoRA, DPO, RLVR and editing stages and writes adapters and metrics', async () => {
+    const r = await runDemo({ outputDir: out, backend: createCpuBackend(), pretrainSteps: 3, loraSteps: 2, dpoSteps: 2, dpoPairs: 8, batchSize: 8, rlvrSteps: 2, editingSteps: 2 });
     for (const x of [r.pretrain.before, r.pretrain.after, r.lora.before, r.lora.after, r.dpo.after]) expect(x).toBeGreaterThanOrEqual(0);
     expect(r.dpo.pairs).toBe(8);
+    const e = r.editing!;
+    for (const x of [e.refusal.sftAfter, e.refusal.abliterated, e.accuracy.abliterated, ...e.steering.map((s) => s.plainRefusal)]) expect(x).toBeGreaterThanOrEqual(0);
+    expect(e.steering.map((s) => s.strength)).toEqual([0, 0.5, 1]);
     for (const f of ['adapter/adapter_config.json', 'adapter/adapter_model.safetensors', 'adapter-mlx/adapters.safetensors', 'adapter-mlx/adapter_config.json']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }

@@ -24,6 +24,13 @@ export interface ForwardOpts {
   lastOnly?: boolean;
 }
 
+/** Where an editing hook (llm/editing/hooks.ts) sees the residual stream of block `layer`. */
+export type HookPoint = 'block_input' | 'attn_output' | 'mlp_output' | 'block_output';
+/** x [B, T, hidden] → [B, T, hidden]; positions [B][T] as the forward uses them. */
+export type ForwardHook = (x: Tensor, at: { point: HookPoint; layer: number; positions: number[][] }) => Tensor;
+type LayerHook = (point: HookPoint, x: Tensor) => Tensor;
+const noHook: LayerHook = (_p, x) => x;
+
 /** A Linear, or a LoRALinear wrapped around one (applyLoRA swaps them in place). */
 export interface Projection { forward(x: Tensor): Tensor }
 
@@ -75,9 +82,10 @@ class DecoderLayer extends Module {
     this.input_layernorm = this.child('input_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps, o));
     this.post_attention_layernorm = this.child('post_attention_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps, o));
   }
-  forward(x: Tensor, layer: number, tables: RopeTables, seg: Segments | null, cache?: KVCache): Tensor {
-    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), layer, tables, seg, cache));
-    return add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+  forward(x: Tensor, layer: number, tables: RopeTables, seg: Segments | null, cache?: KVCache, hook = noHook): Tensor {
+    x = hook('block_input', x);
+    const h = add(x, hook('attn_output', this.self_attn.forward(this.input_layernorm.forward(x), layer, tables, seg, cache)));
+    return hook('block_output', add(h, hook('mlp_output', this.mlp.forward(this.post_attention_layernorm.forward(h)))));
   }
 }
 
@@ -99,6 +107,8 @@ class LayerList extends Module {
 export class LlamaForCausalLM extends Module {
   readonly model: LlamaModel;
   readonly lm_head: Linear | null;
+  /** Consulted by every forward, in order (abliteration, steering, residual capture). */
+  readonly hooks: ForwardHook[] = [];
 
   constructor(readonly config: LlamaConfig, opts: { backend: Backend }) {
     super();
@@ -140,7 +150,10 @@ export class LlamaForCausalLM extends Module {
     // cos/sin computed and uploaded once, shared by every layer's q and k (and their backward).
     const tables = new RopeTables(positions, this.config.headDim, this.config.ropeTheta, this.backend);
     let h = this.model.embed_tokens.forward(ids);
-    this.model.layers.forEach((layer, i) => { h = layer.forward(h, i, tables, seg, opts.cache); });
+    const hooks = this.hooks.length ? this.hooks.slice() : null;
+    const at = (layer: number): LayerHook | undefined => hooks
+      ? (point, x) => hooks.reduce((y, f) => f(y, { point, layer, positions }), x) : undefined;
+    this.model.layers.forEach((layer, i) => { h = layer.forward(h, i, tables, seg, opts.cache, at(i)); });
     if (opts.cache) opts.cache.advance(T, segQ);
     if (opts.lastOnly) h = narrow(h, 1, T - 1, 1);
     return this.model.norm.forward(h);

@@ -1,0 +1,24 @@
+// Editing a model's behaviour through its residual stream: capture, hooks, abliteration, steering.
+export { ablationHook, additionHook, withHooks, HOOK_POINTS } from './hooks.ts';
+export type { AblationOptions, AdditionOptions, EditHook, ForwardHook, HookPoint } from './hooks.ts';
+export { captureResidual } from './capture.ts';
+export type { Activations, CaptureSpec } from './capture.ts';
+export { lastLogits, leftPad } from './forward.ts';
+export { cosine, firstPrincipalComponent } from './linalg.ts';
+export { encodeCaa, encodeInstruction, postInstructionOffsets, readContrastPairs, readInstructions } from './prompts.ts';
+export { biproject, refusalCandidates } from './abliteration/candidates.ts';
+export type { Candidates } from './abliteration/candidates.ts';
+export { selectDirection } from './abliteration/select.ts';
+export type { CandidateScore, Selection, SelectionOptions } from './abliteration/select.ts';
+export { firstTokenKl, isRefusal, REFUSAL_MARKERS, refusalRate, refusalScore } from './abliteration/refusal.ts';
+export { layerWeight, orthogonalizeWeights, shareWeights } from './abliteration/weights.ts';
+export type { LayerKernel, WeightEditOptions } from './abliteration/weights.ts';
+export { abliterationLoRA } from './abliteration/lora.ts';
+export { abliterate, formatAbliterationReport } from './abliteration/run.ts';
+export type { AbliterationPrompts, AbliterationReport, AbliterationResult, AbliterationSettings } from './abliteration/run.ts';
+export { searchEdits } from './abliteration/search.ts';
+export type { SearchPoint } from './abliteration/search.ts';
+export { STEERING_METHODS, trainSteeringVector } from './steering/train.ts';
+export type { ContrastPair, SteeringMethod, SteeringTrainOptions } from './steering/train.ts';
+export { combineVectors, controlHook } from './steering/apply.ts';
+export type { ControlOptions, ScaledVector } from './steering/apply.ts';
