@@ -170,8 +170,13 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
   return { device, runtime, adapterName, adapterInfo: adapterInfo(info), features: new Set(device.features), ownsDevice: true, ...chosen, dawnFlags: flags };
 }
 
+/** An environment variable, or undefined where there is none or reading it is not allowed (Deno without --allow-env). */
+function envVar(name: string): string | undefined {
+  try { return g.process?.env?.[name]; } catch { return undefined; }
+}
+
 function profileFor(info: AdapterInfo, opts: DeviceOptions) {
-  const { profile, why } = chooseProfile(info, opts.profile ?? g.process?.env?.WGRAD_DEVICE_PROFILE);
+  const { profile, why } = chooseProfile(info, opts.profile ?? envVar('WGRAD_DEVICE_PROFILE'));
   return { profile, profileWhy: why };
 }
 

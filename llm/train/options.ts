@@ -44,7 +44,7 @@ export const TRAIN_OPTIONS: readonly TrainOption[] = [
   { name: 'rslora', kind: 'boolean', default: false, help: 'rank-stabilised LoRA scale' },
   { name: 'chat-template', kind: 'string', help: 'template for messages rows when the tokenizer has none (e.g. chatml)' },
   { name: 'beta', kind: 'number', help: 'preference methods: β (default 0.1)' },
-  { name: 'loss-type', kind: 'choice', default: 'sigmoid', choices: DPO_LOSS_TYPES, help: 'dpo loss' },
+  { name: 'loss-type', kind: 'choice', choices: DPO_LOSS_TYPES, help: 'dpo loss (default sigmoid)' },
   { name: 'label-smoothing', kind: 'number', help: 'dpo/cpo/simpo: ε' },
   { name: 'simpo-gamma', kind: 'number', help: 'simpo: target margin γ' },
   { name: 'max-prompt-length', kind: 'integer', help: 'preference data: longest prompt' },

@@ -45,10 +45,10 @@ describe('assertThrows', () => {
 });
 
 /**
- * A cpu backend whose one primitive is wrong: storages it returns read back with 1 added to their
+ * A cpu backend whose one primitive (or `run`, every routine) is wrong: storages it returns read back with 1 added to their
  * first element (`free` instead forgets to free). Uses only the Backend interface.
  */
-function breakPrimitive(name: 'upload' | 'binary' | 'reduce' | 'matmul' | 'softmax' | 'free'): Backend {
+function breakPrimitive(name: 'upload' | 'elementwise' | 'reduce' | 'matmul' | 'run' | 'free'): Backend {
   const cpu = createCpuBackend();
   const tainted = new WeakSet<Storage>();
   return new Proxy(cpu, {
@@ -58,8 +58,8 @@ function breakPrimitive(name: 'upload' | 'binary' | 'reduce' | 'matmul' | 'softm
       if (prop === name && name === 'free') return () => {}; // leaks: liveBuffers never goes back down
       if (prop === name) {
         return (...args: unknown[]) => {
-          const s = (v as (...a: unknown[]) => Storage).apply(target, args);
-          tainted.add(s);
+          const s = (v as (...a: unknown[]) => Storage | Storage[]).apply(target, args);
+          for (const t of Array.isArray(s) ? s : [s]) tainted.add(t); // elementwise returns one storage per output
           return s;
         };
       }
@@ -79,10 +79,10 @@ describe('backend cases catch broken primitives', () => {
   const expectations: [Parameters<typeof breakPrimitive>[0], RegExp][] = [
     ['upload', /roundtrip/],
     ['free', /free returns/],
-    ['binary', /binary add/],
+    ['elementwise', /elementwise add/],
     ['reduce', /reduce sum/],
     ['matmul', /matmul/],
-    ['softmax', /softmax/],
+    ['run', /softmax/], // the routines (softmax, rmsnorm, attention, ...) go through Backend.run
   ];
   for (const [prim, caseName] of expectations) {
     it(`a broken ${prim} fails "${caseName.source}"`, async () => {
