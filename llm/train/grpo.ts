@@ -23,8 +23,7 @@
 //    those in train mode unless disable_dropout); the loss's forward has it on, as in TRL.
 //  - --batch-size needs only batch × accumulation to be a multiple of G (TRL's check on
 //    generation_batch_size), so a micro-batch may hold parts of two groups.
-import { appendFile, mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { appendTextFile, dirName, makeDir } from '../io/node-fs.ts';
 import { noGrad } from '../../engine/autodiff.ts';
 import { tidy } from '../../engine/memory.ts';
 import { div, full, logsumexp, mul, narrow, softmax, sub, sum, tensor, tokenLogprobs } from '../../engine/ops/index.ts';
@@ -282,12 +281,12 @@ export class GrpoSource implements BatchSource {
 
   private async logCompletions(step: number, rows: PromptExample[], text: string[], perFunc: (number | null)[][], advantages: number[]) {
     const path = this.c.completionsLog!;
-    await mkdir(dirname(path), { recursive: true });
+    await makeDir(dirName(path));
     const lines = rows.map((r, i) => JSON.stringify({
       step, prompt: r.prompt, completion: text[i],
       rewards: Object.fromEntries(this.c.rewards.map((f, k) => [f.name, perFunc[i][k]])), advantage: advantages[i],
     }));
-    await appendFile(path, lines.join('\n') + '\n');
+    await appendTextFile(path, lines.join('\n') + '\n');
   }
 }
 
