@@ -28,8 +28,8 @@ describe.skipIf(!haveAssets(MODEL, DATA))('DPO on stories260K with 200 hh-rlhf p
     const { model } = await loadLlama(asset(MODEL), { backend });
     const out = join(tmp, 'run');
     const r = await runTraining(model, tok, {
-      method: 'dpo', preference: { beta: 0.1 }, data: tmp, maxSteps: 30, batchSize: 8, learningRate: 1e-2, schedule: 'cosine',
-      seed: 0, maxLength: 96, maxPromptLength: 48, lora: { r: 8, alpha: 16, targets: ['all-linear'] }, evalEvery: 30, outputDir: out,
+      method: 'dpo', preference: { beta: 0.1 }, data: tmp, maxSteps: 16, batchSize: 8, learningRate: 1.5e-2, schedule: 'cosine',
+      seed: 0, maxLength: 96, maxPromptLength: 48, lora: { r: 8, alpha: 16, targets: ['all-linear'] }, evalEvery: 16, outputDir: out,
     });
     const evals = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => 'eval_loss' in m);
     expect(evals.length).toBe(1);
