@@ -45,7 +45,7 @@ export interface DemoOptions {
 // reaches ~88% after 400 steps of 32; LoRA on attention learns to copy the operands into place in
 // ~200 steps; DPO with a learning rate this size and the chosen answers' NLL (RPO) keeps what SFT
 // learned, where plain DPO at the SFT rate dropped the Q/A accuracy to 0.
-const DEFAULTS = { pretrainSteps: 400, loraSteps: 200, dpoSteps: 40, dpoPairs: 256, batchSize: 32, rlvrSteps: 30, editingSteps: 60 };
+const DEFAULTS = { pretrainSteps: 400, loraSteps: 200, dpoSteps: 40, dpoPairs: 256, batchSize: 32, rlvrSteps: 50, editingSteps: 60 };
 const LR = { pretrain: 3e-3, lora: 5e-3, dpo: 1e-3, rlvr: 2e-3 };
 const ATTENTION = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
 
@@ -130,7 +130,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let rlvr: DemoResult['rlvr'] = null;
   const rlvrSteps = o.rlvrSteps ?? DEFAULTS.rlvrSteps;
   if (rlvrSteps > 0) {
-    log(`stage 4: RLVR (GRPO, LoRA r 8 on q/k/v/o, 8 samples per prompt, reward: the verified sum) on the training problems`);
+    log(`stage 4: RLVR (GRPO, LoRA r 8 on q/k/v/o, 8 samples per prompt at temperature 0.6, reward: the verified sum) on the training problems`);
     await run('rlvr', rlvrSteps, LR.rlvr, await rlvrStage(model, train, { seed, batchSize }));
     rlvr = { before: dpo1, after: await accuracy(model, test, 'qa') };
     log(`  held-out exact match on the Q/A format: ${pct(dpo1)} → ${pct(rlvr.after)}`);

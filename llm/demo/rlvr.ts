@@ -4,6 +4,7 @@
 // in; a fresh LoRA adapter is the policy.
 import type { PromptExample } from '../data/prompts.ts';
 import { applyLoRA } from '../../engine/nn/apply-lora.ts';
+import { loraLayers } from '../adapters/layers.ts';
 import { mergeLoRA } from '../adapters/merge.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import { loadRewardFunctions } from '../rewards/load.ts';
@@ -11,11 +12,11 @@ import { GrpoSource, grpoMethod, type GrpoSettings } from '../train/grpo.ts';
 import type { TrainerOptions } from '../train/trainer.ts';
 import { BOS, decode, encode, EOS, formats, type Problem } from './arithmetic.ts';
 
-export const RLVR_SETTINGS: GrpoSettings = { numGenerations: 8, maxCompletionLength: 12, temperature: 1, lossType: 'dapo', beta: 0 };
+export const RLVR_SETTINGS: GrpoSettings = { numGenerations: 8, maxCompletionLength: 12, temperature: 0.6, lossType: 'dapo', beta: 0 };
 
 /** Trainer parts for the RLVR stage (the caller's `run` adds the optimizer and schedule). */
 export async function rlvrStage(model: LlamaForCausalLM, train: Problem[], o: { seed: number; batchSize: number }): Promise<Pick<TrainerOptions, 'method' | 'units' | 'train'>> {
-  mergeLoRA(model);
+  if (loraLayers(model).size) mergeLoRA(model);
   const lora = applyLoRA(model, { r: 8, alpha: 16, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], seed: o.seed });
   const prompts: PromptExample[] = train.map((p, i) => {
     const prompt = formats.qa(p).prompt;
