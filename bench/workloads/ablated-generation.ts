@@ -1,15 +1,12 @@
 // Greedy generation under run-time directional ablation (llm/editing/hooks.ts: x − r̂ r̂ᵀ x at every
 // block input, attention output and MLP output): what abliteration's refusal-rate evaluation and
 // --search run. Compare with generate_* of the same shape for the hooks' overhead. Reported as tokens/s.
-import { noGrad } from '../../engine/autodiff.ts';
-import { tidy } from '../../engine/memory.ts';
-import { tensor } from '../../engine/ops/index.ts';
 import { ablationHook } from '../../llm/editing/hooks.ts';
-import { generate } from '../../llm/generate/generate.ts';
 import { randomInit } from '../../llm/models/llama/init.ts';
 import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
 import { matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
 import { randomInts, type Workload } from '../workload.ts';
+import { generationInstance } from './generation.ts';
 
 export function ablatedGenerationWorkload(model: ModelShape, B: number, P: number, G: number): Workload {
   const c = model.config;
@@ -25,26 +22,8 @@ export function ablatedGenerationWorkload(model: ModelShape, B: number, P: numbe
       const r = Float32Array.from(randomInts(c.hiddenSize, 3, 1000), (v) => v - 500);
       const hook = ablationHook(m, r);
       m.hooks.push(hook.hook);
-      const ids = randomInts(B * P, 7, c.vocabSize);
-      const prompts = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * P, (b + 1) * P)));
-      let generated = 0;
-      return {
-        step: async () => {
-          const out = await generate(m, prompts, { maxNewTokens: G });
-          generated = out.reduce((s, o) => s + o.length, 0);
-        },
-        // The prefill logits with the direction ablated.
-        outputs: async () => {
-          const x = tensor(ids, [B, P], { dtype: 'i32', backend });
-          const logits = tidy(() => noGrad(() => m.forward(x)));
-          const v = await logits.data();
-          logits.dispose();
-          x.dispose();
-          return [v];
-        },
-        metrics: (t) => ({ tokensPerSecond: generated / (t.stats.medianMs / 1000), newTokens: generated }),
-        dispose: () => { m.hooks.length = 0; hook.dispose(); m.dispose(); },
-      };
+      // The prefill logits are checked with the direction ablated.
+      return generationInstance(m, B, P, G, backend, () => { m.hooks.length = 0; hook.dispose(); m.dispose(); });
     },
     small: () => ablatedGenerationWorkload(TINY, 2, 5, 3),
   };

@@ -9,7 +9,8 @@ import { randomInit } from '../../llm/models/llama/init.ts';
 import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
 import { tensor } from '../../engine/ops/index.ts';
 import { matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
-import { randomInts, type Workload } from '../workload.ts';
+import type { Backend } from '../../engine/index.ts';
+import { randomInts, type Instance, type Workload } from '../workload.ts';
 
 export function generationWorkload(model: ModelShape, B: number, P: number, G: number): Workload {
   const c = model.config;
@@ -21,27 +22,32 @@ export function generationWorkload(model: ModelShape, B: number, P: number, G: n
     build(backend) {
       const m = new LlamaForCausalLM(c, { backend });
       randomInit(m, 0);
-      const ids = randomInts(B * P, 7, c.vocabSize);
-      const prompts = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * P, (b + 1) * P)));
-      let generated = 0;
-      return {
-        step: async () => {
-          const out = await generate(m, prompts, { maxNewTokens: G });
-          generated = out.reduce((s, o) => s + o.length, 0);
-        },
-        // The prefill logits: the numbers every generated token is chosen from.
-        outputs: async () => {
-          const x = tensor(ids, [B, P], { dtype: 'i32', backend });
-          const logits = tidy(() => noGrad(() => m.forward(x)));
-          const v = await logits.data();
-          logits.dispose();
-          x.dispose();
-          return [v];
-        },
-        metrics: (t) => ({ tokensPerSecond: generated / (t.stats.medianMs / 1000), newTokens: generated }),
-        dispose: () => m.dispose(),
-      };
+      return generationInstance(m, B, P, G, backend, () => m.dispose());
     },
     small: () => generationWorkload(TINY, 2, 5, 3),
+  };
+}
+
+/** Time greedy generation of G tokens for B random prompts of P tokens; check the prefill logits. */
+export function generationInstance(m: LlamaForCausalLM, B: number, P: number, G: number, backend: Backend, dispose: () => void): Instance {
+  const ids = randomInts(B * P, 7, m.config.vocabSize);
+  const prompts = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * P, (b + 1) * P)));
+  let generated = 0;
+  return {
+    step: async () => {
+      const out = await generate(m, prompts, { maxNewTokens: G });
+      generated = out.reduce((s, o) => s + o.length, 0);
+    },
+    // The prefill logits: the numbers every generated token is chosen from.
+    outputs: async () => {
+      const x = tensor(ids, [B, P], { dtype: 'i32', backend });
+      const logits = tidy(() => noGrad(() => m.forward(x)));
+      const v = await logits.data();
+      logits.dispose();
+      x.dispose();
+      return [v];
+    },
+    metrics: (t) => ({ tokensPerSecond: generated / (t.stats.medianMs / 1000), newTokens: generated }),
+    dispose,
   };
 }
