@@ -4,16 +4,12 @@
 // clipGradNorm(1.0), AdamW, zeroGrad, loss read back: the Trainer's step with preferenceMethod('dpo').
 // bench/reference/torch_bench.py's dpo_step runs the same step with PyTorch + PEFT.
 // FLOPs (estimate): a reference forward plus the SFT step's forward + backward over 2P·T tokens.
-import { randomInit } from '../../llm/models/llama/init.ts';
-import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
-import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
-import { AdamW } from '../../engine/optim/adamw.ts';
 import { preferenceMethod } from '../../llm/train/preference.ts';
 import type { PreferenceBatch } from '../../llm/data/preference/collate.ts';
 import { adapterOffReference } from '../../llm/train/reference.ts';
 import { attentionFlops, matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
 import { randomInts, type Workload } from '../workload.ts';
-import { LORA, randomBatch, trainerStep } from './lora-sft.ts';
+import { LORA, loraTrainee, randomBatch, trainerStep } from './lora-sft.ts';
 
 /** P random pairs: rows 0..P-1 prompt+chosen, P..2P-1 the same prompt + rejected; loss on completions. */
 export function randomPairs(seed: number, P: number, T: number, vocab: number): PreferenceBatch {
@@ -38,11 +34,7 @@ export function dpoWorkload(model: ModelShape, P: number, T: number): Workload {
     impl: 'engine preferenceMethod(dpo) with adapter-off reference + backward + clipGradNorm + AdamW (Trainer step)',
     wallClock: true, timing: { warmup: 2, samples: 5, maxInner: 1 }, tolerance: 1e-4,
     build(backend) {
-      const m = new LlamaForCausalLM(c, { backend });
-      randomInit(m, 0);
-      const lora = applyLoRA(m, { ...LORA, seed: 0 });
-      const params = trainableParameters(m).map(([, p]) => p);
-      const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
+      const { m, lora, params, optimizer } = loraTrainee(c, backend);
       const dpo = preferenceMethod({ method: 'dpo', beta: 0.1 }, adapterOffReference(m, lora.values()));
       const run = trainerStep(params, optimizer, (seed) => ({ lossSum: dpo(m, randomPairs(seed, P, T, c.vocabSize)).lossSum, units: P }));
       return {

@@ -7,19 +7,15 @@
 // FLOPs (estimate): generation 2·W·B·(P + G) plus the loss's forward + backward over B·(P + G) tokens.
 import { noGrad } from '../../engine/autodiff.ts';
 import { tidy } from '../../engine/memory.ts';
-import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
 import { clipGradNorm } from '../../engine/optim/clip.ts';
-import { AdamW } from '../../engine/optim/adamw.ts';
 import { mul } from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import type { PromptExample } from '../../llm/data/prompts.ts';
-import { randomInit } from '../../llm/models/llama/init.ts';
-import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
 import type { NamedReward } from '../../llm/rewards/types.ts';
 import { GrpoSource, grpoMethod, type GrpoSettings } from '../../llm/train/grpo.ts';
 import { attentionFlops, matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
 import { randomInts, type Workload } from '../workload.ts';
-import { LORA } from './lora-sft.ts';
+import { LORA, loraTrainee } from './lora-sft.ts';
 
 const evenShare: NamedReward = {
   name: 'even_tokens',
@@ -37,11 +33,7 @@ export function grpoWorkload(model: ModelShape, prompts: number, G: number, P: n
     impl: 'llm GrpoSource (generate with the KV cache, sampleTokens on the device) + grpoMethod (dapo, fused grpoObjective) + clipGradNorm + AdamW',
     wallClock: true, timing: { warmup: 1, samples: 3, maxInner: 1 }, tolerance: 1e-3,
     build(backend) {
-      const m = new LlamaForCausalLM(c, { backend });
-      randomInit(m, 0);
-      applyLoRA(m, { ...LORA, seed: 0 });
-      const params = trainableParameters(m).map(([, p]) => p);
-      const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
+      const { m, params, optimizer } = loraTrainee(c, backend);
       const ids = randomInts(prompts * P, 11, c.vocabSize);
       const rows: PromptExample[] = Array.from({ length: prompts }, (_, i) => ({
         prompt: '', promptIds: Array.from(ids.subarray(i * P, (i + 1) * P)), columns: {}, location: `prompt ${i}`,

@@ -6,6 +6,8 @@
 // matmuls (bench/models.ts) and N = B·T tokens. Bytes (lower bound): every weight read in the
 // forward and again in the backward.
 import { noGrad } from '../../engine/autodiff.ts';
+import type { Backend } from '../../engine/index.ts';
+import type { LlamaConfig } from '../../llm/models/llama/config.ts';
 import type { Batch } from '../../llm/data/collate.ts';
 import { tidy } from '../../engine/memory.ts';
 import { randomInit } from '../../llm/models/llama/init.ts';
@@ -20,6 +22,16 @@ import { attentionFlops, matmulParams, TINY, totalParams, type ModelShape } from
 import { randomInts, type Workload } from '../workload.ts';
 
 export const LORA = { r: 16, alpha: 32, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] };
+
+/** The model every training workload trains: random weights (seed 0), LoRA as above, AdamW on the adapters. */
+export function loraTrainee(c: LlamaConfig, backend: Backend) {
+  const m = new LlamaForCausalLM(c, { backend });
+  randomInit(m, 0);
+  const lora = applyLoRA(m, { ...LORA, seed: 0 });
+  const params = trainableParameters(m).map(([, p]) => p);
+  const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
+  return { m, lora, params, optimizer };
+}
 
 /** A full batch of random tokens, no padding, labels = inputs (every next token counts). */
 export function randomBatch(seed: number, B: number, T: number, vocab: number): Batch {
@@ -49,11 +61,7 @@ export function loraSftWorkload(model: ModelShape, B: number, T: number): Worklo
     impl: 'engine sftLoss + backward + clipGradNorm + AdamW (Trainer step; fused attention, LoRA linear and cross-entropy kernels)',
     wallClock: true, timing: { warmup: 2, samples: 5, maxInner: 1 }, tolerance: 1e-4,
     build(backend) {
-      const m = new LlamaForCausalLM(c, { backend });
-      randomInit(m, 0);
-      applyLoRA(m, { ...LORA, seed: 0 });
-      const params = trainableParameters(m).map(([, p]) => p);
-      const optimizer = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
+      const { m, params, optimizer } = loraTrainee(c, backend);
       const run = trainerStep(params, optimizer, (seed) => {
         const batch = randomBatch(seed, B, T, c.vocabSize);
         return { lossSum: sftLoss(m, batch).lossSum, units: batch.lossTokens };

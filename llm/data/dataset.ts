@@ -8,6 +8,7 @@ import { RowError, SFT_FORMATS, validateRow, type SftFormat, type SftRow } from 
 import { countLossTokens, type TokenizedExample } from './labels.ts';
 import { formatLocation, type RawRecord, type RecordLocation } from './records.ts';
 import { tokenizeRow } from './tokenize.ts';
+import type { DatasetCounts } from './summary.ts';
 import { fileField, renameColumns } from './columns.ts';
 
 /** The fields the formats read, which `columns` can map from other column names. */
@@ -55,27 +56,10 @@ export interface SftExample extends TokenizedExample, RecordLocation {
   format: SftFormat;
 }
 
-export interface SftDatasetStats {
-  /** Rows read (valid or not). */
-  rows: number;
-  /** Examples produced. */
-  examples: number;
-  /** Invalid rows skipped (skipInvalid). */
-  invalid: number;
-  /** The first maxReportedErrors errors of the skipped rows. */
-  errors: DataError[];
-  /** Examples cut to maxLength. */
-  truncated: number;
-  /** Examples dropped for being longer than maxLength (truncation: 'drop'). */
-  droppedTooLong: number;
-  /** Examples dropped because nothing was left to train on (a completion cut off by truncation). */
-  droppedNoLoss: number;
-  /** Rows whose prompt/completion boundary fell inside a token (see tokenize.ts). */
-  boundaryMismatches: number;
-  /** Examples per row format. */
+/** DatasetCounts (summary.ts) for SFT rows: truncated = cut to maxLength; droppedTooLong = longer than
+ *  maxLength with truncation 'drop'; boundaryMismatches = a prompt/completion boundary inside a token. */
+export interface SftDatasetStats extends DatasetCounts {
   formats: Record<SftFormat, number>;
-  tokens: number;
-  lossTokens: number;
 }
 
 export interface SftDataset {

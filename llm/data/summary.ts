@@ -6,16 +6,27 @@ import type { DataError } from './errors.ts';
 
 /** The counts SFT and preference datasets both keep (SftDatasetStats, PreferenceDatasetStats). */
 export interface DatasetCounts {
+  /** Rows read (valid or not). */
   rows: number;
+  /** Examples produced. */
   examples: number;
+  /** Invalid rows skipped (skipInvalid). */
   invalid: number;
+  /** The first maxReportedErrors errors of the skipped rows. */
   errors: DataError[];
+  /** Examples cut by truncation. */
   truncated: number;
+  /** Examples dropped for being too long. */
   droppedTooLong: number;
+  /** Examples dropped because nothing was left to train on (a completion cut off by truncation). */
   droppedNoLoss: number;
+  /** Examples whose prompt/completion boundary fell inside a token (see tokenize.ts). */
   boundaryMismatches: number;
+  /** Examples per row format. */
   formats: Record<string, number>;
+  /** Tokens in all examples, after truncation. */
   tokens: number;
+  /** Tokens the loss sees. */
   lossTokens: number;
 }
 

@@ -7,6 +7,7 @@ import { DataError } from '../errors.ts';
 import { RowError } from '../formats.ts';
 import { countLossTokens } from '../labels.ts';
 import { formatLocation, type RawRecord, type RecordLocation } from '../records.ts';
+import type { DatasetCounts } from '../summary.ts';
 import { preferenceRows, type KtoExample, type PreferenceExample } from './collate.ts';
 import {
   PREFERENCE_FORMATS,
@@ -33,29 +34,11 @@ export interface PreferenceDatasetOptions extends PreferenceValidateOptions, Pre
   maxReportedErrors?: number;
 }
 
-export interface PreferenceDatasetStats {
-  /** Rows read (valid or not). */
-  rows: number;
-  /** Examples produced (pairs; for KTO, examples after unpairing). */
-  examples: number;
-  /** Invalid rows skipped (skipInvalid). */
-  invalid: number;
-  /** The first maxReportedErrors errors of the skipped rows. */
-  errors: DataError[];
-  /** Examples with a row longer than maxLength (cut when batched) or a prompt cut by maxPromptLength. */
-  truncated: number;
-  /** Examples dropped because the prompt alone fills maxLength (keep_start; TRL drops them too). */
-  droppedTooLong: number;
-  /** Examples dropped because a row has no completion token the loss can see. */
-  droppedNoLoss: number;
-  /** Examples whose prompt tokens are not a prefix of prompt + completion's (see tokenize.ts). */
-  boundaryMismatches: number;
-  /** Examples per row format. */
+/** DatasetCounts (../summary.ts) for preference rows: examples are pairs (for KTO, examples after
+ *  unpairing); truncated = a row longer than maxLength (cut when batched) or a prompt cut by
+ *  maxPromptLength; droppedTooLong = the prompt alone fills maxLength (keep_start; TRL drops them too). */
+export interface PreferenceDatasetStats extends DatasetCounts {
   formats: Record<PreferenceFormat, number>;
-  /** Tokens in all rows, after truncation. */
-  tokens: number;
-  /** Completion tokens the loss sees, all rows. */
-  lossTokens: number;
 }
 
 export interface KtoDatasetStats extends PreferenceDatasetStats {
