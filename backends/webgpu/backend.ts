@@ -19,6 +19,7 @@ import { PipelineCache } from './pipelines.ts';
 import { BufferPool, type PooledBuffer } from './pool.ts';
 import { Readbacks } from './readback.ts';
 import { Recorder, type StorageBinding } from './recorder.ts';
+import { DispatchProfiler } from './profiler.ts';
 import { argmaxGpu, reduceGpu } from './reduce.ts';
 import { GpuTimer } from './timer.ts';
 import { checkView, numel, stridedLaunch } from './views.ts';
@@ -112,6 +113,23 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
     this.alive('createTimer');
     if (!this.device.features.has('timestamp-query')) return null;
     return new GpuTimer(this.device, this.recorder, maxPasses);
+  }
+
+  /**
+   * Run fn with every dispatch timed on its own (profiler.ts): the kernel key and GPU ms of each
+   * dispatch, in order. Needs 'timestamp-query'.
+   */
+  async profileDispatches(fn: () => unknown): Promise<{ kernel: string; ms: number }[]> {
+    this.alive('profileDispatches');
+    if (!this.device.features.has('timestamp-query')) throw new Error('webgpu profileDispatches: the device was created without timestamp-query');
+    const profiler = new DispatchProfiler(this.device);
+    this.recorder.setProfiler(profiler);
+    try {
+      await fn();
+    } finally {
+      this.recorder.setProfiler(null);
+    }
+    return profiler.read((set, count, dst) => this.recorder.resolveQueries(set, count, dst), () => this.recorder.flush());
   }
 
   /** Commands recorded, submits made, uploads by path; for tests and benchmarks. */

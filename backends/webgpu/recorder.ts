@@ -14,6 +14,7 @@
 // slot is a dynamic offset, so a loop over the same buffers creates no new bind groups.
 import type { PipelineEntry } from './pipelines.ts';
 import type { PooledBuffer } from './pool.ts';
+import type { DispatchProfiler } from './profiler.ts';
 
 /** Bytes per uniform arena chunk; slots are minUniformBufferOffsetAlignment (256) apart. */
 const UNIFORM_CHUNK_BYTES = 64 * 1024;
@@ -51,6 +52,7 @@ export class Recorder {
   private readonly align: number;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private timing: TimestampSink | null = null;
+  private profiler: DispatchProfiler | null = null;
 
   constructor(private readonly device: GPUDevice, private readonly maxPending: number) {
     this.align = device.limits.minUniformBufferOffsetAlignment;
@@ -80,11 +82,20 @@ export class Recorder {
       bindGroup = this.device.createBindGroup({ layout: entry.layout, entries });
       this.bindGroups.set(key, bindGroup);
     }
+    if (this.profiler) {
+      // A pass of its own, timed (profiler.ts).
+      this.endPass();
+      const slot = this.profiler.claim(entry.key);
+      this.pass = this.commandEncoder().beginComputePass({
+        timestampWrites: { querySet: slot.querySet, beginningOfPassWriteIndex: slot.index, endOfPassWriteIndex: slot.index + 1 },
+      });
+    }
     const pass = this.computePass();
     pass.setPipeline(entry.pipeline);
     if (u) pass.setBindGroup(0, bindGroup, [u.offset]);
     else pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    if (this.profiler) this.endPass();
     this.counters.dispatches++;
     this.bump();
   }
@@ -159,6 +170,12 @@ export class Recorder {
   setTimestampSink(sink: TimestampSink | null): void {
     this.endPass();
     this.timing = sink;
+  }
+
+  /** Give every dispatch from now on its own timed pass (null: stop). */
+  setProfiler(profiler: DispatchProfiler | null): void {
+    this.endPass();
+    this.profiler = profiler;
   }
 
   /** Resolve query slots [0, count) into dst (QUERY_RESOLVE, 8 bytes each), in order with the commands. */
