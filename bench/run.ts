@@ -21,6 +21,8 @@ export interface RunOptions {
   /** Skip the correctness checks (they are on by default). */
   noCheck?: boolean;
   log?: (line: string) => void;
+  /** The file so far, after every workload (a run stopped by a time limit keeps what it measured). */
+  progress?: (file: BenchFile) => void;
 }
 
 /** Compare `w.small()` on `backend` with the same on the cpu backend in float64. */
@@ -81,6 +83,10 @@ export async function runBench(opts: RunOptions): Promise<BenchFile> {
   log(`wgrad bench (${mode}) on ${device.name}, ${runtime.name} ${runtime.version}`);
   const rows: BenchRow[] = [];
   const skipped: SkippedRow[] = [];
+  const file = (): BenchFile => ({
+    schema: SCHEMA_NAME, version: SCHEMA_VERSION, label: opts.label ?? `wgrad ${device.name}`,
+    suites: opts.suites, mode, date: new Date().toISOString(), engine, runtime, device, rows, skipped,
+  });
   for (const name of opts.suites) {
     const suite = SUITE_REGISTRY[name];
     if (!suite) throw new Error(`wgrad bench: unknown suite "${name}" (expected one of ${Object.keys(SUITE_REGISTRY).join(', ')})`);
@@ -98,12 +104,10 @@ export async function runBench(opts: RunOptions): Promise<BenchFile> {
         skipped.push({ id: w.id, dtype: w.dtype, suite: name, reason });
         log(`  ${w.id} [${w.dtype}]: ${reason}`);
       }
+      opts.progress?.(file());
     }
   }
-  return {
-    schema: SCHEMA_NAME, version: SCHEMA_VERSION, label: opts.label ?? `wgrad ${device.name}`,
-    suites: opts.suites, mode, date: new Date().toISOString(), engine, runtime, device, rows, skipped,
-  };
+  return file();
 }
 
 /** Rows whose correctness check failed, and workloads that errored: what makes `wgrad bench` exit non-zero. */

@@ -35,8 +35,11 @@ ${entry1d(`  if (i >= P.n) { return; }
 }
 
 /** Tiles tried in order (rows owned, cols per step, RQ, TJ); the same list serves dK/dV and dQ. */
+// H100, forward + backward at B 8 H 9 T 512 D 64 (bench/NOTES.md): RQ 2 TJ 16 0.967 ms, RQ 4 TJ 16
+// 1.077 (the previous default): two query rows per thread, twice the threads, hides more latency.
 export const BACKWARD_TILES: AttentionTiles[] = [
-  { rows: 32, cols: 32, RQ: 4, TJ: 16 }, // 128 threads; 43.5 KB at D = 64
+  { rows: 32, cols: 32, RQ: 2, TJ: 16 }, // 256 threads; 43.5 KB at D = 64
+  { rows: 32, cols: 32, RQ: 4, TJ: 16 }, // 128 threads; 43.5 KB
   { rows: 32, cols: 16, RQ: 4, TJ: 8 }, // 64 threads; 30.5 KB at D = 64 (devices with 32 KB)
   { rows: 16, cols: 16, RQ: 2, TJ: 8 },
   { rows: 8, cols: 16, RQ: 2, TJ: 4 },

@@ -21,9 +21,12 @@ import {
 import { type Kernel, LINEAR_WORKGROUP, NONFINITE, uniformBlock } from './wgsl.ts';
 
 /** Tiles tried in order (rows, cols = BK, RQ, TJ): many queries per workgroup first, then decode shapes. */
+// Order measured on an H100 (bench/NOTES.md, B 8 H 9 T 512 D 64): 64×32 TJ 16 0.183 ms, 32×32 TJ 16
+// 0.186, 32×32 TJ 8 0.275 (the previous default); 16 key-threads per row beat 8 at both heights.
 export const FORWARD_TILES: AttentionTiles[] = [
-  { rows: 32, cols: 32, RQ: 4, TJ: 8 }, // 64 threads, 4 keys and D/32 vec4 columns each; 22.6 KB at D = 64
-  { rows: 32, cols: 32, RQ: 4, TJ: 16 },
+  { rows: 64, cols: 32, RQ: 4, TJ: 16 }, // 256 threads, 2 keys and D/64 vec4 columns each; 37.6 KB at D = 64
+  { rows: 32, cols: 32, RQ: 4, TJ: 16 }, // 128 threads; 23.1 KB (devices with 32 KB)
+  { rows: 32, cols: 32, RQ: 4, TJ: 8 },
   { rows: 16, cols: 32, RQ: 4, TJ: 8 },
   { rows: 8, cols: 16, RQ: 2, TJ: 4 },
   { rows: 4, cols: 32, RQ: 1, TJ: 16 }, // T ≤ 4: decode steps, short chunks

@@ -3,7 +3,9 @@
 //
 // Contract (unchanged from the first version; everything new is an addition):
 //   Bindings: 0 A (read), 1 B (read), 2 C (read_write), 3 uniform MatmulParams (MATMUL_PARAMS_BYTES).
-//   Uniform (8 × u32): M, N, K, aBatchStride, bBatchStride, batchOffset, 0, 0 — see matmulUniform().
+//   Uniform (12 × u32): M, N, K, aBatchStride, bBatchStride, batchOffset, p0, p1, ldk, 0, 0, 0 — see
+//   matmulUniform(). ldk is the row stride of operands stored [rows, K] (A, or Bᵀ); it equals K except
+//   under split-K, where each batch is one K-slice of a longer row (backends/webgpu/matmul.ts).
 //   Dispatch: (ceil(N / tileN), ceil(M / tileM), batches in this call ≤ 65535) — see matmulDispatch().
 //   The workgroup's batch index is workgroup_id.z + batchOffset; C's batch stride is M·N.
 // Additions:
@@ -74,13 +76,13 @@ export interface MatmulKernelOptions {
   config?: Partial<MatmulConfig>;
 }
 
-/** Uniform layout (8 × u32): M, N, K, aBatchStride, bBatchStride, batchOffset, 0, 0. */
-export const MATMUL_PARAMS_BYTES = 32;
+/** Uniform layout (12 × u32): M, N, K, aBatchStride, bBatchStride, batchOffset, p0, p1 (fusions), ldk, 0, 0, 0. */
+export const MATMUL_PARAMS_BYTES = 48;
 
 export function matmulUniform(p: {
-  m: number; n: number; k: number; aBatchStride: number; bBatchStride: number; batchOffset: number;
+  m: number; n: number; k: number; aBatchStride: number; bBatchStride: number; batchOffset: number; ldk?: number;
 }): Uint32Array {
-  return new Uint32Array([p.m, p.n, p.k, p.aBatchStride, p.bBatchStride, p.batchOffset, 0, 0]);
+  return new Uint32Array([p.m, p.n, p.k, p.aBatchStride, p.bBatchStride, p.batchOffset, 0, 0, p.ldk ?? p.k, 0, 0, 0]);
 }
 
 /** Workgroup counts for `batches` products (≤ 65535; split larger batches with batchOffset). */
@@ -262,7 +264,7 @@ export function operandCopy(c: MatmulConfig, threads: number, src: CopySource, c
       // Global [R, K]: unit i → row = i / (BK/W), k = (i % (BK/W))·W.
       const per = c.BK / W;
       const rr = `${idx} / ${per}u`, kk = `(${idx} % ${per}u) * ${W}u`;
-      const gidx = `${base} + (${r0} + ${rr}) * P.K + k0 + ${kk}`;
+      const gidx = `${base} + (${r0} + ${rr}) * P.ldk + k0 + ${kk}`;
       const cond = `${r0} + ${rr} < ${R} && k0 + ${kk} < P.K`;
       body = loadStmt(c.checked, v, name, T, `(${gidx}) / ${W}u`, cond);
       if (st.rowMajor) {
@@ -446,7 +448,7 @@ ${inner}    workgroupBarrier();
   return /* wgsl */ `${f.comment}// matmul ${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}: tile ${c.tileM}×${c.tileN}, BK ${c.BK}, ${c.TM}×${c.TN} per thread, ${threads} threads,
 // ${c.vec4 ? 'vec4' : 'scalar'} global access, ${c.checked ? 'bounds-checked' : 'unchecked (M, N, K multiples of the tile)'}, ${c.doubleBuffer ? 'double' : 'single'}-buffered.
 // A ${transA ? '[K, M]' : '[M, K]'}, B ${transB ? '[N, K]' : '[K, N]'}, C [M, N] per batch.
-struct MatmulParams { M: u32, N: u32, K: u32, aBatchStride: u32, bBatchStride: u32, batchOffset: u32, p0: u32, p1: u32 }
+struct MatmulParams { M: u32, N: u32, K: u32, aBatchStride: u32, bBatchStride: u32, batchOffset: u32, p0: u32, p1: u32, ldk: u32, q0: u32, q1: u32, q2: u32 }
 @group(0) @binding(0) var<storage, read> A: array<${T}>;
 @group(0) @binding(1) var<storage, read> B: array<${T}>;
 @group(0) @binding(2) var<storage, read_write> C: array<${TC}>;

@@ -1,8 +1,10 @@
 // Backend.matmul on WebGPU: the shape-specialised tiled kernel of kernels/matmul.ts, memoised per
-// shape, with batches beyond the per-dimension workgroup limit split over several dispatches.
+// shape, with batches beyond the per-dimension workgroup limit split over several dispatches, and
+// split-K for outputs too small to fill the GPU.
 import { matmulDispatch, matmulKernel, matmulUniform } from '../../kernels/matmul.ts';
+import { reduceGpu } from './reduce.ts';
 import type { MatmulParams, Storage } from '../backend.ts';
-import type { GpuRoutineContext } from '../routine.ts';
+import type { GpuBinding, GpuRoutineContext } from '../routine.ts';
 import { checkShape } from './views.ts';
 
 /** C[b] = op(A[b]) · op(B[b]) → [batch, m, n]; f32. */
@@ -20,6 +22,8 @@ export function matmulGpu(g: GpuRoutineContext, a: Storage, b: Storage, p: Matmu
     );
   }
   const ab = g.bind('matmul', 'a', a), bb = g.bind('matmul', 'b', b);
+  const splits = batch === 1 ? splitK(m, n, k) : 1;
+  if (splits > 1) return splitKMatmul(g, ab, bb, p, splits);
   const out = g.alloc(batch * m * n, 'f32', 'matmul');
   if (out.size === 0) return out;
   const sig = `matmul:${+p.transA}${+p.transB}:${batch}:${m}:${n}:${k}:${p.aBatchStride}:${p.bBatchStride}`;
@@ -35,5 +39,42 @@ export function matmulGpu(g: GpuRoutineContext, a: Storage, b: Storage, p: Matmu
     const u = matmulUniform({ m, n, k, aBatchStride: p.aBatchStride, bBatchStride: p.bBatchStride, batchOffset: b0 });
     g.dispatch('matmul', mk, [ab, bb, cb], u, matmulDispatch(mk, m, n, count));
   }
+  return out;
+}
+
+/**
+ * Fewer output tiles than this (about two per SM of a large GPU) leave SMs idle (the LoRA gradients: [16, 576] = 9 tiles with K = 4096
+ * tokens took 0.37 ms each on an H100, 12 % of a SmolLM2 step for 120 of them; bench/NOTES.md).
+ */
+const FEW_TILES = 256;
+/** Split until about this many workgroups run; each split keeps at least MIN_SLICE of K. */
+const TARGET_GROUPS = 512, MIN_SLICE = 128;
+
+/** How many K-slices to compute in parallel (1: none): a power of two dividing K into slices of 4·k. */
+export function splitK(m: number, n: number, k: number): number {
+  const tiles = Math.ceil(m / 32) * Math.ceil(n / 32); // the small tile's count: what the chooser falls back to
+  if (tiles >= FEW_TILES || k < 2 * MIN_SLICE) return 1;
+  let s = 1;
+  while (tiles * s < TARGET_GROUPS && k % (8 * s) === 0 && k / (2 * s) >= MIN_SLICE) s *= 2;
+  return s;
+}
+
+/**
+ * C = op(A)·op(B) as `splits` products over K-slices, summed: slice s of an operand stored [K, rows]
+ * starts s·K'·rows in (a batch stride), of one stored [rows, K] s·K' in with the row stride still K
+ * (the kernel's ldk). The partial products [splits, M, N] are then summed over the first axis.
+ */
+function splitKMatmul(g: GpuRoutineContext, ab: GpuBinding, bb: GpuBinding, p: MatmulParams, splits: number): Storage {
+  const { m, n, k, transA, transB } = p, slice = k / splits;
+  const aBatchStride = transA ? slice * m : slice, bBatchStride = transB ? slice : slice * n;
+  const sig = `matmul:${+transA}${+transB}:splitk${splits}:${m}:${n}:${k}`;
+  const mk = g.memo(sig, () => matmulKernel({
+    transA, transB, m, n, k: slice, batch: splits, aBatchStride, bBatchStride, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize,
+  }));
+  const partial = g.alloc(splits * m * n, 'f32', 'matmul');
+  const u = matmulUniform({ m, n, k: slice, aBatchStride, bBatchStride, batchOffset: 0, ldk: k });
+  g.dispatch('matmul', mk, [ab, bb, g.bind('matmul', 'out', partial)], u, matmulDispatch(mk, m, n, splits));
+  const out = reduceGpu(g, 'sum', partial, 1, splits, m * n);
+  g.backend.free(partial);
   return out;
 }

@@ -676,6 +676,25 @@ def main():
     plan = QUICK if args.quick else FULL
     lists = dict(kernels=kernel_workloads, training=training_workloads, generation=generation_workloads)
     rows, skipped = [], []
+    dev, commit = fingerprint(), git_commit()
+    engine = dict(name="pytorch", version=torch.__version__, details=versions())
+    if commit:
+        engine["commit"] = commit
+
+    def write():
+        """The file so far: rewritten after every row, so a run stopped by a time limit keeps what it measured."""
+        if not args.out:
+            return
+        import json
+        result = dict(schema=SCHEMA, version=VERSION, label=args.label or f"pytorch {torch.cuda.get_device_name()}",
+                      suites=suites, mode="quick" if args.quick else "full",
+                      date=datetime.datetime.now(datetime.timezone.utc).isoformat(), engine=engine,
+                      runtime=dict(name="python", version=platform.python_version()), device=dev, rows=rows, skipped=skipped)
+        with open(args.out + ".tmp", "w") as f:
+            json.dump(result, f, indent=1)
+            f.write("\n")
+        os.replace(args.out + ".tmp", args.out)
+
     for suite in suites:
         for wl in lists[suite](args.quick):
             if args.only and not any(s in wl["id"] for s in args.only.split(",")):
@@ -695,20 +714,9 @@ def main():
                     print(f"  {wl['id']} [{dtype}]: {skipped[-1]['reason']}", flush=True)
                     set_precision("f32")
                     torch.cuda.empty_cache()
-    dev = fingerprint()
-    commit = git_commit()
-    engine = dict(name="pytorch", version=torch.__version__, details=versions())
-    if commit:
-        engine["commit"] = commit
-    result = dict(schema=SCHEMA, version=VERSION, label=args.label or f"pytorch {torch.cuda.get_device_name()}",
-                  suites=suites, mode="quick" if args.quick else "full",
-                  date=datetime.datetime.now(datetime.timezone.utc).isoformat(), engine=engine,
-                  runtime=dict(name="python", version=platform.python_version()), device=dev, rows=rows, skipped=skipped)
+                write()
+    write()
     if args.out:
-        import json
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=1)
-            f.write("\n")
         print(f"wrote {args.out}")
 
 

@@ -55,6 +55,7 @@ export const benchSpec: CommandSpec = {
         suites: suite === 'all' ? [...SUITE_NAMES] : [suite as (typeof SUITE_NAMES)[number]],
         mode: o.quick ? 'quick' : 'full', backend, label: o.label as string | undefined,
         only: (o.only as string | undefined)?.split(',').filter(Boolean), noCheck: o.check === false, log,
+        progress: o.out ? (partial) => writeBenchFile(o.out as string, partial) : undefined,
       });
       if (o.out) {
         writeBenchFile(o.out as string, file);

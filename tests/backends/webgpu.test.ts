@@ -9,6 +9,7 @@ import { createWebGPUBackend, type WebGPUBackend, WebGPUUnavailableError } from 
 import { ints, mismatch, rng, type Tol, uniform } from './compare.ts';
 import { binary, type BinaryName as BinaryOp, unary, type UnaryName as UnaryOp, where } from './elementwise-ops.ts';
 import { webgpuSuite } from './gpu-suite.ts';
+import { splitK } from '../../backends/webgpu/matmul.ts';
 
 const { SEED, cpu, gpuIt } = webgpuSuite();
 
@@ -282,6 +283,23 @@ describe('webgpu backend vs cpu', () => {
     }
     const p0 = { batch: 2, m: 3, n: 4, k: 0, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
     await agree(g, 'matmul k=0', [f32([]), f32([])], (b, [x, y]) => b.matmul(x, y, p0), EXACT);
+  });
+
+  gpuIt('matmul split-K: small outputs with long K (LoRA gradients), every transpose, checked and vec4', async (g) => {
+    // [m, n, k] → splits (backends/webgpu/matmul.ts splitK): each chosen so the split-K path runs.
+    const dims: [number, number, number][] = [[16, 40, 1024], [5, 7, 512], [36, 16, 768]];
+    for (const [m, n, k] of dims) {
+      expect(splitK(m, n, k), `splitK(${m}, ${n}, ${k})`).toBeGreaterThan(1);
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const p = { batch: 1, m, n, k, transA, transB, aBatchStride: 0, bBatchStride: 0 };
+          await agree(g, `split-K matmul ${JSON.stringify(p)}`, [f32(uniform(rand, m * k)), f32(uniform(rand, k * n))],
+            (b, [x, y]) => b.matmul(x, y, p), { atol: 2e-6 * Math.sqrt(k) + 1e-6, rtol: 1e-5 });
+        }
+      }
+    }
+    expect(splitK(4096, 576, 576), 'a large output is not split').toBe(1);
+    expect(splitK(16, 576, 4096), 'the LoRA dA shape of the SmolLM2 step').toBe(32);
   });
 
   gpuIt('small grid limit: 1-D work folds into 2-D grids, matmul batches split (batchOffset)', async () => {
