@@ -26,7 +26,7 @@
 import { appendTextFile, dirName, makeDir } from '../io/node-fs.ts';
 import { noGrad } from '../../engine/autodiff.ts';
 import { tidy } from '../../engine/memory.ts';
-import { div, full, logsumexp, mul, narrow, softmax, sub, sum, tensor, tokenLogprobs } from '../../engine/ops/index.ts';
+import { full, lmHeadTokenStats, narrow, tensor } from '../../engine/ops/index.ts';
 import { Generator } from '../../engine/random.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import type { Batch } from '../data/collate.ts';
@@ -320,20 +320,21 @@ function microBatch(r: Rollout, rows: number[], tokenizer: CompletionCodec): Grp
 /**
  * Per-token log-probs of the completion tokens [B, C] with the prompt as context, from logits
  * divided by the sampling temperature (TRL's _get_per_token_logps_and_entropies); with
- * `entropies`, also each position's entropy of that tempered distribution (no gradient).
+ * `entropies`, also each position's entropy of that tempered distribution (no gradient). The
+ * lm_head is applied to the completion positions' hidden states in row chunks with scale 1/T
+ * (lmHeadTokenStats), so the [B, C, V] logits never exist at once.
  */
-export function completionLogps(model: LlamaForCausalLM, batch: GrpoBatch, temperature: number, entropies: boolean): { logps: Tensor; entropies: Tensor | null } {
+export function completionLogps(model: LlamaForCausalLM, batch: GrpoBatch, temperature: number, entropies: boolean, chunkRows?: number): { logps: Tensor; entropies: Tensor | null } {
   const backend = model.backend;
   const [B, T] = batch.shape;
   const { promptWidth: P, completionWidth: C } = batch.grpo;
   const ids = tensor(Int32Array.from(batch.inputIds.flat()), [B, T], { dtype: 'i32', backend });
-  const logits = model.forward(ids, { positions: batch.positionIds, segments: batch.attentionMask });
+  const hidden = model.hidden(ids, { positions: batch.positionIds, segments: batch.attentionMask });
   // Position P − 1 + t predicts completion token t.
-  const scaled = div(narrow(logits, 1, P - 1, C), temperature);
+  const h = narrow(hidden, 1, P - 1, C);
   const targets = tensor(Int32Array.from(batch.grpo.targets.flat()), [B, C], { dtype: 'i32', backend });
-  const logps = tokenLogprobs(scaled, targets, { ignoreIndex: IGNORE }, 'grpo');
-  const ent = entropies ? noGrad(() => sub(logsumexp(scaled, -1), sum(mul(softmax(scaled, -1), scaled), -1))) : null;
-  return { logps, entropies: ent };
+  const r = lmHeadTokenStats(h, model.headWeight, targets, { ignoreIndex: IGNORE, scale: 1 / temperature, chunkRows }, entropies);
+  return { logps: r.logp, entropies: r.entropy };
 }
 
 /** The trainer's method for GRPO micro-batches. */
