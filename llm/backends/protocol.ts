@@ -68,7 +68,7 @@ export const TERMINAL: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled
 export type JobEvent =
   | { type: 'status'; status: JobStatus; message?: string }
   | { type: 'progress'; step: number; totalSteps?: number }
-  | { type: 'metrics'; record: Record<string, number> }
+  | { type: 'metrics'; record: Record<string, number>; /** train: an optimizer step's record; eval: an evaluation's (eval_loss, ...). */ phase?: 'train' | 'eval' }
   | { type: 'log'; level: 'info' | 'warning' | 'error'; message: string };
 
 export interface JobResult {
