@@ -49,7 +49,7 @@ const methodFlags: Flag[] = [
 
 const dataFlags: Flag[] = [
   { flags: '--data <file|dir>', help: 'JSONL, JSON, CSV, Parquet, .jsonl.gz (or a folder with train.* / valid.*)', aliases: ['--dataset'] },
-  { flags: '--valid <file>', help: 'validation data (default: DIR/valid.*, else --val-fraction)' },
+  { flags: '--valid <file>', help: 'validation data (default: DIR/valid.*, else --val-fraction); grpo/rlvr: held-out prompts, scored every --eval-every steps (eval_reward, ...)', aliases: ['--eval-dataset'] },
   { flags: '--val-fraction <f>', help: 'hold out this share of the training rows', default: 0, parse: fraction },
   { flags: '--max-length <n>', help: 'truncate examples to N tokens (default: min(1024, the model\'s positions))', parse: positiveInt, aliases: ['--max-seq-length'] },
   { flags: '--packing', help: 'pack examples into rows of --max-length tokens' },
