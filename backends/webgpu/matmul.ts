@@ -23,7 +23,7 @@ export function matmulGpu(g: GpuRoutineContext, a: Storage, b: Storage, p: Matmu
   const out = g.alloc(batch * m * n, 'f32', 'matmul');
   if (out.size === 0) return out;
   const sig = `matmul:${+p.transA}${+p.transB}:${batch}:${m}:${n}:${k}:${p.aBatchStride}:${p.bBatchStride}`;
-  const mk = g.memo(sig, () => matmulKernel({ ...p, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize }));
+  const mk = g.memo(sig, () => matmulKernel({ ...p, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize, tiles: g.tiles?.matmul }));
   const [gx, gy] = matmulDispatch(mk, m, n, 1);
   if (gx > g.maxWorkgroups || gy > g.maxWorkgroups) {
     throw new Error(`webgpu matmul: [${m}, ${n}] output needs ${gy}×${gx} tiles, over the ${g.maxWorkgroups} workgroups per dimension limit`);
