@@ -108,6 +108,11 @@ describe.skipIf(!ok)('the local backend does what it declares', () => {
     writeFileSync(prompts, ['1', '2', '3'].map((n) => JSON.stringify({ prompt: `Lily had ${n}`, answer: n })).join('\n'));
     const c = { ...run(method, `claim-${method}`), data: prompts };
     c.options = { ...c.options, batchSize: 4, rewardFuncs: ['accuracy', 'soft_overlong'], softPunishCache: 2, grpo: { numGenerations: 2, maxCompletionLength: 4, beta: 0.04 } };
+    // validate reads the prompts with the local parsers before anything starts; a bad row is named by line.
+    expect((await createLocalBackend({ device: 'cpu' }).validate(c)).summary).toBe('train: 3 of 3 rows valid [prompt 3]');
+    const bad = join(tmp, `bad-prompts-${method}.jsonl`);
+    writeFileSync(bad, [JSON.stringify({ prompt: 'ok' }), JSON.stringify({ prompt: 7 })].join('\n'));
+    await expect(createLocalBackend({ device: 'cpu' }).validate({ ...c, data: bad })).rejects.toThrow(`${bad}:2: prompt: must be a string or a list of messages, got a number`);
     const events: string[] = [];
     const r = await (await createLocalBackend({ device: 'cpu' }).start(c, { onEvent: (e) => events.push(e.type) })).done;
     expect(r.status).toBe('succeeded');
