@@ -1,6 +1,9 @@
 // wgrad train --method sft|dpo|orpo|cpo|simpo|kto|grpo|rlvr: LoRA or full fine-tuning from the command line or
 // a YAML config, writing metrics.jsonl, adapter/ (PEFT), adapter-mlx/ (mlx-lm) and checkpoints/ to
 // --output-dir. Flag names follow TRL and mlx-lm (their spellings are aliases).
+// On this engine (cpu, webgpu, auto) the run goes through the local TrainingBackend like any other
+// (llm/backends/local.ts: validate → start → events → results); this file turns flags into the run
+// config, keeps run.json, and draws progress, divergence warnings and Ctrl-C from the job's events.
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
