@@ -4,6 +4,7 @@
 // gather; entropy of softmax(logits / T)), composed here from model.forward and plain ops.
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../backends/backend.ts';
+import { createCpuBackend } from '../../backends/cpu/index.ts';
 import * as w from '../../engine/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import { grpoLoss } from '../../llm/methods/grpo.ts';
@@ -15,9 +16,9 @@ import { testBackends } from '../setup/backends.ts';
 
 const IGN = -100, V = 11;
 
-function tinyModel(backend: Backend, tied: boolean) {
+function tinyModel(backend: Backend, tied: boolean, vocabSize = V) {
   const model = new LlamaForCausalLM({
-    hiddenSize: 8, numLayers: 1, numHeads: 2, numKvHeads: 1, headDim: 4, intermediateSize: 12, vocabSize: V,
+    hiddenSize: 8, numLayers: 1, numHeads: 2, numKvHeads: 1, headDim: 4, intermediateSize: 12, vocabSize,
     ropeTheta: 10000, rmsNormEps: 1e-5, tieWordEmbeddings: tied, attentionBias: false, maxPositions: 16, eosTokenIds: [1],
   }, { backend });
   randomInit(model, 5, 0.6);
@@ -111,3 +112,32 @@ for (const { name, get } of testBackends()) {
     });
   });
 }
+
+describe('GRPO completion log-probs memory (cpu)', () => {
+  it('peak memory of the loss forward and backward follows the chunk, not the [B, C, V] logits', () => {
+    const vocab = 4000, batch = grpoBatch();
+    const [B, T] = batch.shape, C = batch.grpo.completionWidth;
+    const peak = (f: (m: LlamaForCausalLM) => { logps: Tensor; entropies: Tensor | null }) => {
+      const backend = createCpuBackend();
+      const model = tinyModel(backend, true, vocab);
+      const before = backend.memoryStats().liveBytes;
+      w.tidy(() => {
+        const r = f(model);
+        w.sum(w.mul(r.logps, w.tensor(batch.grpo.mask.flat(), [B, C], { backend }))).backward();
+      });
+      const bytes = backend.memoryStats().peakLiveBytes - before;
+      model.dispose();
+      return bytes;
+    };
+    const logits = B * C * vocab * 4;
+    const whole = peak((m) => fullLogitsReference(m, batch, 0.7));
+    const chunked = peak((m) => completionLogps(m, batch, 0.7, true, 2));
+    console.log(`GRPO log-probs peak memory, V ${vocab}: full logits ${(whole / 1024).toFixed(0)} KiB, chunked (2 rows) ${(chunked / 1024).toFixed(0)} KiB`);
+    // Full path: the [B, T, V] logits, their tempered copy and gradient; chunked: a few [2, V] buffers
+    // beside the [V, D] embedding gradient both paths have.
+    expect(whole).toBeGreaterThan(2 * logits);
+    expect(chunked).toBeLessThan(whole - 1.5 * logits);
+    expect(T).toBeGreaterThan(C);
+  });
+});
+
