@@ -7,6 +7,8 @@
 //   - webgpu: building the WGSL kernel(s) and recording the dispatches.
 // Backend.run(routine, ...args) asserts, then calls the implementation of its own backend.
 import type { Kernel } from '../kernels/wgsl.ts';
+import type { AttentionTiles } from '../kernels/attention-common.ts';
+import type { MatmulPresetName } from '../kernels/matmul.ts';
 import type { Backend, DType, Storage } from './backend.ts';
 import type { StorageBinding } from './webgpu/recorder.ts';
 
@@ -44,6 +46,17 @@ export interface GpuRoutineContext {
   dispatch(op: string, kernel: { key: string; code: string }, bindings: GpuBinding[], uniform: Uint32Array, grid: [number, number, number]): void;
   /** A value (a shape-specialised kernel) built once per key on this backend. */
   memo<T>(key: string, make: () => T): T;
+  /** The device profile's tile preferences (backends/webgpu/profiles.ts); absent: the kernels' defaults. */
+  readonly tiles?: TilePreferences;
+}
+
+/**
+ * Tiles a device profile prefers, in order: the first that fits the device's limits and suits the
+ * shape wins (kernels/matmul.ts choosePreset, kernels/attention-common.ts chooseTiles).
+ */
+export interface TilePreferences {
+  matmul: readonly MatmulPresetName[];
+  attention: { forward: readonly AttentionTiles[]; backward: readonly AttentionTiles[] };
 }
 
 export interface Routine<A extends unknown[], R> {

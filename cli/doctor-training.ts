@@ -14,10 +14,16 @@ export async function trainingBackendsReport(): Promise<string[]> {
   return lines;
 }
 
-/** The WebGPU device profile line, when the backend has one. */
+/** What doctor reads of a WebGPU backend's tile preferences (backends/routine.ts TilePreferences). */
+type Tile = { rows: number; cols: number };
+interface TilePreferences { matmul: readonly string[]; attention: { forward: readonly Tile[]; backward: readonly Tile[] } }
+
+/** The WebGPU device profile line (and the tiles it has the kernels try), when the backend has one. */
 export function profileLine(b: unknown): string | null {
-  const p = (b as { profile?: { name: string; why: string; missingDawnFlags: string[] } }).profile;
+  const { profile: p, tiles } = b as { profile?: { name: string; why: string; missingDawnFlags: string[] }; tiles?: TilePreferences };
   if (!p) return null;
   const flags = p.missingDawnFlags.length ? `; without WEBGPU_DAWN_FLAGS='${p.missingDawnFlags.join(' ')}' Dawn hides some of its features` : '';
-  return `  device profile: ${p.name} (${p.why})${flags}`;
+  const list = (ts: readonly Tile[]) => ts.map((t) => `${t.rows}×${t.cols}`).join(' → ');
+  const tileLine = tiles ? `\n  tiles tried in order: matmul ${tiles.matmul.join(' → ')}; attention forward ${list(tiles.attention.forward)}, backward ${list(tiles.attention.backward)}` : '';
+  return `  device profile: ${p.name} (${p.why})${flags}${tileLine}`;
 }

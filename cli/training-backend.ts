@@ -2,7 +2,7 @@
 // training backend (llm/backends) instead of this process. Only the flags the user set (on the
 // command line or in --config) go into the run config, so the backend refuses by name what it
 // cannot honour and its own defaults apply to the rest. The engine's devices (cpu, webgpu, auto)
-// stay on train.ts's own path.
+// go through the same protocol in train.ts, with the local backend and every setting filled in.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import {

@@ -67,7 +67,7 @@ export function threads(t: AttentionTiles): number {
  * The first candidate whose workgroup memory (`bytes(tiles)`) and threads fit the device and that is
  * not much larger than the problem (`owned` rows: a decode step, T = 1, gets a one-row tile).
  */
-export function chooseTiles(candidates: AttentionTiles[], bytes: (t: AttentionTiles) => number, limitBytes: number,
+export function chooseTiles(candidates: readonly AttentionTiles[], bytes: (t: AttentionTiles) => number, limitBytes: number,
   maxThreads: number, owned: number, op: string): AttentionTiles {
   for (const t of candidates) {
     if (t.rows > 4 && owned <= t.rows / 2) continue; // mostly idle rows: a smaller tile wastes less

@@ -23,7 +23,7 @@
 // Uniform: the matmul's 8 words (matmulUniform) with p0 = R and p1 = the f32 bits of s.
 // Dispatch: matmulDispatch(kernel, M, N, 1).
 import {
-  chooseMatmulConfig, type MatmulConfig, type MatmulFusion, type MatmulKernel, matmulKernelFromConfig, operandCopy,
+  chooseMatmulConfig, type MatmulConfig, type MatmulPresetName, type MatmulFusion, type MatmulKernel, matmulKernelFromConfig, operandCopy,
   type Staging, type TileLayout, tileLayout, validateMatmulConfig, workgroupStorageBytes,
 } from './matmul.ts';
 
@@ -37,6 +37,8 @@ export interface LoraLinearKernelOptions {
   maxWorkgroupStorage?: number;
   /** Force parts of the matmul configuration (tests); rowStage must stay off. */
   config?: Partial<MatmulConfig>;
+  /** The device profile's matmul presets in order of preference (kernels/matmul.ts choosePreset). */
+  tiles?: readonly MatmulPresetName[];
 }
 
 export interface LoraLinearKernel extends MatmulKernel {
@@ -79,7 +81,7 @@ export function loraLinearKernel(o: LoraLinearKernelOptions): LoraLinearKernel |
   let room = limit;
   let c: MatmulConfig | null = null;
   for (let i = 0; i < 8 && room > 0; i++) {
-    const t = chooseMatmulConfig({ ...shape, maxWorkgroupStorage: room, config: { rowStage: false, ...o.config } });
+    const t = chooseMatmulConfig({ ...shape, maxWorkgroupStorage: room, tiles: o.tiles, config: { rowStage: false, ...o.config } });
     const total = workgroupStorageBytes(t, false, true) + loraBytes(t, r);
     if (total <= limit) { c = t; break; }
     room -= total - limit;

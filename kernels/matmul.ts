@@ -72,6 +72,8 @@ export interface MatmulKernelOptions {
   bBatchStride?: number;
   /** device.limits.maxComputeWorkgroupStorageSize (default: the WebGPU default, 16384). */
   maxWorkgroupStorage?: number;
+  /** The device profile's presets in order of preference (default DEFAULT_MATMUL_TILES); see choosePreset. */
+  tiles?: readonly MatmulPresetName[];
   /** Force parts of the configuration (benchmarks and tests); validated like any other. */
   config?: Partial<MatmulConfig>;
 }
@@ -106,7 +108,7 @@ export function vec4Aligned(o: {
     o.aBatchStride % 4 === 0 && o.bBatchStride % 4 === 0;
 }
 
-type Preset = Omit<MatmulConfig, 'vec4' | 'checked'>;
+export type Preset = Omit<MatmulConfig, 'vec4' | 'checked'>;
 // Configurations, largest first. Measured on an H200 (bench/NOTES.md).
 const BIG: Preset = { tileM: 128, tileN: 128, BK: 16, TM: 8, TN: 8, doubleBuffer: false, pad: false, rowStage: false };
 const MEDIUM: Preset = { tileM: 64, tileN: 64, BK: 16, TM: 8, TN: 8, doubleBuffer: true, pad: false, rowStage: false };
@@ -115,22 +117,47 @@ const MEDIUM: Preset = { tileM: 64, tileN: 64, BK: 16, TM: 8, TN: 8, doubleBuffe
 const SMALL: Preset = { tileM: 32, tileN: 32, BK: 8, TM: 4, TN: 4, doubleBuffer: false, pad: false, rowStage: false };
 const SKINNY: Preset = { tileM: 16, tileN: 64, BK: 8, TM: 4, TN: 4, doubleBuffer: false, pad: false, rowStage: false };
 
+/** The presets by name; device profiles (backends/webgpu/profiles.ts) list the ones they prefer. */
+export type MatmulPresetName = 'big' | 'medium' | 'small' | 'skinny';
+export const MATMUL_PRESETS: Readonly<Record<MatmulPresetName, Preset>> = { big: BIG, medium: MEDIUM, small: SMALL, skinny: SKINNY };
+/**
+ * Workgroups a preset's grid must reach to be chosen: enough for ~2 waves on a 132-SM GPU; below
+ * that, a smaller tile finishes sooner. small and skinny take whatever is left.
+ */
+const MIN_WORKGROUPS: Readonly<Record<MatmulPresetName, number>> = { big: 256, medium: 128, small: 0, skinny: 0 };
+/** The order measured on the H200 (bench/NOTES.md), used unless a profile says otherwise. */
+export const DEFAULT_MATMUL_TILES: readonly MatmulPresetName[] = ['skinny', 'big', 'medium', 'small'];
+
+/**
+ * The preset for [m, n] × batch from `tiles`, an ordered preference: skinny for m ≤ 16 when listed;
+ * else the first listed preset whose grid reaches its MIN_WORKGROUPS; else the last listed. With no
+ * shape, the last listed (the smallest, by convention).
+ */
+export function choosePreset(tiles: readonly MatmulPresetName[], m?: number, n?: number, batch = 1): Preset {
+  const unknown = tiles.filter((t) => !(t in MATMUL_PRESETS));
+  if (unknown.length) throw new Error(`matmul: unknown tile preset(s) ${unknown.join(', ')} (expected ${Object.keys(MATMUL_PRESETS).join(', ')})`);
+  const general = tiles.filter((t) => t !== 'skinny');
+  const last = MATMUL_PRESETS[general[general.length - 1] ?? 'small'];
+  if (m === undefined || n === undefined) return last;
+  if (m <= 16 && tiles.includes('skinny')) return SKINNY;
+  for (const t of general) {
+    const p = MATMUL_PRESETS[t];
+    if (Math.ceil(m / p.tileM) * Math.ceil(n / p.tileN) * batch >= MIN_WORKGROUPS[t]) return p;
+  }
+  return last;
+}
+
 /** Pick a configuration for a shape: enough workgroups to fill a large GPU, no wasted rows. */
 export function chooseMatmulConfig(o: MatmulKernelOptions): MatmulConfig {
   const { m, n, k } = o;
   const limit = o.maxWorkgroupStorage ?? 16384;
+  const tiles = o.tiles ?? DEFAULT_MATMUL_TILES;
   let base: Preset;
   let vec4 = false;
   if (m === undefined || n === undefined || k === undefined) {
-    base = SMALL;
+    base = choosePreset(tiles);
   } else {
-    const batch = o.batch ?? 1;
-    const groups = (tm: number, tn: number) => Math.ceil(m / tm) * Math.ceil(n / tn) * batch;
-    // Enough workgroups for ~2 waves on a 132-SM GPU; below that, a smaller tile finishes sooner.
-    if (m <= 16) base = SKINNY;
-    else if (groups(128, 128) >= 256) base = BIG;
-    else if (groups(64, 64) >= 128) base = MEDIUM;
-    else base = SMALL;
+    base = choosePreset(tiles, m, n, o.batch ?? 1);
     vec4 = vec4Aligned({
       transA: o.transA, transB: o.transB, m, n, k,
       aBatchStride: o.aBatchStride ?? (o.batch && o.batch > 1 ? m * k : 0),

@@ -51,10 +51,14 @@ function assertHeadDim(op: string, D: number): void {
  */
 export const attentionTileOverride: { forward?: AttentionTiles; dkdv?: AttentionTiles; dq?: AttentionTiles } = {};
 
-/** The override for `kernel`, else the first of `candidates` that fits the device and the problem. */
-function tilesFor(g: GpuRoutineContext, kernel: keyof typeof attentionTileOverride, candidates: AttentionTiles[],
+/**
+ * The override for `kernel`, else the first of the device profile's candidates (g.tiles; default
+ * `candidates`, the kernels' own list) that fits the device and the problem.
+ */
+function tilesFor(g: GpuRoutineContext, kernel: keyof typeof attentionTileOverride, candidates: readonly AttentionTiles[],
   bytes: (t: AttentionTiles) => number, owned: number, op: string): AttentionTiles {
-  return attentionTileOverride[kernel] ?? chooseTiles(candidates, bytes, g.limits.maxComputeWorkgroupStorageSize,
+  const preferred = g.tiles?.attention[kernel === 'forward' ? 'forward' : 'backward'] ?? candidates;
+  return attentionTileOverride[kernel] ?? chooseTiles(preferred, bytes, g.limits.maxComputeWorkgroupStorageSize,
     g.limits.maxComputeInvocationsPerWorkgroup, owned, op);
 }
 

@@ -66,7 +66,7 @@ export const loraLinear: Routine<Args, { y: Storage; xa: Storage }> = {
     const biasB = bias ? g.bind(op, 'bias', bias) : null;
     // N = 0 still owes xa, which only N-tile 0 writes: no tiles, so take the unfused path.
     const mk = N === 0 || M === 0 ? null : g.memo<LoraLinearKernel | null>(`lora:${M}:${N}:${K}:${r}:${+(bias !== null)}`,
-      () => loraLinearKernel({ m: M, n: N, k: K, r, bias: bias !== null, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize }));
+      () => loraLinearKernel({ m: M, n: N, k: K, r, bias: bias !== null, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize, tiles: g.tiles?.matmul }));
     if (!mk) return unfused(g, x, w, bias, a, b, scale, M, N, K, r);
     const [gx, gy] = matmulDispatch(mk, M, N, 1);
     if (gx > g.maxWorkgroups || gy > g.maxWorkgroups) {

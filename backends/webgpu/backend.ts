@@ -4,7 +4,7 @@
 // read() returns at once; work reaches the GPU when a value is read, on sync(), or every
 // `maxPendingDispatches`. The routines reach the device only through GpuRoutineContext.
 import type { Backend, DType, MatmulParams, MemoryStats, ReduceOp, Storage, View } from '../backend.ts';
-import type { GpuRoutineContext, Routine } from '../routine.ts';
+import type { GpuRoutineContext, Routine, TilePreferences } from '../routine.ts';
 import { fillKernel } from '../../kernels/copy.ts';
 import { elementwiseKernel } from '../../kernels/elementwise.ts';
 import type { Program } from '../../kernels/expr.ts';
@@ -61,6 +61,8 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
   readonly adapterInfo: AdapterInfo;
   /** The device profile (profiles.ts) chosen at acquisition, why, and the Dawn flags it lacks. */
   readonly profile: { name: string; why: string; missingDawnFlags: string[] };
+  /** The profile's tile preferences, read by the matmul and attention routines (GpuRoutineContext.tiles). */
+  readonly tiles: TilePreferences;
 
   private readonly pool: BufferPool;
   private readonly recorder: Recorder;
@@ -84,6 +86,7 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
     this.runtime = acq.runtime;
     this.adapterInfo = acq.adapterInfo;
     this.profile = { name: acq.profile.name, why: acq.profileWhy, missingDawnFlags: acq.runtime === 'node' ? missingDawnFlags(acq.profile, acq.dawnFlags) : [] };
+    this.tiles = acq.profile.tiles;
     this.ownsDevice = acq.ownsDevice;
     this.description = `webgpu (${acq.adapterName}; ${acq.runtime})`;
     this.maxWorkgroups = Math.min(

@@ -27,7 +27,7 @@ export function matmulGpu(g: GpuRoutineContext, a: Storage, b: Storage, p: Matmu
   const out = g.alloc(batch * m * n, 'f32', 'matmul');
   if (out.size === 0) return out;
   const sig = `matmul:${+p.transA}${+p.transB}:${batch}:${m}:${n}:${k}:${p.aBatchStride}:${p.bBatchStride}`;
-  const mk = g.memo(sig, () => matmulKernel({ ...p, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize }));
+  const mk = g.memo(sig, () => matmulKernel({ ...p, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize, tiles: g.tiles?.matmul }));
   const [gx, gy] = matmulDispatch(mk, m, n, 1);
   if (gx > g.maxWorkgroups || gy > g.maxWorkgroups) {
     throw new Error(`webgpu matmul: [${m}, ${n}] output needs ${gy}×${gx} tiles, over the ${g.maxWorkgroups} workgroups per dimension limit`);
@@ -69,7 +69,7 @@ function splitKMatmul(g: GpuRoutineContext, ab: GpuBinding, bb: GpuBinding, p: M
   const aBatchStride = transA ? slice * m : slice, bBatchStride = transB ? slice : slice * n;
   const sig = `matmul:${+transA}${+transB}:splitk${splits}:${m}:${n}:${k}`;
   const mk = g.memo(sig, () => matmulKernel({
-    transA, transB, m, n, k: slice, batch: splits, aBatchStride, bBatchStride, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize,
+    transA, transB, m, n, k: slice, batch: splits, aBatchStride, bBatchStride, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize, tiles: g.tiles?.matmul,
   }));
   const partial = g.alloc(splits * m * n, 'f32', 'matmul');
   const u = matmulUniform({ m, n, k: slice, aBatchStride, bBatchStride, batchOffset: 0, ldk: k });

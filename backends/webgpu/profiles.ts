@@ -2,8 +2,16 @@
 // the adapter says about itself (vendor, architecture, description; Dawn and browsers fill these
 // differently, Deno may give a PCI vendor id as a number) and can be overridden by name
 // (--device-profile, $WGRAD_DEVICE_PROFILE). device.ts requests the profile's features when the
-// adapter has them; `wgrad doctor` prints the choice and why. The kernels still size their tiles by
-// the device's own limits: tile presets per profile are the next step once measured on each family.
+// adapter has them; `wgrad doctor` prints the choice and why.
+// A profile also carries the tiles the kernels try, in order (`tiles`): the backend hands them to
+// the matmul and attention routines (GpuRoutineContext.tiles), which take the first that fits the
+// device's own limits and suits the shape. The defaults are the lists measured on the H200; the
+// software profile prefers small tiles, whose short unrolled shaders compile fast on SwiftShader.
+import type { AttentionTiles } from '../../kernels/attention-common.ts';
+import { BACKWARD_TILES } from '../../kernels/attention-backward.ts';
+import { FORWARD_TILES } from '../../kernels/attention-forward.ts';
+import { DEFAULT_MATMUL_TILES } from '../../kernels/matmul.ts';
+import type { TilePreferences } from '../routine.ts';
 import type { AdapterInfo } from './device.ts';
 
 export type ProfileName = 'apple' | 'nvidia' | 'amd' | 'intel' | 'software' | 'generic';
@@ -25,9 +33,20 @@ export interface DeviceProfile {
   unifiedMemory: boolean;
   /** The dtype that runs fastest here, where the kernels have an f16 path. */
   fastDtype: 'f16' | 'f32';
-  /** Where its tile configurations come from. */
-  tiles: string;
+  /** The tiles the kernels try, in order (see the header). */
+  tiles: TilePreferences;
+  /** Where its tile choices come from, in words (doctor). */
+  tileSource: string;
 }
+
+/** The kernels' own lists, measured on the H200 (kernels/matmul.ts, attention-forward.ts, attention-backward.ts). */
+const MEASURED: TilePreferences = { matmul: DEFAULT_MATMUL_TILES, attention: { forward: FORWARD_TILES, backward: BACKWARD_TILES } };
+const tile = (rows: number, cols: number, RQ: number, TJ: number): AttentionTiles => ({ rows, cols, RQ, TJ });
+/** Small tiles only: few unrolled iterations per shader, so software Vulkan compiles them fast. */
+const SMALL_TILES: TilePreferences = {
+  matmul: ['skinny', 'small'],
+  attention: { forward: [tile(8, 16, 2, 4), tile(4, 16, 1, 8)], backward: [tile(8, 16, 2, 4), tile(4, 16, 1, 4)] },
+};
 
 const ALL_FEATURES = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'] as const;
 
@@ -35,34 +54,34 @@ export const PROFILES: Readonly<Record<ProfileName, DeviceProfile>> = {
   apple: {
     name: 'apple', api: 'Metal', features: ['shader-f16', 'subgroups'], dawnFlags: [],
     subgroupSize: 32, workgroupStorageBytes: 32768, unifiedMemory: true, fastDtype: 'f16',
-    tiles: 'the default presets within 32 KiB of threadgroup memory (not yet measured on Apple GPUs)',
+    tiles: MEASURED, tileSource: 'the default presets within 32 KiB of threadgroup memory (not yet measured on Apple GPUs)',
   },
   nvidia: {
     name: 'nvidia', api: 'Vulkan', features: ALL_FEATURES,
     // Without these Dawn hides shader-f16 and the subgroup-matrix (tensor core) feature on NVIDIA (../shared/gpu/README.md).
     dawnFlags: ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'],
     subgroupSize: 32, workgroupStorageBytes: 49152, unifiedMemory: false, fastDtype: 'f32',
-    tiles: 'matmul presets measured on the H200 (kernels/matmul.ts, bench/NOTES.md)',
+    tiles: MEASURED, tileSource: 'matmul tiles measured on the H200, attention tiles on the H100 (kernels/matmul.ts, attention-*.ts, bench/NOTES.md)',
   },
   amd: {
     name: 'amd', api: 'Vulkan / D3D12', features: ['shader-f16', 'subgroups'], dawnFlags: [],
     subgroupSize: null, workgroupStorageBytes: 65536, unifiedMemory: false, fastDtype: 'f32',
-    tiles: 'the default presets (wave32 on RDNA, wave64 on GCN; not yet measured)',
+    tiles: MEASURED, tileSource: 'the default presets (wave32 on RDNA, wave64 on GCN; not yet measured)',
   },
   intel: {
     name: 'intel', api: 'Vulkan / D3D12 / Metal', features: ['shader-f16', 'subgroups'], dawnFlags: [],
     subgroupSize: null, workgroupStorageBytes: 65536, unifiedMemory: true, fastDtype: 'f32',
-    tiles: 'the default presets (SIMD8 to SIMD32; not yet measured)',
+    tiles: MEASURED, tileSource: 'the default presets (SIMD8 to SIMD32; not yet measured)',
   },
   software: {
     name: 'software', api: 'Vulkan on the CPU (SwiftShader, lavapipe)', features: ['shader-f16', 'subgroups'], dawnFlags: [],
     subgroupSize: null, workgroupStorageBytes: 32768, unifiedMemory: false, fastDtype: 'f32',
-    tiles: 'the small presets for small shapes, whose short shaders compile fast on software Vulkan (under 1 GFLOP/s; auto prefers the cpu backend)',
+    tiles: SMALL_TILES, tileSource: 'small tiles only, whose short shaders compile fast on software Vulkan (under 1 GFLOP/s; auto prefers the cpu backend)',
   },
   generic: {
     name: 'generic', api: 'WebGPU', features: ['shader-f16', 'subgroups'], dawnFlags: [],
     subgroupSize: null, workgroupStorageBytes: 16384, unifiedMemory: false, fastDtype: 'f32',
-    tiles: 'WebGPU default limits only',
+    tiles: MEASURED, tileSource: 'the default presets within WebGPU default limits',
   },
 };
 

@@ -1,11 +1,19 @@
 // wgrad train --method sft|dpo|orpo|cpo|simpo|kto|grpo|rlvr: LoRA or full fine-tuning from the command line or
 // a YAML config, writing metrics.jsonl, adapter/ (PEFT), adapter-mlx/ (mlx-lm) and checkpoints/ to
 // --output-dir. Flag names follow TRL and mlx-lm (their spellings are aliases).
+// On this engine (cpu, webgpu, auto) the run goes through the local TrainingBackend like any other
+// (llm/backends/local.ts: validate → start → events → results); this file turns flags into the run
+// config, keeps run.json, and draws progress, divergence warnings and Ctrl-C from the job's events.
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { saveAdapter, exportHfFolder } from '../../llm/adapters/index.ts';
-import { runTraining, type TrainSettings } from '../../llm/train/run.ts';
+import { ConfigError, createLocalBackend, type JobEvent, type RunConfig } from '../../llm/backends/index.ts';
+import { JOB_FILE } from '../../llm/backends/job-file.ts';
+import type { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
+import type { PreparedRun } from '../../llm/train/run-dir.ts';
+import type { TrainSettings } from '../../llm/train/run.ts';
+import type { EvalRecord, StepRecord } from '../../llm/train/trainer.ts';
 import { DPO_LOSS_TYPES, type DpoLossType } from '../../llm/methods/dpo.ts';
 import { PREFERENCE_METHODS } from '../../llm/train/preference.ts';
 import {
@@ -13,12 +21,11 @@ import {
   type Command, type CommandSpec, type Flag,
 } from '../args.ts';
 import { openBackend } from '../backend.ts';
-import { loadModelAndTokenizer } from '../load.ts';
+import { resolveModelPaths } from '../model-path.ts';
 import { chatTemplateFlag, modelFlags } from '../options.ts';
 import { progressReporter, type Progress } from '../progress.ts';
 import { checkOutputDir } from '../output-dir.ts';
 import { checkRun, fsContext, prepareRun, resumeCommand, stopOnSignals } from '../run.ts';
-import { formatDataSummary } from '../../llm/data/summary.ts';
 import { DivergenceMonitor } from '../../llm/train/divergence.ts';
 import { updateRunRecord } from '../../llm/train/run-dir.ts';
 import { checkpointBefore } from '../../llm/train/checkpoint.ts';
@@ -45,7 +52,7 @@ const methodFlags: Flag[] = [
 
 const dataFlags: Flag[] = [
   { flags: '--data <file|dir>', help: 'JSONL, JSON, CSV, Parquet, .jsonl.gz (or a folder with train.* / valid.*)', aliases: ['--dataset'] },
-  { flags: '--valid <file>', help: 'validation data (default: DIR/valid.*, else --val-fraction)' },
+  { flags: '--valid <file>', help: 'validation data (default: DIR/valid.*, else --val-fraction); grpo/rlvr: held-out prompts, scored every --eval-every steps (eval_reward, ...)', aliases: ['--eval-dataset'] },
   { flags: '--val-fraction <f>', help: 'hold out this share of the training rows', default: 0, parse: fraction },
   { flags: '--max-length <n>', help: 'truncate examples to N tokens (default: min(1024, the model\'s positions))', parse: positiveInt, aliases: ['--max-seq-length'] },
   { flags: '--packing', help: 'pack examples into rows of --max-length tokens' },
@@ -147,101 +154,119 @@ async function trainCommand(o: Record<string, unknown>, cmd: Command): Promise<v
   checkOutputDir(out, '--output-dir');
   if (o.adapterPath) checkOutputDir(o.adapterPath as string, '--adapter-path');
   await checkRun(out, o);
+  const paths = resolveModelPaths(o.model as string, o.tokenizer as string | undefined);
+  const maxSteps = (o.maxSteps as number | undefined) ?? 100;
+  if (o.numTrainEpochs !== undefined && o.maxSteps !== undefined) throw new UsageError('--num-train-epochs and --max-steps both set the length of the run; give one');
+  if (o.numTrainEpochs === undefined && (o.warmupSteps as number) > maxSteps) throw new UsageError(`--warmup-steps ${o.warmupSteps} exceeds --max-steps ${maxSteps}`);
+  // Everything but --max-length's default (the model's positions) and --num-layers (its layer
+  // count), which the local backend and prepare() below settle once the model is loaded.
+  const settings: TrainSettings = {
+    method,
+    preference: {
+      beta: o.beta as number | undefined, lossType: o.lossType as DpoLossType, labelSmoothing: o.labelSmoothing as number | undefined,
+      rpoAlpha: o.rpoAlpha as number | undefined, cpoAlpha: o.cpoAlpha as number | undefined, gamma: o.simpoGamma as number | undefined,
+      desirableWeight: o.desirableWeight as number | undefined, undesirableWeight: o.undesirableWeight as number | undefined,
+    },
+    maxPromptLength: o.maxPromptLength as number | undefined, truncationMode: o.truncationMode as TrainSettings['truncationMode'],
+    precomputeRef: !!o.precomputeRef,
+    ...(rl ? grpoSettings(o) : {}),
+    data: o.data as string, valid: o.valid as string | undefined, valFraction: o.valFraction as number,
+    maxSteps, epochs: o.numTrainEpochs as number | undefined,
+    batchSize: o.batchSize as number, gradAccum: o.gradAccum as number,
+    learningRate: o.learningRate as number, schedule: o.lrSchedule as TrainSettings['schedule'], warmupSteps: o.warmupSteps as number,
+    optimizer: o.optimizer as TrainSettings['optimizer'], weightDecay: o.weightDecay as number, maxGradNorm: o.maxGradNorm as number,
+    seed: o.seed as number, maxLength: o.maxLength as number | undefined,
+    packing: !!o.packing, completionOnly: !o.trainOnPrompt, skipInvalid: !!o.skipInvalid, chatTemplate: o.chatTemplate as string | undefined,
+    lora: full ? null : {
+      r: o.loraR as number, alpha: o.loraAlpha as number, dropout: o.loraDropout as number, rslora: !!o.rslora,
+      targets: o.loraTargets as string[], layers: o.loraLayers as [number, number] | undefined,
+    },
+    evalEvery: o.evalEvery as number, saveEvery: o.saveEvery as number, saveTotalLimit: o.saveTotalLimit as number | undefined,
+    outputDir: out, resume: !!o.resume,
+  };
+  const { method: _m, data: _d, outputDir: _o, resume: _r, ...options } = settings;
+  const config: RunConfig = { method: method as RunConfig['method'], model: paths.model, data: settings.data, outputDir: out, options: { ...options, tokenizer: paths.tokenizer } };
 
   const backend = await openBackend(o);
   const stop = stopOnSignals();
+  const local = createLocalBackend({ compute: backend });
   let progress: Progress | null = null;
+  let divergence: DivergenceMonitor | null = null;
+  let run: PreparedRun | null = null;
   try {
-    const { model, tokenizer, paths } = await loadModelAndTokenizer(o, backend);
-    const cfg = model.config;
-    const maxLength = (o.maxLength as number | undefined) ?? Math.min(1024, cfg.maxPositions);
-    if (maxLength > cfg.maxPositions) throw new UsageError(`--max-length ${maxLength} exceeds the model's ${cfg.maxPositions} positions`);
-    if ((o.maxPromptLength as number | undefined) !== undefined && (o.maxPromptLength as number) >= maxLength) {
-      throw new UsageError(`--max-prompt-length ${o.maxPromptLength} must be smaller than --max-length ${maxLength}`);
-    }
-    let layers = o.loraLayers as [number, number] | undefined;
-    if (layers && layers[1] >= cfg.numLayers) throw new UsageError(`--lora-layers ${layers.join('-')}: the model has layers 0-${cfg.numLayers - 1}`);
+    await local.validate(config).catch(usage);
+    // The folder passed checkRun: a job.json here is left from an attempt that failed before its run began.
+    if (!o.resume) await rm(join(out, JOB_FILE), { force: true });
     const numLayers = o.numLayers as number | undefined;
-    if (numLayers !== undefined && numLayers !== -1) {
-      if (numLayers > cfg.numLayers) throw new UsageError(`--num-layers ${numLayers}: the model has ${cfg.numLayers} layers`);
-      layers = [cfg.numLayers - numLayers, cfg.numLayers - 1];
-    }
-    const maxSteps = (o.maxSteps as number | undefined) ?? 100;
-    if (o.numTrainEpochs !== undefined && o.maxSteps !== undefined) throw new UsageError('--num-train-epochs and --max-steps both set the length of the run; give one');
-    if (o.numTrainEpochs === undefined && (o.warmupSteps as number) > maxSteps) throw new UsageError(`--warmup-steps ${o.warmupSteps} exceeds --max-steps ${maxSteps}`);
-    const settings: TrainSettings = {
-      method,
-      preference: {
-        beta: o.beta as number | undefined, lossType: o.lossType as DpoLossType, labelSmoothing: o.labelSmoothing as number | undefined,
-        rpoAlpha: o.rpoAlpha as number | undefined, cpoAlpha: o.cpoAlpha as number | undefined, gamma: o.simpoGamma as number | undefined,
-        desirableWeight: o.desirableWeight as number | undefined, undesirableWeight: o.undesirableWeight as number | undefined,
-      },
-      maxPromptLength: o.maxPromptLength as number | undefined, truncationMode: o.truncationMode as TrainSettings['truncationMode'],
-      precomputeRef: !!o.precomputeRef,
-      ...(rl ? grpoSettings(o) : {}),
-      data: o.data as string, valid: o.valid as string | undefined, valFraction: o.valFraction as number,
-      maxSteps, epochs: o.numTrainEpochs as number | undefined,
-      batchSize: o.batchSize as number, gradAccum: o.gradAccum as number,
-      learningRate: o.learningRate as number, schedule: o.lrSchedule as TrainSettings['schedule'], warmupSteps: o.warmupSteps as number,
-      optimizer: o.optimizer as TrainSettings['optimizer'], weightDecay: o.weightDecay as number, maxGradNorm: o.maxGradNorm as number,
-      seed: o.seed as number, maxLength,
-      packing: !!o.packing, completionOnly: !o.trainOnPrompt, skipInvalid: !!o.skipInvalid, chatTemplate: o.chatTemplate as string | undefined,
-      lora: full ? null : {
-        r: o.loraR as number, alpha: o.loraAlpha as number, dropout: o.loraDropout as number, rslora: !!o.rslora,
-        targets: o.loraTargets as string[], layers,
-      },
-      evalEvery: o.evalEvery as number, saveEvery: o.saveEvery as number, saveTotalLimit: o.saveTotalLimit as number | undefined,
-      outputDir: out, resume: !!o.resume,
+    const prepare = async (s: TrainSettings, model: LlamaForCausalLM): Promise<TrainSettings> => {
+      const cfg = model.config;
+      if (numLayers !== undefined && numLayers !== -1) {
+        if (numLayers > cfg.numLayers) throw new UsageError(`--num-layers ${numLayers}: the model has ${cfg.numLayers} layers`);
+        s = { ...s, lora: s.lora && { ...s.lora, layers: [cfg.numLayers - numLayers, cfg.numLayers - 1] } };
+      }
+      run = await prepareRun(out, cmd, { ...o, maxLength: s.maxLength }, paths, backend.description);
+      progress = progressReporter({ method: method!, maxSteps: s.maxSteps, logEvery: o.logEvery as number });
+      divergence = new DivergenceMonitor({ vocabSize: method === 'sft' ? cfg.vocabSize : undefined });
+      return s;
     };
-    const run = await prepareRun(out, cmd, { ...o, maxLength }, paths, backend.description);
-    progress = progressReporter({ method: method!, maxSteps: settings.maxSteps, logEvery: o.logEvery as number });
-    const divergence = new DivergenceMonitor({ vocabSize: method === 'sft' ? cfg.vocabSize : undefined });
     const diverged = (msg: string | null) => {
       if (msg === null) return;
       progress!.stop();
       log(`wgrad: warning: training diverges: ${msg}${o.stopOnDivergence ? '; stopping (--stop-on-divergence)' : ' (--stop-on-divergence stops here)'}`);
       if (o.stopOnDivergence) stop.controller.abort({ divergence: msg, checkpoint: false });
     };
-    const p = progress;
-    const r = await runTraining(model, tokenizer, settings, {
-      onData: async (summary) => {
-        for (const line of formatDataSummary(summary)) log(line);
-        await updateRunRecord(out, { data_summary: summary });
+    let last: StepRecord | null = null, lastStep: number | null = null, evalLoss: number | null = null;
+    const onEvent = (e: JobEvent) => {
+      if (e.type === 'log') log(e.message);
+      else if (e.type === 'progress') { lastStep = e.step; if (e.totalSteps !== undefined) progress?.start({ maxSteps: e.totalSteps }); }
+      else if (e.type === 'metrics' && e.phase === 'train') {
+        last = e.record as StepRecord;
+        progress!.step(last);
+        diverged(divergence!.step(last.step, last.loss));
+      } else if (e.type === 'metrics' && e.phase === 'eval') {
+        const r = e.record as EvalRecord;
+        evalLoss = r.eval_loss;
+        progress!.eval(r);
+        diverged(divergence!.eval(r.step, r.eval_loss));
+      }
+    };
+    const job = await local.start(config, {
+      onEvent, signal: stop.controller.signal,
+      local: {
+        prepare, resume: !!o.resume, mlxAdapterDir: o.adapterPath as string | undefined, tokenizerFrom: paths.format === 'hf' ? paths.model : null,
+        onData: async (summary) => { await updateRunRecord(out, { data_summary: summary }); },
       },
-      onStart: p.start,
-      onStep: (rec) => { p.step(rec); diverged(divergence.step(rec.step, rec.loss)); },
-      onEval: (e) => { p.eval(e); diverged(divergence.eval(e.step, e.eval_loss)); },
-      loadReference: async () => (await loadModelAndTokenizer(o, backend)).model,
-      signal: stop.controller.signal,
-      log,
-    }).catch((e) => { throw fsContext(e, out); }).finally(() => p.stop());
-    const last = r.records[r.records.length - 1];
-    const step = r.trainer.step;
-    const reason = r.stopped as { signal?: NodeJS.Signals; divergence?: string } | undefined;
-    await updateRunRecord(out, { ended: { at: new Date().toISOString(), step, ...(reason?.signal ? { signal: reason.signal } : {}), ...(divergence.diagnosis ? { diverged: divergence.diagnosis } : {}) } });
+    });
+    const result = await job.done.catch((e) => { throw usage(fsContext(e, out)); }).finally(() => progress?.stop());
+    const prepared = run as PreparedRun | null;
+    const div = divergence as DivergenceMonitor | null;
+    const step = lastStep ?? prepared?.step ?? 0;
+    const reason = (result.status === 'cancelled' ? stop.controller.signal.reason : undefined) as { signal?: NodeJS.Signals; divergence?: string } | undefined;
+    await updateRunRecord(out, { ended: { at: new Date().toISOString(), step, ...(reason?.signal ? { signal: reason.signal } : {}), ...(div?.diagnosis ? { diverged: div.diagnosis } : {}) } });
     if (reason?.signal) {
       throw new Exit(reason.signal === 'SIGINT' ? 130 : 143,
         `stopped by ${reason.signal} after step ${step}; checkpoint written to ${join(out, 'checkpoints')}. Continue with:\n  ${resumeCommand()}`);
     }
     if (reason?.divergence) {
-      const good = await checkpointBefore(join(out, 'checkpoints'), divergence.since ?? step);
-      throw new Exit(1, `stopped at step ${step}: training diverged from step ${divergence.since}; the last good checkpoint is ${good ?? '(none yet)'}`);
+      const good = await checkpointBefore(join(out, 'checkpoints'), div?.since ?? step);
+      throw new Exit(1, `stopped at step ${step}: training diverged from step ${div?.since}; the last good checkpoint is ${good ?? '(none yet)'}`);
     }
-    if (r.lora) {
-      const mlxDir = (o.adapterPath as string | undefined) ?? join(out, 'adapter-mlx');
-      await saveAdapter(model, join(out, 'adapter'), { format: 'peft', baseModel: paths.model });
-      await saveAdapter(model, mlxDir, { format: 'mlx', baseModel: paths.model });
-      log(`wgrad: adapter written to ${join(out, 'adapter')} (PEFT) and ${mlxDir} (mlx-lm)`);
+    if (settings.lora) {
+      log(`wgrad: adapter written to ${join(out, 'adapter')} (PEFT) and ${(o.adapterPath as string | undefined) ?? join(out, 'adapter-mlx')} (mlx-lm)`);
     } else {
-      await exportHfFolder(model, join(out, 'model'), { tokenizerFrom: paths.format === 'hf' ? paths.model : undefined });
       log(`wgrad: model written to ${join(out, 'model')}`);
     }
-    log(`wgrad: ${run.step ? `steps ${run.step + 1}-${step}` : `${step} steps`}, final loss ${last ? last.loss.toFixed(4) : '-'}${r.evalLoss !== null ? `, eval loss ${r.evalLoss.toFixed(4)}` : ''}`);
-    if (divergence.diagnosis) log(`wgrad: warning: training diverged: ${divergence.diagnosis}`);
-    model.dispose();
+    const lastRec = last as StepRecord | null, finalEval = evalLoss as number | null;
+    log(`wgrad: ${prepared?.step ? `steps ${prepared.step + 1}-${step}` : `${step} steps`}, final loss ${lastRec ? lastRec.loss.toFixed(4) : '-'}${finalEval !== null ? `, eval loss ${finalEval.toFixed(4)}` : ''}`);
+    if (div?.diagnosis) log(`wgrad: warning: training diverged: ${div.diagnosis}`);
   } finally {
-    progress?.stop();
+    (progress as Progress | null)?.stop();
     stop.dispose();
     backend.destroy();
   }
+}
+
+/** The local backend's ConfigErrors are usage errors on the command line (exit 2). */
+function usage(e: unknown): never {
+  throw e instanceof ConfigError ? new UsageError(e.message) : e;
 }

@@ -5,22 +5,28 @@ import { readSplitRecords } from '../data/load.ts';
 import { DataError } from '../data/errors.ts';
 import { RowError, validateRow, type SftRow } from '../data/formats.ts';
 import { validatePreferenceRow, validateUnpairedRow, type PairedRow } from '../data/preference/formats.ts';
+import { readPrompt } from '../data/prompts.ts';
 import type { RawRecord, RecordLocation } from '../data/records.ts';
 import type { RunConfig } from './protocol.ts';
 
 export type CheckedRow =
   | { kind: 'sft'; row: SftRow; at: RecordLocation }
   | { kind: 'pair'; row: PairedRow; at: RecordLocation }
-  | { kind: 'unpaired'; row: { format: string }; at: RecordLocation };
+  | { kind: 'unpaired'; row: { format: string }; at: RecordLocation }
+  | { kind: 'prompt'; row: { format: string }; at: RecordLocation };
 type RowKind = CheckedRow['kind'];
 
 export interface CheckedSplit { rows: CheckedRow[]; read: number; invalid: number; errors: DataError[]; formats: Record<string, number> }
 export interface CheckedData { train: CheckedSplit; val: CheckedSplit | null; summary: string }
 
-/** Which row validator a method's data goes through: SFT rows, preference pairs (dpo, simpo, ...) or KTO's labelled completions. */
+/**
+ * Which row validator a method's data goes through: SFT rows, preference pairs (dpo, simpo, ...),
+ * KTO's labelled completions, or GRPO/RLVR prompts (text or messages, or GSM8K's question).
+ */
 function rowKind(method: RunConfig['method']): RowKind | null {
   if (method === 'sft') return 'sft';
   if (method === 'kto') return 'unpaired';
+  if (method === 'grpo' || method === 'rlvr') return 'prompt';
   if (method === 'dpo' || method === 'orpo' || method === 'cpo' || method === 'simpo') return 'pair';
   return null;
 }
@@ -28,6 +34,11 @@ function rowKind(method: RunConfig['method']): RowKind | null {
 function validate(kind: RowKind, value: unknown, at: RecordLocation): CheckedRow {
   if (kind === 'sft') return { kind, row: validateRow(value), at };
   if (kind === 'pair') return { kind, row: validatePreferenceRow(value), at };
+  if (kind === 'prompt') {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new RowError(undefined, `a row must be an object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
+    const { prompt } = readPrompt(value as Record<string, unknown>);
+    return { kind, row: { format: typeof prompt === 'string' ? 'prompt' : 'conversational prompt' }, at };
+  }
   return { kind, row: validateUnpairedRow(value)[0], at };
 }
 
@@ -67,7 +78,8 @@ export async function checkRunData(config: RunConfig): Promise<CheckedData | nul
   const split = await readSplitRecords(config.data, { valid: o.valid, valFraction: o.valFraction, seed: o.seed });
   const skip = !!o.skipInvalid;
   const train = checkSplit(split.train, kind, skip);
-  if (!train.rows.length) throw new DataError({ source: config.data }, `no valid ${kind === 'sft' ? 'SFT' : kind === 'pair' ? 'preference' : 'KTO'} rows (${train.read} read, ${train.invalid} invalid)`);
+  const what = { sft: 'SFT', pair: 'preference', unpaired: 'KTO', prompt: 'prompt' }[kind];
+  if (!train.rows.length) throw new DataError({ source: config.data }, `no valid ${what} rows (${train.read} read, ${train.invalid} invalid)`);
   const val = split.val ? checkSplit(split.val, kind, skip) : null;
   return { train, val, summary: [describe('train', train), ...(val ? [describe('valid', val)] : [])].join('; ') };
 }

@@ -6,7 +6,7 @@ export { capabilityMatrix, checkAgainstCapabilities, matrixRow } from './capabil
 export { checkRunData } from './data-check.ts';
 export { readJobRecord, JOB_FILE } from './job-file.ts';
 export type { JobRecord } from './job-file.ts';
-export { createLocalBackend, LOCAL_CAPABILITIES, LOCAL_DEFAULTS, localSettings } from './local.ts';
+export { createLocalBackend, defaultMaxLength, LOCAL_CAPABILITIES, LOCAL_DEFAULTS, localSettings, settingsForModel, type LocalRunOptions, type LocalStartOptions, type LocalTrainingBackend } from './local.ts';
 export { createTogetherBackend, TOGETHER_CAPABILITIES } from './together.ts';
 export { createOpenAIBackend, OPENAI_CAPABILITIES, OPENAI_ACCESS_NOTE } from './openai.ts';
 export { createHttpBackend } from './http/client.ts';

@@ -32,6 +32,7 @@ export const OPENAI_CAPABILITIES: Capabilities = {
     cpo: { level: 'no', note: LOCAL_ONLY },
     kto: { level: 'no', note: LOCAL_ONLY },
     grpo: { level: 'no', note: `${LOCAL_ONLY} (OpenAI's reinforcement method is the hosted counterpart)` },
+    rlvr: { level: 'no', note: `${LOCAL_ONLY} (OpenAI's reinforcement method with a grader is the hosted counterpart)` },
     abliteration: { level: 'no', note: 'local only: edits weights in place' },
     steering: { level: 'no', note: 'local only: adds vectors at inference' },
   },

@@ -8,8 +8,8 @@ import type { TrainSettings } from '../train/run.ts';
 import type { PreferenceMethod } from '../train/preference.ts';
 
 /** Every method the toolkit knows, local or hosted (rows of doctor's matrix). */
-export type TrainingMethod = 'sft' | PreferenceMethod | 'reinforcement' | 'grpo' | 'abliteration' | 'steering';
-export const TRAINING_METHODS: readonly TrainingMethod[] = ['sft', 'dpo', 'orpo', 'cpo', 'simpo', 'kto', 'reinforcement', 'grpo', 'abliteration', 'steering'];
+export type TrainingMethod = 'sft' | PreferenceMethod | 'reinforcement' | 'grpo' | 'rlvr' | 'abliteration' | 'steering';
+export const TRAINING_METHODS: readonly TrainingMethod[] = ['sft', 'dpo', 'orpo', 'cpo', 'simpo', 'kto', 'reinforcement', 'grpo', 'rlvr', 'abliteration', 'steering'];
 
 /** How well a backend runs a method: `yes`, `partial` (the note says how), `no` (the note says why). */
 export type SupportLevel = 'yes' | 'partial' | 'no';
@@ -68,7 +68,7 @@ export const TERMINAL: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled
 export type JobEvent =
   | { type: 'status'; status: JobStatus; message?: string }
   | { type: 'progress'; step: number; totalSteps?: number }
-  | { type: 'metrics'; record: Record<string, number> }
+  | { type: 'metrics'; record: Record<string, number>; /** train: an optimizer step's record; eval: an evaluation's (eval_loss, ...). */ phase?: 'train' | 'eval' }
   | { type: 'log'; level: 'info' | 'warning' | 'error'; message: string };
 
 export interface JobResult {

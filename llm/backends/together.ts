@@ -26,6 +26,7 @@ export const TOGETHER_CAPABILITIES: Capabilities = {
     kto: { level: 'no', note: LOCAL_ONLY },
     reinforcement: { level: 'no', note: 'Together has no grader-based fine-tuning' },
     grpo: { level: 'no', note: LOCAL_ONLY },
+    rlvr: { level: 'no', note: LOCAL_ONLY },
     abliteration: { level: 'no', note: 'local only: edits weights in place' },
     steering: { level: 'no', note: 'local only: adds vectors at inference' },
   },

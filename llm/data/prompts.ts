@@ -29,7 +29,7 @@ export interface PromptDatasetOptions {
   maxPromptLength?: number;
 }
 
-function readPrompt(row: Record<string, unknown>): { prompt: string | ChatMessage[]; used: string[] } {
+export function readPrompt(row: Record<string, unknown>): { prompt: string | ChatMessage[]; used: string[] } {
   if ('prompt' in row) {
     const p = row.prompt;
     if (typeof p === 'string') {

@@ -7,7 +7,8 @@ import type { NamedReward } from '../rewards/types.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import { loadRewardFunctions } from '../rewards/load.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
-import { checkGrpoBatching, GrpoSource, grpoMethod, resolveGrpoSettings, type GrpoSettings } from './grpo.ts';
+import type { Batch } from '../data/collate.ts';
+import { checkGrpoBatching, grpoEvalBatches, GrpoSource, grpoMethod, resolveGrpoSettings, type GrpoContext, type GrpoSettings } from './grpo.ts';
 import { adapterOffPolicy, frozenPolicy, type ReferencePolicy } from './reference.ts';
 import type { TrainerOptions } from './trainer.ts';
 
@@ -37,6 +38,8 @@ export interface GrpoRunSettings {
 /** The prompts and reward functions of a GRPO run, and the data summary counts (loaded before LoRA is applied). */
 export interface GrpoData {
   prompts: PromptExample[];
+  /** Held-out prompts (--valid / --val-fraction), evaluated every --eval-every steps; null: none. */
+  evalPrompts: PromptExample[] | null;
   rewards: NamedReward[];
   G: number;
   stats: { train: DatasetCounts; val: DatasetCounts | null; identicalPairs?: number };
@@ -55,7 +58,7 @@ export async function loadGrpoData(tokenizer: Tokenizer, s: GrpoRunSettings): Pr
   const { train, val } = await loadPromptSplits(s.data, tokenizer, { valid: s.valid, valFraction: s.valFraction, seed: s.seed, chatTemplate: s.chatTemplate, maxPromptLength: s.maxPromptLength });
   const perGeneration = (s.batchSize * (s.gradAccum ?? 1)) / resolved.G;
   if (train.length < perGeneration) throw new Error(`${s.data}: ${train.length} prompts, fewer than the ${perGeneration} one generation batch samples from`);
-  return { prompts: train, rewards, G: resolved.G, stats: { train: promptCounts(train), val: val && promptCounts(val) } };
+  return { prompts: train, evalPrompts: val?.length ? val : null, rewards, G: resolved.G, stats: { train: promptCounts(train), val: val && promptCounts(val) } };
 }
 
 function promptCounts(rows: readonly PromptExample[]): DatasetCounts {
@@ -68,7 +71,8 @@ function promptCounts(rows: readonly PromptExample[]): DatasetCounts {
 }
 
 export async function grpoTraining(model: LlamaForCausalLM, tokenizer: Tokenizer, data: GrpoData, s: GrpoRunSettings, lora: Map<string, LoRALinear> | null,
-  o: { loadReference?: () => Promise<LlamaForCausalLM>; setTraining: (on: boolean) => void }): Promise<Pick<TrainerOptions, 'method' | 'units' | 'train'>> {
+  o: { loadReference?: () => Promise<LlamaForCausalLM>; setTraining: (on: boolean) => void },
+): Promise<Pick<TrainerOptions, 'method' | 'units' | 'train'> & { eval: ((step: number) => AsyncIterable<Batch>) | null }> {
   const settings = s.grpo ?? {};
   const resolved = resolveGrpoSettings(settings, data.rewards.length);
   let ref: ReferencePolicy | null = null;
@@ -78,11 +82,14 @@ export async function grpoTraining(model: LlamaForCausalLM, tokenizer: Tokenizer
     else throw new Error(`${s.method} with beta ≠ 0 and full fine-tuning needs a frozen reference copy of the model (hooks.loadReference)`);
   }
   const { method, units } = grpoMethod(settings, data.rewards.length);
+  const context = (prompts: PromptExample[]): GrpoContext => ({
+    model, tokenizer, prompts, rewards: data.rewards, settings, batchSize: s.batchSize, gradAccum: s.gradAccum ?? 1, seed: s.seed ?? 0, ref,
+    setTraining: o.setTraining, completionsLog: s.logCompletions && s.outputDir ? `${s.outputDir}/completions.jsonl` : undefined,
+  });
+  const held = data.evalPrompts;
   return {
     method, units,
-    train: (state) => new GrpoSource({
-      model, tokenizer, prompts: data.prompts, rewards: data.rewards, settings, batchSize: s.batchSize, gradAccum: s.gradAccum ?? 1, seed: s.seed ?? 0, ref,
-      setTraining: o.setTraining, completionsLog: s.logCompletions && s.outputDir ? `${s.outputDir}/completions.jsonl` : undefined,
-    }, state),
+    train: (state) => new GrpoSource(context(data.prompts), state),
+    eval: held ? (step) => grpoEvalBatches(context(held), step) : null,
   };
 }

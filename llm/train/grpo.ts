@@ -26,7 +26,7 @@
 import { appendTextFile, dirName, makeDir } from '../io/node-fs.ts';
 import { noGrad } from '../../engine/autodiff.ts';
 import { tidy } from '../../engine/memory.ts';
-import { div, full, logsumexp, mul, narrow, softmax, sub, sum, tensor, tokenLogprobs } from '../../engine/ops/index.ts';
+import { full, lmHeadTokenStats, narrow, tensor } from '../../engine/ops/index.ts';
 import { Generator } from '../../engine/random.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import type { Batch } from '../data/collate.ts';
@@ -192,25 +192,8 @@ export class GrpoSource implements BatchSource {
     const rows = this.rollout.order.slice((cycle % S) * this.c.batchSize, (cycle % S + 1) * this.c.batchSize);
     this.drawn++;
     const batch = microBatch(this.rollout, rows, this.c.tokenizer);
-    if (this.o.topEntropyQuantile < 1) {
-      const ent = await this.offline((m) => completionLogps(m, batch, this.o.temperature, true).entropies!);
-      batch.grpo.entropyMask = highEntropyMask(ent, batch.grpo.mask, 1 - this.o.topEntropyQuantile);
-    }
+    await addEntropyMask(this.c, this.o, batch);
     return batch;
-  }
-
-  /** A no-grad pass over a micro-batch with dropout off, read back as [B][C]. */
-  private async offline(fn: (m: LlamaForCausalLM) => Tensor, policy: ReferencePolicy | null = null): Promise<number[][]> {
-    this.c.setTraining?.(false);
-    try {
-      const t = noGrad(() => tidy(() => (policy ? policy.with(fn) : fn(this.c.model))));
-      const v = await t.data();
-      const [B, C] = t.shape;
-      t.dispose();
-      return Array.from({ length: B }, (_, b) => Array.from(v.subarray(b * C, (b + 1) * C)));
-    } finally {
-      this.c.setTraining?.(true);
-    }
   }
 
   /** Sample G completions for each prompt of the next generation batch, score them, and buffer the result. */
@@ -218,65 +201,9 @@ export class GrpoSource implements BatchSource {
     const { c, o } = this;
     const group = this.prompts.next();
     if (!group) throw new Error('grpo: the prompt iterator ran dry (fewer prompts than one generation batch?)');
-    const rows = group.rows.flatMap((r) => new Array<PromptExample>(o.G).fill(r));
-    const stops = c.tokenizer.stopIds.length ? [...c.tokenizer.stopIds] : c.tokenizer.eosId !== null ? [c.tokenizer.eosId] : [];
-    c.setTraining?.(false);
-    let completionIds: number[][];
-    try {
-      completionIds = await generate(c.model, rows.map((r) => r.promptIds), {
-        maxNewTokens: o.maxCompletionLength, temperature: o.temperature, topP: o.topP, topK: o.topK, stopTokens: stops, rng: this.rng,
-      });
-    } finally {
-      c.setTraining?.(true);
-    }
-    const terminated = completionIds.map((ids) => ids.length > 0 && stops.includes(ids[ids.length - 1]));
-    const maskOn = terminated.map((t) => t || !o.maskTruncated);
-    const text = completionIds.map((ids) => c.tokenizer.decode(ids, { skipSpecialTokens: true }));
-    const completions: (string | ChatMessage[])[] = rows.map((r, i) => (typeof r.prompt === 'string' ? text[i] : [{ role: 'assistant', content: text[i] }]));
-    const columns: Record<string, unknown[]> = {};
-    for (const key of new Set(rows.flatMap((r) => Object.keys(r.columns)))) columns[key] = rows.map((r) => r.columns[key]);
-    const perFunc = await scoreCompletions(c.rewards, { ...columns, prompts: rows.map((r) => r.prompt), completions, completionIds, step });
-    const adv = groupAdvantages(perFunc, o.weights, o.G, o.scaleRewards);
-
-    const lengths = completionIds.map((ids) => ids.length);
-    this.tokensSeen += rows.reduce((s, r) => s + r.promptIds.length, 0) + lengths.reduce((s, n) => s + n, 0);
-    const term = lengths.filter((_, i) => terminated[i]);
-    const metrics: Record<string, number> = {
-      num_tokens: this.tokensSeen,
-      'completions/mean_length': nanmean(lengths), 'completions/min_length': Math.min(...lengths), 'completions/max_length': Math.max(...lengths),
-      'completions/clipped_ratio': terminated.filter((t) => !t).length / rows.length,
-      'completions/mean_terminated_length': term.length ? nanmean(term) : 0,
-      'completions/min_terminated_length': term.length ? Math.min(...term) : 0,
-      'completions/max_terminated_length': term.length ? Math.max(...term) : 0,
-    };
-    c.rewards.forEach((r, k) => {
-      const v = perFunc.map((row) => row[k] ?? NaN);
-      metrics[`rewards/${r.name}/mean`] = nanmean(v);
-      metrics[`rewards/${r.name}/std`] = nanstd(v);
-    });
-    metrics.reward = nanmean(adv.rewards);
-    metrics.reward_std = nanstd(adv.rewards);
-    metrics.frac_reward_zero_std = adv.std.filter((s) => Math.abs(s) <= 1e-8).length / rows.length;
-
-    const rollout: Rollout = {
-      promptIds: rows.map((r) => r.promptIds), completionIds, maskOn, advantages: adv.advantages, oldLogps: null, refLogps: null, metrics,
-      order: c.gradAccum > 1 ? permutation(rows.length, this.rng) : rows.map((_, i) => i),
-    };
-    // Old and reference log-probs at generation time, over micro-batch-sized chunks (TRL: no grad, same batching).
-    const all = rows.map((_, i) => i);
-    const perRow = async (policy: ReferencePolicy | null) => {
-      const out: number[][] = [];
-      for (let i = 0; i < all.length; i += c.batchSize) {
-        const mb = microBatch(rollout, all.slice(i, i + c.batchSize), c.tokenizer);
-        const lp = await this.offline((m) => completionLogps(m, mb, o.temperature, false).logps, policy);
-        lp.forEach((row, b) => out.push(row.slice(0, completionIds[i + b].length)));
-      }
-      return out;
-    };
-    if (o.numIterations > 1) rollout.oldLogps = await perRow(null);
-    if (o.beta !== 0) rollout.refLogps = await perRow(c.ref);
-    if (c.completionsLog) await this.logCompletions(step, rows, text, perFunc, adv.advantages);
-    return rollout;
+    const g = await sampleRollout(c, o, group.rows, this.rng, step, c.gradAccum > 1, (tokens) => (this.tokensSeen += tokens));
+    if (c.completionsLog) await this.logCompletions(step, g.rows, g.text, g.scores.perFunc, g.rollout.advantages);
+    return g.rollout;
   }
 
   private async logCompletions(step: number, rows: PromptExample[], text: string[], perFunc: (number | null)[][], advantages: number[]) {
@@ -287,6 +214,152 @@ export class GrpoSource implements BatchSource {
       rewards: Object.fromEntries(this.c.rewards.map((f, k) => [f.name, perFunc[i][k]])), advantage: advantages[i],
     }));
     await appendTextFile(path, lines.join('\n') + '\n');
+  }
+}
+
+/** A no-grad pass over a micro-batch with dropout off, read back as [B][C]. */
+async function offline(c: GrpoContext, fn: (m: LlamaForCausalLM) => Tensor, policy: ReferencePolicy | null = null): Promise<number[][]> {
+  c.setTraining?.(false);
+  try {
+    const t = noGrad(() => tidy(() => (policy ? policy.with(fn) : fn(c.model))));
+    const v = await t.data();
+    const [B, C] = t.shape;
+    t.dispose();
+    return Array.from({ length: B }, (_, b) => Array.from(v.subarray(b * C, (b + 1) * C)));
+  } finally {
+    c.setTraining?.(true);
+  }
+}
+
+/** top_entropy_quantile < 1: the micro-batch's entropy mask, from a no-grad pass with the weights the loss sees. */
+async function addEntropyMask(c: GrpoContext, o: Resolved, batch: GrpoBatch): Promise<void> {
+  if (o.topEntropyQuantile >= 1) return;
+  const ent = await offline(c, (m) => completionLogps(m, batch, o.temperature, true).entropies!);
+  batch.grpo.entropyMask = highEntropyMask(ent, batch.grpo.mask, 1 - o.topEntropyQuantile);
+}
+
+/** What a rollout's metrics are computed from (kept per completion, so an evaluation can pool several rollouts). */
+interface RolloutScores {
+  lengths: number[];
+  terminated: boolean[];
+  /** Per completion, one score per reward function (null: no score). */
+  perFunc: (number | null)[][];
+  /** Weighted sum per completion, and the std of its group. */
+  rewards: number[];
+  groupStd: number[];
+}
+
+/** TRL's logged statistics of completions and rewards; num_tokens (training only) first. */
+function rolloutMetrics(s: RolloutScores, rewards: readonly NamedReward[], numTokens: number | null): Record<string, number> {
+  const { lengths, terminated } = s;
+  const n = lengths.length;
+  const term = lengths.filter((_, i) => terminated[i]);
+  const metrics: Record<string, number> = {
+    ...(numTokens !== null ? { num_tokens: numTokens } : {}),
+    'completions/mean_length': nanmean(lengths), 'completions/min_length': Math.min(...lengths), 'completions/max_length': Math.max(...lengths),
+    'completions/clipped_ratio': terminated.filter((t) => !t).length / n,
+    'completions/mean_terminated_length': term.length ? nanmean(term) : 0,
+    'completions/min_terminated_length': term.length ? Math.min(...term) : 0,
+    'completions/max_terminated_length': term.length ? Math.max(...term) : 0,
+  };
+  rewards.forEach((r, k) => {
+    const v = s.perFunc.map((row) => row[k] ?? NaN);
+    metrics[`rewards/${r.name}/mean`] = nanmean(v);
+    metrics[`rewards/${r.name}/std`] = nanstd(v);
+  });
+  metrics.reward = nanmean(s.rewards);
+  metrics.reward_std = nanstd(s.rewards);
+  metrics.frac_reward_zero_std = s.groupStd.filter((x) => Math.abs(x) <= 1e-8).length / n;
+  return metrics;
+}
+
+/**
+ * One generation batch: G sampled completions for each of `prompts` (with `rng`), scored, with group
+ * advantages and, where needed, the old and reference log-probs at generation time. `countTokens`
+ * gets the batch's prompt + completion tokens and returns the running total logged as num_tokens
+ * (null: not logged).
+ */
+async function sampleRollout(c: GrpoContext, o: Resolved, prompts: readonly PromptExample[], rng: Generator, step: number, shuffle: boolean,
+  countTokens: (tokens: number) => number | null): Promise<{ rollout: Rollout; rows: PromptExample[]; text: string[]; scores: RolloutScores }> {
+  const rows = prompts.flatMap((r) => new Array<PromptExample>(o.G).fill(r));
+  const stops = c.tokenizer.stopIds.length ? [...c.tokenizer.stopIds] : c.tokenizer.eosId !== null ? [c.tokenizer.eosId] : [];
+  c.setTraining?.(false);
+  let completionIds: number[][];
+  try {
+    completionIds = await generate(c.model, rows.map((r) => r.promptIds), {
+      maxNewTokens: o.maxCompletionLength, temperature: o.temperature, topP: o.topP, topK: o.topK, stopTokens: stops, rng,
+    });
+  } finally {
+    c.setTraining?.(true);
+  }
+  const terminated = completionIds.map((ids) => ids.length > 0 && stops.includes(ids[ids.length - 1]));
+  const maskOn = terminated.map((t) => t || !o.maskTruncated);
+  const text = completionIds.map((ids) => c.tokenizer.decode(ids, { skipSpecialTokens: true }));
+  const completions: (string | ChatMessage[])[] = rows.map((r, i) => (typeof r.prompt === 'string' ? text[i] : [{ role: 'assistant', content: text[i] }]));
+  const columns: Record<string, unknown[]> = {};
+  for (const key of new Set(rows.flatMap((r) => Object.keys(r.columns)))) columns[key] = rows.map((r) => r.columns[key]);
+  const perFunc = await scoreCompletions(c.rewards, { ...columns, prompts: rows.map((r) => r.prompt), completions, completionIds, step });
+  const adv = groupAdvantages(perFunc, o.weights, o.G, o.scaleRewards);
+
+  const lengths = completionIds.map((ids) => ids.length);
+  const numTokens = countTokens(rows.reduce((s, r) => s + r.promptIds.length, 0) + lengths.reduce((s, n) => s + n, 0));
+  const scores: RolloutScores = { lengths, terminated, perFunc, rewards: adv.rewards, groupStd: adv.std };
+  const rollout: Rollout = {
+    promptIds: rows.map((r) => r.promptIds), completionIds, maskOn, advantages: adv.advantages, oldLogps: null, refLogps: null,
+    metrics: rolloutMetrics(scores, c.rewards, numTokens),
+    order: shuffle ? permutation(rows.length, rng) : rows.map((_, i) => i),
+  };
+  // Old and reference log-probs at generation time, over micro-batch-sized chunks (TRL: no grad, same batching).
+  const all = rows.map((_, i) => i);
+  const perRow = async (policy: ReferencePolicy | null) => {
+    const out: number[][] = [];
+    for (let i = 0; i < all.length; i += c.batchSize) {
+      const mb = microBatch(rollout, all.slice(i, i + c.batchSize), c.tokenizer);
+      const lp = await offline(c, (m) => completionLogps(m, mb, o.temperature, false).logps, policy);
+      lp.forEach((row, b) => out.push(row.slice(0, completionIds[i + b].length)));
+    }
+    return out;
+  };
+  if (o.numIterations > 1) rollout.oldLogps = await perRow(null);
+  if (o.beta !== 0) rollout.refLogps = await perRow(c.ref);
+  return { rollout, rows, text, scores };
+}
+
+/**
+ * Evaluation on held-out prompts (TRL's prediction_step in eval mode): G completions sampled per
+ * prompt as in training, with a generator of its own seeded by the step (the training sampler's
+ * state is untouched, so a resumed run samples as an uninterrupted one), scored by the same reward
+ * functions, and turned into micro-batches whose loss the trainer averages (eval_loss). Every
+ * micro-batch carries the reward and completion statistics of the whole evaluation set, so the
+ * trainer's average of them is the mean over all held-out completions (eval_reward,
+ * eval_rewards/<name>/mean, ...). `c.prompts` are the held-out prompts; dropout is off throughout
+ * and back on at the end. μ is 1 here (no old log-probs).
+ */
+export async function* grpoEvalBatches(c: GrpoContext, step: number): AsyncGenerator<GrpoBatch> {
+  const o = { ...resolveGrpoSettings(c.settings, c.rewards.length), numIterations: 1 };
+  const ctx: GrpoContext = { ...c, setTraining: undefined, completionsLog: undefined };
+  const rng = new Generator((c.seed * 1_000_003 + 7_919 * (step + 1)) >>> 0);
+  const perGeneration = Math.max(1, Math.floor((c.batchSize * c.gradAccum) / o.G));
+  c.setTraining?.(false);
+  try {
+    const rollouts: Rollout[] = [];
+    const pooled: RolloutScores = { lengths: [], terminated: [], perFunc: [], rewards: [], groupStd: [] };
+    for (let i = 0; i < c.prompts.length; i += perGeneration) {
+      const g = await sampleRollout(ctx, o, c.prompts.slice(i, i + perGeneration), rng, step, false, () => null);
+      rollouts.push(g.rollout);
+      for (const k of Object.keys(pooled) as (keyof RolloutScores)[]) (pooled[k] as unknown[]).push(...g.scores[k]);
+    }
+    const metrics = rolloutMetrics(pooled, c.rewards, null);
+    for (const r of rollouts) {
+      r.metrics = metrics;
+      for (let j = 0; j < r.order.length; j += c.batchSize) {
+        const batch = microBatch(r, r.order.slice(j, j + c.batchSize), c.tokenizer);
+        await addEntropyMask(ctx, o, batch);
+        yield batch;
+      }
+    }
+  } finally {
+    c.setTraining?.(true);
   }
 }
 
@@ -320,20 +393,21 @@ function microBatch(r: Rollout, rows: number[], tokenizer: CompletionCodec): Grp
 /**
  * Per-token log-probs of the completion tokens [B, C] with the prompt as context, from logits
  * divided by the sampling temperature (TRL's _get_per_token_logps_and_entropies); with
- * `entropies`, also each position's entropy of that tempered distribution (no gradient).
+ * `entropies`, also each position's entropy of that tempered distribution (no gradient). The
+ * lm_head is applied to the completion positions' hidden states in row chunks with scale 1/T
+ * (lmHeadTokenStats), so the [B, C, V] logits never exist at once.
  */
-export function completionLogps(model: LlamaForCausalLM, batch: GrpoBatch, temperature: number, entropies: boolean): { logps: Tensor; entropies: Tensor | null } {
+export function completionLogps(model: LlamaForCausalLM, batch: GrpoBatch, temperature: number, entropies: boolean, chunkRows?: number): { logps: Tensor; entropies: Tensor | null } {
   const backend = model.backend;
   const [B, T] = batch.shape;
   const { promptWidth: P, completionWidth: C } = batch.grpo;
   const ids = tensor(Int32Array.from(batch.inputIds.flat()), [B, T], { dtype: 'i32', backend });
-  const logits = model.forward(ids, { positions: batch.positionIds, segments: batch.attentionMask });
+  const hidden = model.hidden(ids, { positions: batch.positionIds, segments: batch.attentionMask });
   // Position P − 1 + t predicts completion token t.
-  const scaled = div(narrow(logits, 1, P - 1, C), temperature);
+  const h = narrow(hidden, 1, P - 1, C);
   const targets = tensor(Int32Array.from(batch.grpo.targets.flat()), [B, C], { dtype: 'i32', backend });
-  const logps = tokenLogprobs(scaled, targets, { ignoreIndex: IGNORE }, 'grpo');
-  const ent = entropies ? noGrad(() => sub(logsumexp(scaled, -1), sum(mul(softmax(scaled, -1), scaled), -1))) : null;
-  return { logps, entropies: ent };
+  const r = lmHeadTokenStats(h, model.headWeight, targets, { ignoreIndex: IGNORE, scale: 1 / temperature, chunkRows }, entropies);
+  return { logps: r.logp, entropies: r.entropy };
 }
 
 /** The trainer's method for GRPO micro-batches. */

@@ -137,8 +137,12 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
   let step: TrainerOptions['method'] = sftLoss;
   let units: TrainerOptions['units'];
   let train: TrainerOptions['train'] = (state) => data!.train(state, true);
+  // Held-out batches: the method's eval split, or GRPO's held-out prompts sampled and scored at the current step.
+  let evalBatches: (() => Iterable<Batch> | AsyncIterable<Batch>) | null = data?.eval ? () => iterate(data.eval!()) : null;
   if (grpo) {
-    ({ method: step, units, train } = await grpoTraining(model, tokenizer, grpoData!, { ...s, method: grpo }, lora, { loadReference: hooks.loadReference, setTraining }));
+    let grpoEval: ((step: number) => AsyncIterable<Batch>) | null;
+    ({ method: step, units, train, eval: grpoEval } = await grpoTraining(model, tokenizer, grpoData!, { ...s, method: grpo }, lora, { loadReference: hooks.loadReference, setTraining }));
+    if (grpoEval) evalBatches = () => grpoEval(trainer.step);
   } else if (method !== 'sft') {
     const pm = method as PreferenceMethod;
     let ref: Reference | null = null;
@@ -163,7 +167,7 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
     baseLr: s.learningRate, schedule: s.schedule, warmupSteps: s.warmupSteps, maxSteps: s.maxSteps,
     gradAccum: s.gradAccum, maxGradNorm: s.maxGradNorm ?? 1,
     train,
-    eval: data?.eval && s.evalEvery ? { batches: () => { setTraining(false); return iterate(data.eval!()); }, every: s.evalEvery } : undefined,
+    eval: evalBatches && s.evalEvery ? { batches: () => { setTraining(false); return evalBatches(); }, every: s.evalEvery } : undefined,
     checkpoints: s.outputDir && s.saveEvery ? { dir: `${s.outputDir}/checkpoints`, every: s.saveEvery, keep: s.saveTotalLimit } : undefined,
     signal: hooks.signal,
     metricsPath: s.outputDir ? `${s.outputDir}/metrics.jsonl` : undefined,
@@ -174,10 +178,10 @@ export async function runTraining(model: LlamaForCausalLM, tokenizer: Tokenizer,
   hooks.onStart?.({ maxSteps: s.maxSteps });
   const records = await trainer.run({ resume: s.resume });
   let evalLoss: number | null = null;
-  if (data?.eval) {
+  if (evalBatches) {
     setTraining(false);
     // The periodic eval may just have run on the final weights.
-    evalLoss = trainer.lastEval?.step === trainer.step ? trainer.lastEval.eval_loss : await trainer.evaluate(iterate(data.eval()));
+    evalLoss = trainer.lastEval?.step === trainer.step ? trainer.lastEval.eval_loss : await trainer.evaluate(evalBatches());
   }
   setTraining(true);
   return { records, lora, evalLoss, trainer, data: summary, stopped: hooks.signal?.aborted ? hooks.signal.reason : undefined };

@@ -57,7 +57,8 @@ export interface TrainerOptions {
   /** Global-norm clip; Infinity measures the norm without clipping. */
   maxGradNorm?: number;
   train: (state?: IteratorState) => BatchSource;
-  eval?: { batches: () => Iterable<Batch>; every: number };
+  /** Held-out batches (GRPO samples its own completions for them, hence async). */
+  eval?: { batches: () => Iterable<Batch> | AsyncIterable<Batch>; every: number };
   /** keep: the newest N checkpoints stay, older ones are removed (TRL's save_total_limit). */
   checkpoints?: { dir: string; every: number; keep?: number };
   /**
@@ -154,12 +155,12 @@ export class Trainer {
   }
 
   /** Loss (and the method's metrics) averaged over the eval batches (default: the configured eval data). */
-  async evaluate(batches?: Iterable<Batch>): Promise<number> {
+  async evaluate(batches?: Iterable<Batch> | AsyncIterable<Batch>): Promise<number> {
     const o = this.o;
     const data = batches ?? o.eval?.batches();
     if (!data) throw new Error('trainer: no eval data');
     const outs: BatchValues[] = [], units: number[] = [];
-    for (const b of data) {
+    for await (const b of data) {
       outs.push(noGrad(() => tidy(() => batchValues(o.method(o.model, b)))));
       units.push(this.units(b));
     }

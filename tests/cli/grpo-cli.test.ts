@@ -47,6 +47,20 @@ describe.skipIf(!haveAssets(HF))('wgrad train --method grpo|rlvr', () => {
     expect(existsSync(join(dir, 'adapter', 'adapter_model.safetensors'))).toBe(true);
   }, 60_000);
 
+  it('--eval-dataset and --eval-steps (TRL\'s names) evaluate on held-out prompts: eval_reward, eval_rewards/<name>/mean', async () => {
+    const data = join(tmp, 'q-eval.jsonl'), held = join(tmp, 'held.jsonl');
+    writeFileSync(data, ['1', '2', '3', '4'].map((n) => JSON.stringify({ prompt: `Lily had ${n}`, answer: n })).join('\n') + '\n');
+    writeFileSync(held, ['5', '6'].map((n) => JSON.stringify({ prompt: `Tom had ${n}`, answer: n })).join('\n') + '\n');
+    const dir = join(tmp, 'eval');
+    const code = await main(['train', '--method', 'grpo', '--model', asset(HF), '--data', data, '--eval-dataset', held, '--eval-steps', '1', '--output-dir', dir,
+      '--backend', 'cpu', '--reward-funcs', 'accuracy', '--num-generations', '2', '--batch-size', '4', '--max-completion-length', '4', '--iters', '2', '--lora-r', '2', '--log-every', '1']);
+    expect(code, err).toBe(0);
+    const evals = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => 'eval_loss' in r);
+    expect(evals.map((r) => r.step)).toEqual([1, 2]);
+    for (const k of ['eval_reward', 'eval_reward_std', 'eval_rewards/accuracy/mean', 'eval_completions/mean_length']) expect(evals[0], k).toHaveProperty(k);
+    expect(err).toMatch(/eval step 1: eval_loss [-\d.]+/);
+  }, 60_000);
+
   it('errors name the flag', async () => {
     const data = join(tmp, 'q.jsonl');
     const base = ['train', '--model', asset(HF), '--data', data, '--backend', 'cpu', '--iters', '1'];

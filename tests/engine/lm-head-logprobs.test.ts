@@ -13,22 +13,27 @@ import { testBackends } from '../setup/backends.ts';
 
 const IGN = -100;
 
-/** logp[r], d/dh and d/dW of Σ_r g_r·logp_r for logits = h·Wᵀ, all in float64. */
-function reference(h: number[], W: number[], targets: number[], g: number[], N: number, D: number, V: number) {
-  const logp = new Array(N).fill(0), dh = new Array(N * D).fill(0), dW = new Array(V * D).fill(0);
+/**
+ * logp[r], the entropy of row r's softmax, and d/dh, d/dW of Σ_r g_r·logp_r for logits = s·h·Wᵀ,
+ * all in float64 (s = 1 unless given).
+ */
+function reference(h: number[], W: number[], targets: number[], g: number[], N: number, D: number, V: number, s = 1) {
+  const logp = new Array(N).fill(0), entropy = new Array(N).fill(0), dh = new Array(N * D).fill(0), dW = new Array(V * D).fill(0);
   for (let r = 0; r < N; r++) {
     const t = targets[r];
-    if (t === IGN) continue;
-    const z = Array.from({ length: V }, (_, v) => { let s = 0; for (let d = 0; d < D; d++) s += h[r * D + d] * W[v * D + d]; return s; });
+    const z = Array.from({ length: V }, (_, v) => { let a = 0; for (let d = 0; d < D; d++) a += h[r * D + d] * W[v * D + d]; return s * a; });
     const m = Math.max(...z);
     const lse = m + Math.log(z.reduce((a, x) => a + Math.exp(x - m), 0));
+    entropy[r] = -z.reduce((a, x) => a + Math.exp(x - lse) * (x - lse), 0);
+    if (t === IGN) continue;
     logp[r] = z[t] - lse;
     for (let v = 0; v < V; v++) {
-      const dz = g[r] * ((v === t ? 1 : 0) - Math.exp(z[v] - lse));
+      // d logits / d(h·Wᵀ) = s.
+      const dz = s * g[r] * ((v === t ? 1 : 0) - Math.exp(z[v] - lse));
       for (let d = 0; d < D; d++) { dh[r * D + d] += dz * W[v * D + d]; dW[v * D + d] += dz * h[r * D + d]; }
     }
   }
-  return { logp, dh, dW };
+  return { logp, entropy, dh, dW };
 }
 
 for (const { name, get } of testBackends()) {
@@ -58,6 +63,35 @@ for (const { name, get } of testBackends()) {
       }
     });
 
+    it('a logit scale (GRPO\'s 1 / temperature) and the per-row entropy match the float64 formula', async () => {
+      const backend = await get();
+      const tol = backend.precision === 'f64' ? { atol: 1e-12, rtol: 1e-12 } : { atol: 3e-5, rtol: 3e-5 };
+      const lead = [3, 3], N = 9, D = 5, V = 13;
+      const h = uniform(rand, N * D, -1.5, 1.5).map(Math.fround), W = uniform(rand, V * D, -1.5, 1.5).map(Math.fround);
+      const targets = ints(rand, N, 0, V - 1);
+      targets[4] = IGN;
+      const g = uniform(rand, N, -2, 2).map(Math.fround);
+      const H = w.tensor(Float64Array.from(h), [...lead, D], { backend }), Wt = w.tensor(Float64Array.from(W), [V, D], { backend });
+      const Tg = w.tensor(Int32Array.from(targets), lead, { backend }), G = w.tensor(Float64Array.from(g), lead, { backend });
+      for (const scale of [1, 1 / 0.7, 0.25]) {
+        const want = reference(h, W, targets, g, N, D, V, scale);
+        for (const chunkRows of [undefined, 2, 4]) {
+          const label = `scale ${scale} chunkRows ${chunkRows} on ${backend.description}`;
+          const opts = { ignoreIndex: IGN, chunkRows, scale };
+          const { grads } = valueAndGrad((hh: Tensor, ww: Tensor) => w.sum(w.mul(w.lmHeadLogprobs(hh, ww, Tg, opts), G)))(H, Wt);
+          const r = w.lmHeadTokenStats(H, Wt, Tg, opts, true);
+          expect(r.entropy.shape).toEqual(lead);
+          expect(r.entropy.requiresGrad).toBe(false);
+          allClose(await r.logp.data(), want.logp, { ...tol, label: `${label} logp` });
+          allClose(await r.entropy.data(), want.entropy, { ...tol, label: `${label} entropy` });
+          allClose(await (grads[0] as Tensor).data(), want.dh, { ...tol, label: `${label} d hidden` });
+          allClose(await (grads[1] as Tensor).data(), want.dW, { ...tol, label: `${label} d weight` });
+        }
+      }
+      expect(w.lmHeadTokenStats(H, Wt, Tg, { ignoreIndex: IGN }).entropy).toBeNull();
+      expect(() => w.lmHeadLogprobs(H, Wt, Tg, { ignoreIndex: IGN, scale: NaN })).toThrow(/scale NaN must be a finite number/);
+    });
+
     it('finite-difference gradient check (hidden and weight)', async () => {
       const backend = await get();
       const spec: OpSpec = {
@@ -66,6 +100,7 @@ for (const { name, get } of testBackends()) {
         fn: ([h, W, t]) => w.lmHeadLogprobs(h, W, t, { ignoreIndex: -1, chunkRows: 2 }),
       };
       await checkOp(spec, backend, 99);
+      await checkOp({ ...spec, name: 'lm_head_logprobs scale 1/0.6', fn: ([h, W, t]) => w.lmHeadLogprobs(h, W, t, { ignoreIndex: -1, chunkRows: 2, scale: 1 / 0.6 }) }, backend, 98);
     });
 
     it('only the inputs that require grad get one; bad inputs are named', async () => {

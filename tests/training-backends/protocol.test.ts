@@ -102,6 +102,32 @@ describe.skipIf(!ok)('the local backend does what it declares', () => {
     if (method !== 'sft') expect(Object.keys(rec)).toContain(method === 'kto' ? 'kl' : 'rewards/margins');
   }, 30_000);
 
+  it.each(['grpo', 'rlvr'] as const)('%s with LoRA: one step of sampling, rewards and the loss; TRL\'s metric names; both adapter folders', async (method) => {
+    expect(createLocalBackend().capabilities.methods[method].level).toBe('yes');
+    const prompts = join(tmp, 'prompts.jsonl');
+    writeFileSync(prompts, ['1', '2', '3'].map((n) => JSON.stringify({ prompt: `Lily had ${n}`, answer: n })).join('\n'));
+    const c = { ...run(method, `claim-${method}`), data: prompts };
+    c.options = { ...c.options, batchSize: 4, rewardFuncs: ['accuracy', 'soft_overlong'], softPunishCache: 2, grpo: { numGenerations: 2, maxCompletionLength: 4, beta: 0.04 } };
+    // validate reads the prompts with the local parsers before anything starts; a bad row is named by line.
+    expect((await createLocalBackend({ device: 'cpu' }).validate(c)).summary).toBe('train: 3 of 3 rows valid [prompt 3]');
+    const bad = join(tmp, `bad-prompts-${method}.jsonl`);
+    writeFileSync(bad, [JSON.stringify({ prompt: 'ok' }), JSON.stringify({ prompt: 7 })].join('\n'));
+    await expect(createLocalBackend({ device: 'cpu' }).validate({ ...c, data: bad })).rejects.toThrow(`${bad}:2: prompt: must be a string or a list of messages, got a number`);
+    const events: string[] = [];
+    const r = await (await createLocalBackend({ device: 'cpu' }).start(c, { onEvent: (e) => events.push(e.type) })).done;
+    expect(r.status).toBe('succeeded');
+    expect(events).toContain('progress');
+    for (const f of ['metrics.jsonl', 'job.json', 'adapter/adapter_model.safetensors', 'adapter-mlx/adapters.safetensors']) expect(r.files).toContain(f);
+    const rec = JSON.parse(readFileSync(join(r.outputDir, 'metrics.jsonl'), 'utf8').split('\n')[0]);
+    expect(rec).toMatchObject({ step: 1 });
+    for (const k of ['reward', 'rewards/accuracy/mean', 'rewards/soft_overlong/mean', 'kl', 'entropy', 'clip_ratio/region_mean', 'completions/mean_length']) expect(rec, k).toHaveProperty(k);
+    // rlvr without a verifier is refused when the run loads its rewards, before any step.
+    if (method === 'rlvr') {
+      const bad = { ...c, outputDir: join(tmp, 'claim-rlvr-none'), options: { ...c.options, rewardFuncs: undefined } };
+      await expect((await createLocalBackend({ device: 'cpu' }).start(bad)).done).rejects.toThrow(/--method rlvr needs at least one verifier/);
+    }
+  }, 30_000);
+
   it('full fine-tuning writes a model folder; --resume continues a cancelled run from its checkpoint', async () => {
     const full = await (await createLocalBackend({ device: 'cpu' }).start(run('sft', 'claim-full', { lora: null }))).done;
     expect(full.files).toContain('model/model.safetensors');

@@ -18,6 +18,7 @@ const assistant = (content: string): ChatMessage => ({ role: 'assistant', conten
 /** One row as the provider's JSON object; `textRows` says whether bare {"text"} rows are accepted. */
 export function providerRow(c: CheckedRow, provider: string, textRows: boolean): Record<string, unknown> {
   if (c.kind === 'unpaired') throw new ConfigError(`${formatLocation(c.at)}: ${provider} has no unpaired (KTO) format`);
+  if (c.kind === 'prompt') throw new ConfigError(`${formatLocation(c.at)}: ${provider} has no prompt-only (GRPO) format`);
   if (c.kind === 'pair') {
     const r = c.row;
     const input: Record<string, unknown> = { messages: r.conversational ? r.prompt : [user(r.prompt)] };
