@@ -5,7 +5,6 @@ import * as w from '../../engine/index.ts';
 import * as routines from '../../backends/routines/index.ts';
 import { AdamW } from '../../engine/optim/adamw.ts';
 import { clipGradNorm, gradNormScale } from '../../engine/optim/clip.ts';
-import { allClose } from '../core/harness.ts';
 import { testBackends } from '../setup/backends.ts';
 import type { WebGPUBackend } from '../../backends/webgpu/backend.ts';
 
