@@ -6,7 +6,7 @@
 // weights' gradients (2·P·N for input gradients, 2.5× attention, 2× adapters), with P the weights in
 // matmuls (bench/models.ts) and N = B·T tokens. Bytes (lower bound): every weight read in the
 // forward and again in the backward.
-import { noGrad } from '../../engine/autodiff.ts';
+import { backward, noGrad } from '../../engine/autodiff.ts';
 import type { Backend } from '../../engine/index.ts';
 import type { LlamaConfig } from '../../llm/models/llama/config.ts';
 import type { Batch } from '../../llm/data/collate.ts';
@@ -96,8 +96,9 @@ export function trainerStep(params: Tensor[], optimizer: { step(gradScale?: Tens
   const record = (): Promise<[number, number]> => {
     const loss = tidy(() => {
       const { lossSum, units } = batchLoss(seed++);
-      mul(lossSum, 1 / units).backward();
-      return noGrad(() => mul(lossSum, 1 / units));
+      const value = noGrad(() => mul(lossSum, 1 / units)); // before backward: freeGraph frees lossSum
+      backward(mul(lossSum, 1 / units), null, { freeGraph: true });
+      return value;
     });
     const { norm, scale } = gradNormScale(params, 1.0);
     optimizer.step(scale);

@@ -3,7 +3,7 @@
 import { appendTextFile, dirName, makeDir } from '../io/node-fs.ts';
 import type { Batch } from '../data/collate.ts';
 import type { IteratorState } from '../data/iterator.ts';
-import { noGrad } from '../../engine/autodiff.ts';
+import { backward, noGrad } from '../../engine/autodiff.ts';
 import { tidy } from '../../engine/memory.ts';
 import { mul, reshape, stack } from '../../engine/ops/index.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
@@ -153,8 +153,10 @@ export class Trainer {
     for (const b of window) {
       outs.push(tidy(() => {
         const out = o.method(o.model, b);
-        mul(out.lossSum, 1 / Math.max(total, 1)).backward();
-        return noGrad(() => batchValues(out));
+        // The values first: freeGraph disposes the forward's intermediates during backward.
+        const values = noGrad(() => batchValues(out));
+        backward(mul(out.lossSum, 1 / Math.max(total, 1)), null, { freeGraph: true });
+        return values;
       }));
     }
     // The clip scale stays on the device: the optimizer's fused step multiplies the gradients by it.
