@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as w from '../../engine/index.ts';
 import * as routines from '../../backends/routines/index.ts';
 import { AdamW } from '../../engine/optim/adamw.ts';
+import { Lion } from '../../engine/optim/lion.ts';
 import { clipGradNorm, gradNormScale } from '../../engine/optim/clip.ts';
 import { testBackends } from '../setup/backends.ts';
 import type { WebGPUBackend } from '../../backends/webgpu/backend.ts';
@@ -114,6 +115,27 @@ for (const { name, get } of testBackends()) {
       for (const p of ps) for (const x of await p.grad!.data()) after += x * x;
       expect(Math.sqrt(after)).toBeCloseTo(3, 4);
       w.dispose([ps, clipped, free, n]);
+    });
+
+    it('optimizers without a fused step (Lion) apply step(scale) as a gradient multiply first', async () => {
+      const backend = await get();
+      const run = async (scaled: boolean) => {
+        const p = w.tensor([0.5, -1.25, 2, 0.1], [4], { backend });
+        const opt = new Lion([p], { lr: 0.01, weightDecay: 0.5 });
+        for (const s of [1, 2, 3]) {
+          const g = w.tensor(values(4, s), [4], { backend });
+          const scale = w.tensor([0.25], [], { backend });
+          p.grad = (scaled ? g : w.mul(g, scale)).keep();
+          opt.step(scaled ? scale : null);
+          opt.zeroGrad(); // disposes p.grad
+          scale.dispose();
+          if (!scaled) g.dispose();
+        }
+        const out = await p.data();
+        opt.dispose(); p.dispose();
+        return out;
+      };
+      expect(Array.from(await run(true))).toEqual(Array.from(await run(false)));
     });
 
     if (name === 'webgpu') {
