@@ -68,7 +68,10 @@ export interface TrainerOptions {
   metricsPath?: string;
   /** Generators whose state belongs in checkpoints (LoRA dropout, ...). */
   rngs?: Record<string, Generator>;
-  /** Awaited before the next step, so a caller can pause a run (the web app's worker does). */
+  /**
+   * Awaited before the step after next is recorded (metrics are read one step late: step N's record
+   * arrives once step N + 1 is queued), so a caller can pause a run (the web app's worker does).
+   */
   onStep?: (r: StepRecord) => void | Promise<void>;
   onEval?: (r: EvalRecord) => void;
 }
