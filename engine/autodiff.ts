@@ -79,8 +79,10 @@ export interface GradOptions {
  *
  * Memory: each node's backward runs in a tidy of its own (its temporaries go at once), and each
  * intermediate gradient is disposed as soon as the node that consumes it has run; with
- * `freeGraph`, forward intermediates go too, each once every node that reads it has run
- * (consumers counted over the graph). The peak is then about the forward's live activations plus
+ * `freeGraph`, forward intermediates go too, each right after its own node's backward (every
+ * node reading it comes after it in the topological order, so has run already). A closure that
+ * saves a graph tensor other than its node's inputs and output would break that rule; the ops in
+ * engine/ops save only those (or tensors without a node, which are never freed early). The peak is then about the forward's live activations plus
  * one node's working set, instead of the forward plus every gradient and temporary of the pass.
  */
 export function grad(loss: Tensor, wrt: Tensor[], seed?: Tensor | null, opts: GradOptions = {}): (Tensor | null)[] {
