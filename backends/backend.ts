@@ -95,6 +95,8 @@ export interface Backend {
   run<A extends unknown[], R>(routine: Routine<A, R>, ...args: A): R;
 
   memoryStats(): MemoryStats;
+  /** Start peakLiveBytes over from the bytes live now (torch.cuda.reset_peak_memory_stats; per bench workload). */
+  resetPeakMemory(): void;
   /** Wait for queued work (a no-op on cpu). */
   sync(): Promise<void>;
   destroy(): void;

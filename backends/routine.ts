@@ -30,7 +30,7 @@ export type GpuBinding = StorageBinding;
 export interface GpuRoutineContext {
   /** The backend's own primitives, for routines that fall back to composing them. */
   readonly backend: Backend;
-  readonly limits: { readonly maxComputeWorkgroupStorageSize: number; readonly maxComputeInvocationsPerWorkgroup: number };
+  readonly limits: { readonly maxComputeWorkgroupStorageSize: number; readonly maxComputeInvocationsPerWorkgroup: number; readonly maxStorageBuffersPerShaderStage: number };
   /** Workgroups allowed per grid dimension. */
   readonly maxWorkgroups: number;
   alloc(size: number, dtype: DType, op: string): Storage;

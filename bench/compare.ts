@@ -3,7 +3,7 @@
 // so > 1 means faster than the baseline). A tf32 or bf16 row that the baseline lacks is compared
 // with the baseline's f32 row of the same workload, and the table says so.
 import { rooflines, type Roofline } from './roofline.ts';
-import { rowKey, type BenchFile, type BenchRow } from './schema.ts';
+import { peakMemoryBytes, rowKey, type BenchFile, type BenchRow } from './schema.ts';
 
 export interface CompareCell {
   row: BenchRow;
@@ -11,6 +11,8 @@ export interface CompareCell {
   ratio?: number;
   /** The baseline row's dtype when it differs from this row's (tf32 against f32). */
   ratioAgainst?: string;
+  /** This row's peak device memory / the baseline row's (training rows that record both; < 1 uses less). */
+  memoryRatio?: number;
 }
 
 export interface CompareLine {
@@ -82,7 +84,11 @@ export function compareFiles(files: BenchFile[], baseline: number | string = 0):
       const row = ix.get(k);
       if (!row) return undefined;
       if (!base) return { row };
-      return { row, ratio: base.stats.medianMs / row.stats.medianMs, ...(base.dtype !== row.dtype ? { ratioAgainst: base.dtype } : {}) };
+      const mem = peakMemoryBytes(row), baseMem = peakMemoryBytes(base);
+      return {
+        row, ratio: base.stats.medianMs / row.stats.medianMs, ...(base.dtype !== row.dtype ? { ratioAgainst: base.dtype } : {}),
+        ...(mem !== undefined && baseMem ? { memoryRatio: mem / baseMem } : {}),
+      };
     });
   }
   return { files, labels, baseline: b, lines: order, rooflines: rooflines(files, labels) };
@@ -127,6 +133,18 @@ export function renderCompareTable(c: Comparison): string {
     rows.push(cells);
   }
   out.push('', pad(rows));
+  const memLines = c.lines.filter((l) => l.cells.some((cell) => cell && peakMemoryBytes(cell.row) !== undefined));
+  if (memLines.length) {
+    out.push('', 'peak device memory (wgrad peakLiveBytes, PyTorch max_memory_allocated; ×base: this / baseline, < 1 uses less)');
+    const mrows = [['workload', ...c.files.flatMap((_, i) => [`[${i + 1}] GB`, `[${i + 1}] ×base`])]];
+    for (const l of memLines) {
+      mrows.push([`${l.id} [${l.dtype}]`, ...l.cells.flatMap((cell) => {
+        const bytes = cell ? peakMemoryBytes(cell.row) : undefined;
+        return [bytes === undefined ? '-' : (bytes / 1e9).toFixed(2), cell?.memoryRatio === undefined ? '-' : `${cell.memoryRatio.toFixed(2)}×`];
+      })]);
+    }
+    out.push(pad(mrows));
+  }
   out.push('', 'roofline (measured: best matmul TFLOP/s and best copy/add GB/s per file and dtype)');
   const rrows = [['file', 'dtype', 'peak TFLOP/s', 'from', 'bandwidth GB/s', 'from', 'ridge FLOP/B']];
   for (const r of c.rooflines) {

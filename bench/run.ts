@@ -49,6 +49,8 @@ export async function runWorkload(w: Workload, backend: Backend, mode: BenchMode
   override?: Partial<TimingPlan>): Promise<BenchRow> {
   const plan = { ...(mode === 'quick' ? QUICK_TIMING : FULL_TIMING), ...w.timing, ...override };
   const inst = await w.build(backend);
+  // From here the peak is this workload's own, the model included (torch_bench.py resets at the same point).
+  backend.resetPeakMemory();
   try {
     const t = await measure(backend, inst.step, plan, { gpuTimer: !w.wallClock });
     const ms = t.stats.medianMs;

@@ -108,7 +108,13 @@ export interface BenchRow {
   tflops: number;
   gbps: number;
   check?: CorrectnessCheck;
-  /** Workload-specific numbers: tokensPerSecond, peakBytes, loss, phase times. */
+  /**
+   * Workload-specific numbers: tokensPerSecond, loss, phase times, and on training rows the peak
+   * device memory of the workload (model, optimizer state and steps; reset after the model is
+   * built): `peakLiveBytes` (wgrad: the backend's most bytes of live storages at once, GPU
+   * allocation sizes) or `peakAllocatedBytes` (PyTorch: torch.cuda.max_memory_allocated()).
+   * `peakMemoryBytes` reads either; `bench compare` prints their ratio.
+   */
   metrics?: Record<string, number>;
   note?: string;
 }
@@ -139,3 +145,8 @@ export interface BenchFile {
 
 /** Row identity used to match rows across files. */
 export const rowKey = (r: { id: string; dtype: string }): string => `${r.id} [${r.dtype}]`;
+
+/** A row's peak device memory in bytes (wgrad's peakLiveBytes or PyTorch's peakAllocatedBytes), if recorded. */
+export function peakMemoryBytes(r: BenchRow): number | undefined {
+  return r.metrics?.peakLiveBytes ?? r.metrics?.peakAllocatedBytes;
+}

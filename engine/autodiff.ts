@@ -2,7 +2,7 @@
 // function (in engine/ops/*, next to its forward). `grad` is the one implementation behind
 // both `loss.backward()` (PyTorch style, accumulates into .grad) and `valueAndGrad` (MLX/JAX style).
 import { Tensor } from './tensor.ts';
-import { tidy } from './memory.ts';
+import { currentScopeOwns, tidy } from './memory.ts';
 
 export interface GradNode {
   op: string;
@@ -60,41 +60,79 @@ function topoOrder(root: Tensor): Tensor[] {
   return order; // inputs before the tensors made from them
 }
 
+export interface GradOptions {
+  /**
+   * PyTorch's retain_graph=False, made explicit (GPU memory is not garbage-collected, so the engine
+   * cannot see which tensors the caller still holds): every graph intermediate (a tensor with a
+   * node) created in the caller's current tidy scope, except the loss, is disposed as soon as the
+   * backward pass is done with it, and its node is dropped, so the graph cannot be differentiated
+   * again. Read whatever you need from the forward (losses, metrics) BEFORE calling backward.
+   * Leaves, tensors from outer scopes or kept, and tensors without a node are never touched.
+   * Off (default): intermediates stay alive until the enclosing tidy ends, as before.
+   */
+  freeGraph?: boolean;
+}
+
 /**
  * Gradients of scalar `loss` with respect to `wrt` (null where loss does not depend on it).
  * `seed` replaces the implicit ones-gradient (vector-Jacobian products).
+ *
+ * Memory: each node's backward runs in a tidy of its own (its temporaries go at once), and each
+ * intermediate gradient is disposed as soon as the node that consumes it has run; with
+ * `freeGraph`, forward intermediates go too, each right after its own node's backward (every
+ * node reading it comes after it in the topological order, so has run already). A closure that
+ * saves a graph tensor other than its node's inputs and output would break that rule; the ops in
+ * engine/ops save only those (or tensors without a node, which are never freed early). The peak is then about the forward's live activations plus
+ * one node's working set, instead of the forward plus every gradient and temporary of the pass.
  */
-export function grad(loss: Tensor, wrt: Tensor[], seed?: Tensor): (Tensor | null)[] {
+export function grad(loss: Tensor, wrt: Tensor[], seed?: Tensor | null, opts: GradOptions = {}): (Tensor | null)[] {
   if (!seed && loss.size !== 1) {
     throw new Error(`backward: the loss must have one element, got ${loss.describe()} (pass a seed gradient for non-scalars)`);
   }
   if (!loss.requiresGrad) throw new Error('backward: the loss does not depend on any tensor that requires grad');
   const wanted = new Set(wrt.map((t) => t.id));
+  // Read before grad's own scope opens: the scope whose intermediates freeGraph may dispose.
+  const owned = opts.freeGraph ? currentScopeOwns() : null;
   const results = tidy(() => {
     const order = topoOrder(loss);
+    const ours = currentScopeOwns()!; // grad's own scope: the gradients it makes
     const grads = new Map<number, Tensor>();
-    const ones = seed ?? constantLike(loss, 1);
-    grads.set(loss.id, ones);
+    // The seed is the caller's: held through a view, so disposing the view leaves it alone.
+    grads.set(loss.id, seed ? seed.view(seed.shape) : constantLike(loss, 1));
     const out = new Map<number, Tensor>();
     noGrad(() => {
       for (let i = order.length - 1; i >= 0; i--) {
         const t = order[i];
         const g = grads.get(t.id);
-        if (!g) continue;
         grads.delete(t.id);
         // A view, so two leaves never share one Tensor object (each may be disposed on its own).
-        if (wanted.has(t.id)) out.set(t.id, g.view(g.shape));
-        if (!t.node) continue;
-        const gs = t.node.backward(g);
-        t.node.inputs.forEach((inp, j) => {
-          const gi = gs[j];
-          if (!gi || !inp.requiresGrad) return;
-          if (gi.shape.length !== inp.shape.length || gi.shape.some((d, k) => d !== inp.shape[k])) {
-            throw new Error(`internal: ${t.node!.op} backward gave ${gi.describe()} for input ${inp.describe()}`);
-          }
-          const prev = grads.get(inp.id);
-          grads.set(inp.id, prev ? addTensors(prev, gi) : gi);
-        });
+        if (g && wanted.has(t.id)) out.set(t.id, g.view(g.shape));
+        const node = t.node;
+        if (g && node) {
+          const gs = tidy(() => node.backward(g));
+          node.inputs.forEach((inp, j) => {
+            const gi = gs[j];
+            if (!gi || !inp.requiresGrad) return;
+            if (gi.shape.length !== inp.shape.length || gi.shape.some((d, k) => d !== inp.shape[k])) {
+              throw new Error(`internal: ${node.op} backward gave ${gi.describe()} for input ${inp.describe()}`);
+            }
+            // Own the gradient through a view: backward may return g itself, one tensor for two
+            // inputs (add), or a forward tensor; the view is ours to dispose, its storage shared.
+            const mine = gi.view(gi.shape);
+            const prev = grads.get(inp.id);
+            if (prev) {
+              grads.set(inp.id, addTensors(prev, mine));
+              prev.dispose();
+              mine.dispose();
+            } else grads.set(inp.id, mine);
+          });
+          // The tensors this backward made (in our scope, not g) are held through views now.
+          for (const gi of new Set(gs)) if (gi && gi !== g && ours(gi)) gi.dispose();
+        }
+        g?.dispose();
+        // Every consumer of t comes after it in `order`, so all of them have run by now: with
+        // freeGraph, t (its values and the tensors its node's closure saved) is needed no more.
+        if (owned && node && t !== loss && !wanted.has(t.id) && owned(t)) t.dispose();
       }
     });
     return wrt.map((t) => out.get(t.id) ?? null);
@@ -103,9 +141,9 @@ export function grad(loss: Tensor, wrt: Tensor[], seed?: Tensor): (Tensor | null
 }
 
 /** loss.backward(): accumulate d loss / d leaf into every leaf's .grad. */
-export function backward(loss: Tensor, seed?: Tensor): void {
+export function backward(loss: Tensor, seed?: Tensor | null, opts: GradOptions = {}): void {
   const leaves = topoOrder(loss).filter((t) => !t.node && t.requiresGrad);
-  const gs = grad(loss, leaves, seed);
+  const gs = grad(loss, leaves, seed, opts);
   leaves.forEach((leaf, i) => {
     const g = gs[i];
     if (!g) return;

@@ -13,6 +13,15 @@ export function untrack(t: Tensor): void {
   for (let i = scopes.length - 1; i >= 0; i--) if (scopes[i].delete(t)) return;
 }
 
+/**
+ * Whether a tensor belongs to the innermost tidy scope open now (made in it, or returned into it by
+ * a nested tidy); null outside every scope. autodiff's freeGraph disposes only such tensors.
+ */
+export function currentScopeOwns(): ((t: Tensor) => boolean) | null {
+  const scope = scopes[scopes.length - 1];
+  return scope ? (t) => scope.has(t) : null;
+}
+
 /** Tensors found in a returned value: a Tensor, or arrays / plain objects holding tensors. */
 function collect(v: unknown, out: Set<Tensor>, seen = new Set<unknown>()): void {
   if (v === null || typeof v !== 'object' || seen.has(v)) return;

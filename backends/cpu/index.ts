@@ -156,6 +156,10 @@ export class CpuBackend implements Backend, CpuRoutineContext {
     return routine.cpu(this, ...args);
   }
 
+  resetPeakMemory(): void {
+    this.peakLiveBytes = this.liveBytes;
+  }
+
   memoryStats(): MemoryStats {
     return { liveBuffers: this.live, liveBytes: this.liveBytes, peakLiveBytes: this.peakLiveBytes, pooledBuffers: 0, pooledBytes: 0 };
   }

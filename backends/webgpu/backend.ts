@@ -353,6 +353,11 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
     return { liveBuffers: this.live, liveBytes: this.liveBytes, peakLiveBytes: this.peakLiveBytes, pooledBuffers: this.pool.pooledBuffers, pooledBytes: this.pool.pooledBytes };
   }
 
+  /** The pool's limit follows the peak, so it shrinks with it until the next step grows it again. */
+  resetPeakMemory(): void {
+    this.peakLiveBytes = this.liveBytes;
+  }
+
   /** Destroy the pooled (freed) buffers now, e.g. before a phase that needs the memory. */
   emptyPool(): void {
     this.pool.clear();

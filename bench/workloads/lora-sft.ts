@@ -1,11 +1,12 @@
 // One LoRA SFT training step on a random-weight Llama-family model (f32): the Trainer's step for
-// one micro-batch — sftLoss (cross-entropy over every next token), backward, clipGradNorm(1.0),
-// AdamW, zeroGrad, loss read back. LoRA r 16, alpha 32 on q/k/v/o. Batch of random tokens.
+// one micro-batch — sftLoss (cross-entropy over every next token), backward, grad norm and clip
+// scale (1.0) on the device, multi-tensor AdamW, zeroGrad, loss and norm read back one step late.
+// LoRA r 16, alpha 32 on q/k/v/o. Batch of random tokens.
 // FLOPs (estimate): forward 2·P·N + causal attention + adapters; backward the same minus the frozen
 // weights' gradients (2·P·N for input gradients, 2.5× attention, 2× adapters), with P the weights in
 // matmuls (bench/models.ts) and N = B·T tokens. Bytes (lower bound): every weight read in the
 // forward and again in the backward.
-import { noGrad } from '../../engine/autodiff.ts';
+import { backward, noGrad } from '../../engine/autodiff.ts';
 import type { Backend } from '../../engine/index.ts';
 import type { LlamaConfig } from '../../llm/models/llama/config.ts';
 import type { Batch } from '../../llm/data/collate.ts';
@@ -15,7 +16,7 @@ import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
 import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
 import { mul } from '../../engine/ops/index.ts';
 import { AdamW } from '../../engine/optim/adamw.ts';
-import { clipGradNorm } from '../../engine/optim/clip.ts';
+import { gradNormScale } from '../../engine/optim/clip.ts';
 import type { Tensor } from '../../engine/tensor.ts';
 import { sftLoss } from '../../llm/train/sft.ts';
 import { attentionFlops, matmulParams, TINY, totalParams, type ModelShape } from '../models.ts';
@@ -58,7 +59,7 @@ export function loraSftWorkload(model: ModelShape, B: number, T: number): Worklo
     shape: { model: model.id, batch: B, seq: T, layers: c.numLayers, hidden: c.hiddenSize, vocab: c.vocabSize, rank: LORA.r },
     flops: 2 * P * N + attn + lora + 2 * P * N + 2.5 * attn + 2 * lora,
     bytes: 2 * 4 * totalParams(c),
-    impl: 'engine sftLoss + backward + clipGradNorm + AdamW (Trainer step; fused attention, LoRA linear and cross-entropy kernels)',
+    impl: 'engine sftLoss + backward + device clip scale + multi-tensor AdamW, metrics read one step late (Trainer step; fused attention, LoRA linear and cross-entropy kernels)',
     wallClock: true, timing: { warmup: 2, samples: 5, maxInner: 1 }, tolerance: 1e-4,
     build(backend) {
       const { m, params, optimizer } = loraTrainee(c, backend);
@@ -81,34 +82,47 @@ export function loraSftWorkload(model: ModelShape, B: number, T: number): Worklo
 
 /**
  * The Trainer's step for one micro-batch of a training workload: the loss summed over `units`,
- * backward of its mean, clipGradNorm(1.0), the optimizer, zeroGrad, loss and norm read back. Batch
- * `seed` counts up from 1, so the cpu check and the timed run see the same batches.
+ * backward of its mean, the global grad norm and clip scale (1.0) on the device, the optimizer with
+ * that scale, zeroGrad, and loss and norm read back ONE STEP LATE as the Trainer does: `step()`
+ * records a step, starts its reads, then awaits the previous step's values, so the host records
+ * step N + 1 while the GPU runs step N. Batch `seed` counts up from 1, so the cpu check and the
+ * timed run see the same batches; `outputs()` waits for each step (exact values of steps 1 and 2).
  */
-export function trainerStep(params: Tensor[], optimizer: { step(): void; zeroGrad(): void },
+export function trainerStep(params: Tensor[], optimizer: { step(gradScale?: Tensor | null): void; zeroGrad(): void },
   batchLoss: (seed: number) => { lossSum: Tensor; units: number }) {
   let seed = 1, lastLoss = NaN;
-  const one = async (): Promise<[number, number]> => {
+  let pending: Promise<[number, number]> | null = null;
+  /** Record one step and start reading its loss and norm (nothing awaited). */
+  const record = (): Promise<[number, number]> => {
     const loss = tidy(() => {
       const { lossSum, units } = batchLoss(seed++);
-      mul(lossSum, 1 / units).backward();
-      return noGrad(() => mul(lossSum, 1 / units));
+      const value = noGrad(() => mul(lossSum, 1 / units)); // before backward: freeGraph frees lossSum
+      backward(mul(lossSum, 1 / units), null, { freeGraph: true });
+      return value;
     });
-    const norm = clipGradNorm(params, 1.0);
-    optimizer.step();
+    const { norm, scale } = gradNormScale(params, 1.0);
+    optimizer.step(scale);
     optimizer.zeroGrad();
-    const [v, n] = [await loss.item(), await norm.item()];
-    loss.dispose();
-    norm.dispose();
-    lastLoss = v;
-    return [v, n];
+    scale.dispose();
+    const read = Promise.all([loss.item(), norm.item()]).finally(() => { loss.dispose(); norm.dispose(); });
+    read.then(([v]) => { lastLoss = v; }, () => {});
+    return read;
   };
   return {
-    step: async () => { await one(); },
+    step: async () => {
+      const next = record();
+      const prev = pending;
+      pending = next;
+      next.catch(() => {}); // awaited by the next step() or outputs()
+      if (prev) await prev;
+    },
     outputs: async () => {
-      const [l1, n1] = await one();
-      const [l2] = await one();
+      if (pending) { await pending; pending = null; }
+      const [l1, n1] = await record();
+      const [l2] = await record();
       return [[l1, n1, l2]];
     },
+    /** The newest loss read back (the step before the one last recorded, while one is pending). */
     lastLoss: () => lastLoss,
   };
 }

@@ -3,6 +3,7 @@
 // or update it in place through a fused backend routine (AdamW: backends/routines/adamw.ts, Tensor.writableStorage).
 import { noGrad } from '../autodiff.ts';
 import { tidy } from '../memory.ts';
+import { mul } from '../ops/index.ts';
 import type { Tensor } from '../tensor.ts';
 import type { Module } from '../nn/module.ts';
 import { flattenTree, type ParamTree } from '../nn/param-tree.ts';
@@ -22,13 +23,16 @@ export abstract class Optimizer {
     }
   }
 
-  /** Update every parameter that has a gradient, then count the step. */
-  step(): void {
+  /**
+   * Update every parameter that has a gradient, then count the step. `gradScale` ([] tensor, the
+   * clip scale of clip.ts gradNormScale) multiplies every gradient first; it stays on the device.
+   */
+  step(gradScale?: Tensor | null): void {
     this.step_++;
     noGrad(() => tidy(() => {
       for (const p of this.params) {
         if (!p.grad) continue;
-        this.updateParam(p, p.grad, this.stateFor(p));
+        this.updateParam(p, gradScale ? mul(p.grad, gradScale) : p.grad, this.stateFor(p));
       }
     }));
   }

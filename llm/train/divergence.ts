@@ -1,7 +1,9 @@
 // Divergence, noticed while training instead of after: a language-model loss above ln(vocab) + a
 // margin is worse than guessing uniformly over the vocabulary (the loss of an untrained model is
 // near ln(vocab)), and an eval loss that rises evaluation after evaluation is running away.
-// Single spikes are normal, so both need `patience` in a row.
+// Single spikes are normal, so both need `patience` in a row. The Trainer reads metrics one step
+// late (llm/train/trainer.ts), so a monitor fed from onStep judges step N while step N + 1 is
+// already queued: an abort it asks for lands one step later than the loss that caused it.
 
 export interface DivergenceOptions {
   /** The vocabulary size; the uniform-guess bound applies to token-level cross-entropy (SFT). */

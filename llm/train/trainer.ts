@@ -3,12 +3,12 @@
 import { appendTextFile, dirName, makeDir } from '../io/node-fs.ts';
 import type { Batch } from '../data/collate.ts';
 import type { IteratorState } from '../data/iterator.ts';
-import { noGrad } from '../../engine/autodiff.ts';
+import { backward, noGrad } from '../../engine/autodiff.ts';
 import { tidy } from '../../engine/memory.ts';
 import { mul, reshape, stack } from '../../engine/ops/index.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import type { Optimizer } from '../../engine/optim/optimizer.ts';
-import { clipGradNorm } from '../../engine/optim/clip.ts';
+import { gradNormScale } from '../../engine/optim/clip.ts';
 import { lrAt, type ScheduleKind } from '../../engine/optim/schedule.ts';
 import type { Generator } from '../../engine/random.ts';
 import type { Tensor } from '../../engine/tensor.ts';
@@ -69,7 +69,10 @@ export interface TrainerOptions {
   metricsPath?: string;
   /** Generators whose state belongs in checkpoints (LoRA dropout, ...). */
   rngs?: Record<string, Generator>;
-  /** Awaited before the next step, so a caller can pause a run (the web app's worker does). */
+  /**
+   * Awaited before the step after next is recorded (metrics are read one step late: step N's record
+   * arrives once step N + 1 is queued), so a caller can pause a run (the web app's worker does).
+   */
   onStep?: (r: StepRecord) => void | Promise<void>;
   onEval?: (r: EvalRecord) => void;
 }
@@ -98,28 +101,54 @@ export class Trainer {
     this.data = o.train(dataState);
     const records: StepRecord[] = [];
     const accum = o.gradAccum ?? 1;
-    while (this.step < o.maxSteps) {
-      const t0 = performance.now();
-      const window: (Batch & { epoch?: number })[] = [];
-      for (let i = 0; i < accum; i++) {
-        const b = await this.data.next();
-        if (b) window.push(b);
-      }
-      if (!window.length) break; // data exhausted
-      const rec = await this.trainStep(window, t0);
+    // Metrics are read one step late: step N's loss and grad norm are copied for reading as soon as
+    // its commands are recorded, and awaited only after step N + 1 is recorded, so the host records
+    // while the GPU runs (no readback inside a step). So the non-finite check and onStep (and the
+    // divergence monitor behind it) see step N after step N + 1 was queued; before an evaluation,
+    // a checkpoint or a stop, the pending step is finished first, so a checkpoint is only written
+    // after its step's loss was found finite. metrics.jsonl gets every step's exact values, in order.
+    let pending: PendingStep | null = null;
+    const finish = async () => {
+      if (!pending) return;
+      const p = pending;
+      pending = null;
+      const rec = await this.finishStep(p);
       records.push(rec);
       await this.log(rec);
       await o.onStep?.(rec);
-      if (o.eval && this.step % o.eval.every === 0) await this.evaluate();
-      const stopping = !!o.signal?.aborted;
-      const keep = !(stopping && (o.signal!.reason as { checkpoint?: boolean } | undefined)?.checkpoint === false);
-      if (o.checkpoints && keep && (stopping || this.step % o.checkpoints.every === 0 || this.step === o.maxSteps)) await this.save();
-      if (stopping) break;
+    };
+    try {
+      while (this.step < o.maxSteps) {
+        const t0 = performance.now();
+        const window: (Batch & { epoch?: number })[] = [];
+        for (let i = 0; i < accum; i++) {
+          const b = await this.data.next();
+          if (b) window.push(b);
+        }
+        if (!window.length) break; // data exhausted
+        const next = this.trainStep(window, t0);
+        await finish(); // the previous step, while this one's commands are queued
+        pending = next;
+        const evalDue = !!o.eval && this.step % o.eval.every === 0;
+        const saveDue = !!o.checkpoints && this.step % o.checkpoints.every === 0;
+        if (evalDue || saveDue || this.step === o.maxSteps || o.signal?.aborted) await finish();
+        if (evalDue) await this.evaluate();
+        const stopping = !!o.signal?.aborted;
+        if (stopping) await finish();
+        const keep = !(stopping && (o.signal!.reason as { checkpoint?: boolean } | undefined)?.checkpoint === false);
+        if (o.checkpoints && keep && (stopping || saveDue || this.step === o.maxSteps)) await this.save();
+        if (stopping) break;
+      }
+      await finish();
+    } finally {
+      // A step left pending by an error: its reads still settle (and free their tensors).
+      if (pending) (pending as PendingStep).values.catch(() => {});
     }
     return records;
   }
 
-  private async trainStep(window: (Batch & { epoch?: number })[], t0: number): Promise<StepRecord> {
+  /** Record one optimizer step (backward over the window, clip, update) and start reading its metrics; nothing is awaited. */
+  private trainStep(window: (Batch & { epoch?: number })[], t0: number): PendingStep {
     const o = this.o;
     const units = window.map((b) => this.units(b));
     // Normalise by every counted unit in the accumulation window (TRL's num_items_in_batch).
@@ -128,26 +157,40 @@ export class Trainer {
     for (const b of window) {
       outs.push(tidy(() => {
         const out = o.method(o.model, b);
-        mul(out.lossSum, 1 / Math.max(total, 1)).backward();
-        return noGrad(() => batchValues(out));
+        // The values first: freeGraph disposes the forward's intermediates during backward.
+        const values = noGrad(() => batchValues(out));
+        backward(mul(out.lossSum, 1 / Math.max(total, 1)), null, { freeGraph: true });
+        return values;
       }));
     }
-    const norm = clipGradNorm(o.params.map(([, p]) => p), o.maxGradNorm ?? Infinity);
+    // The clip scale stays on the device: the optimizer's fused step multiplies the gradients by it.
+    const { norm, scale } = gradNormScale(o.params.map(([, p]) => p), o.maxGradNorm ?? Infinity);
     const lr = lrAt(this.step, { kind: o.schedule ?? 'constant', baseLr: o.baseLr, warmupSteps: o.warmupSteps, totalSteps: o.maxSteps });
     o.optimizer.lr = lr;
-    o.optimizer.step();
+    o.optimizer.step(Number.isFinite(o.maxGradNorm ?? Infinity) ? scale : null);
     o.optimizer.zeroGrad();
-    const { loss, metrics } = await readValues(outs, units);
-    const gradNorm = await norm.item();
-    norm.dispose();
+    scale.dispose();
+    // Every read is started now, so each copy is queued right after this step's commands.
+    const values = Promise.all([readValues(outs, units), norm.item()]).finally(() => norm.dispose());
+    values.catch(() => {}); // awaited by finishStep; this keeps an early failure from being "unhandled"
     this.step++;
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      throw new Error(`trainer: loss is ${loss} (grad norm ${gradNorm}) at step ${this.step}; lower the learning rate or check the data` +
-        (o.checkpoints ? `; the last checkpoint in ${o.checkpoints.dir} is intact` : ''));
-    }
-    const seconds = (performance.now() - t0) / 1000;
     const tokens = window.reduce((s, b) => s + b.shape[0] * b.shape[1], 0);
-    return { step: this.step, loss, lr, grad_norm: gradNorm, tokens, tokens_per_second: tokens / seconds, epoch: window[window.length - 1].epoch ?? 0, ...metrics };
+    return { step: this.step, lr, tokens, epoch: window[window.length - 1].epoch ?? 0, t0, values };
+  }
+
+  /** Wait for a recorded step's metrics; the non-finite check happens here, one step late. */
+  private async finishStep(p: PendingStep): Promise<StepRecord> {
+    const o = this.o;
+    const [{ loss, metrics }, gradNorm] = await p.values;
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      throw new Error(`trainer: loss is ${loss} (grad norm ${gradNorm}) at step ${p.step}; lower the learning rate or check the data` +
+        (o.checkpoints ? `; the last checkpoint in ${o.checkpoints.dir} is intact` : '') +
+        ` (metrics are read one step late, so step ${p.step + 1} may have been queued; no checkpoint holds it)`);
+    }
+    // From the step's start to its values on the host: with the next step recorded meanwhile, this
+    // is the step's latency; the steps overlap, so throughput is at least this.
+    const seconds = (performance.now() - p.t0) / 1000;
+    return { step: p.step, loss, lr: p.lr, grad_norm: gradNorm, tokens: p.tokens, tokens_per_second: p.tokens / seconds, epoch: p.epoch, ...metrics };
   }
 
   private units(b: Batch): number {
@@ -204,6 +247,12 @@ export class Trainer {
   }
 }
 
+/** A step whose commands are recorded and whose metrics are being read back. */
+interface PendingStep {
+  step: number; lr: number; tokens: number; epoch: number; t0: number;
+  values: Promise<[{ loss: number; metrics: Record<string, number> }, number]>;
+}
+
 /** One micro-batch's summed loss and metrics, stacked so one read fetches them all. */
 interface BatchValues { names: string[]; values: Tensor }
 
@@ -218,9 +267,10 @@ async function readValues(outs: BatchValues[], units: number[]): Promise<{ loss:
   const total = units.reduce((s, u) => s + u, 0);
   let lossSum = 0;
   const sums: Record<string, number> = {}, weights: Record<string, number> = {};
+  // All reads start before the first await (each queued behind the commands recorded so far).
+  const reads = outs.map((o) => o.values.data().finally(() => o.values.dispose()));
   for (let i = 0; i < outs.length; i++) {
-    const v = await outs[i].values.data();
-    outs[i].values.dispose();
+    const v = await reads[i];
     lossSum += v[0];
     outs[i].names.forEach((k, j) => {
       sums[k] = (sums[k] ?? 0) + v[j + 1] * units[i];

@@ -100,4 +100,16 @@ describe('bench compare', () => {
     expect(() => compareFiles([wgrad, torch], 5)).toThrow(/baseline index 5 is out of range \(0\.\.1\)/);
     expect(() => compareFiles([])).toThrow(/no result files/);
   });
+
+  it('gives the peak-memory ratio of training rows (wgrad peakLiveBytes over PyTorch peakAllocatedBytes) and prints it', () => {
+    const c = compareFiles([wgrad, torch], 'pytorch');
+    const sft = line(c, 'lora_sft_step_smollm2-135m_b8t512', 'f32');
+    expect(sft.cells[0]!.memoryRatio).toBeCloseTo(53.6e9 / 10.6e9, 12);
+    expect(sft.cells[1]!.memoryRatio).toBe(1);
+    // Rows without a recorded peak get none.
+    expect(line(c, 'matmul_4096_nn', 'f32').cells[0]!.memoryRatio).toBeUndefined();
+    const text = renderCompareTable(c);
+    expect(text).toContain('peak device memory');
+    expect(text).toMatch(/lora_sft_step_smollm2-135m_b8t512 \[f32\]\s+53\.60\s+5\.06×\s+10\.60\s+1\.00×/);
+  });
 });
