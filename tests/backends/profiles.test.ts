@@ -79,9 +79,9 @@ describe('device profiles', () => {
 
   it.each([
     // fixture, profile, matmul 4096² (K 512), 1024² (K 64), 8×2048 (decode), attention forward / backward at D 64, T 512, forward at T 1
-    ['nvidia-h200-dawn', 'nvidia', '128x128x16', '64x64x16', '16x64x8', '32x32 RQ4 TJ8', '32x32 RQ4 TJ16', '4x32 RQ1 TJ16'],
-    ['nvidia-deno-pci-id', 'nvidia', '128x128x16', '64x64x16', '16x64x8', '32x32 RQ4 TJ8', '32x32 RQ4 TJ16', '4x32 RQ1 TJ16'],
-    ['apple-m2-chrome-metal', 'apple', '128x128x16', '64x64x16', '16x64x8', '32x32 RQ4 TJ8', '32x16 RQ4 TJ8', '4x32 RQ1 TJ16'],
+    ['nvidia-h200-dawn', 'nvidia', '128x128x16', '64x64x16', '16x64x8', '64x32 RQ4 TJ16', '32x32 RQ2 TJ16', '4x32 RQ1 TJ16'],
+    ['nvidia-deno-pci-id', 'nvidia', '128x128x16', '64x64x16', '16x64x8', '64x32 RQ4 TJ16', '32x32 RQ2 TJ16', '4x32 RQ1 TJ16'],
+    ['apple-m2-chrome-metal', 'apple', '128x128x16', '64x64x16', '16x64x8', '32x32 RQ4 TJ16', '32x16 RQ4 TJ8', '4x32 RQ1 TJ16'],
     ['swiftshader-dawn', 'software', '32x32x8', '32x32x8', '16x64x8', '8x16 RQ2 TJ4', '8x16 RQ2 TJ4', '4x16 RQ1 TJ8'],
     ['lavapipe-deno', 'software', '32x32x8', '32x32x8', '16x64x8', '8x16 RQ2 TJ4', '8x16 RQ2 TJ4', '4x16 RQ1 TJ8'],
     ['unknown-mobile', 'generic', '128x128x16', '64x64x16', '16x64x8', '16x32 RQ4 TJ8', '8x16 RQ2 TJ4', '4x32 RQ1 TJ16'],
@@ -132,7 +132,7 @@ describe.skipIf(!testBackends().some((b) => b.name === 'webgpu'))('profile tiles
     const tol = { atol: 2e-5, rtol: 2e-5 };
     allClose(await mm(soft), want, { ...tol, label: `matmul, ${soft.profile.name} tiles` });
     allClose(await mm(forced), want, { ...tol, label: 'matmul, nvidia tiles' });
-    // Attention at D 8, T = S 37, two heads: nvidia starts from 32-row tiles, software from 8×16.
+    // Attention at D 8, T = S 37, two heads: nvidia starts from 64-row forward and 32-row backward tiles, software from 8×16.
     const [H, T, D] = [2, 37, 8];
     const q = uniform(rand, H * T * D, -1, 1).map(Math.fround), k = uniform(rand, H * T * D, -1, 1).map(Math.fround), v = uniform(rand, H * T * D, -1, 1).map(Math.fround);
     const g = uniform(rand, H * T * D, -1, 1).map(Math.fround);
@@ -152,7 +152,7 @@ describe.skipIf(!testBackends().some((b) => b.name === 'webgpu'))('profile tiles
     expect(used(soft, /_(\d+x\d+x\d+)_\d+x\d+_/)).toEqual(['32x32x8']);
     expect(used(forced, /_(\d+x\d+x\d+)_\d+x\d+_/)).toEqual(['64x64x16']);
     expect(used(soft, /^attention-forward:D8:(q\d+:k\d+)/)).toEqual(['q8:k16']);
-    expect(used(forced, /^attention-forward:D8:(q\d+:k\d+)/)).toEqual(['q32:k32']);
+    expect(used(forced, /^attention-forward:D8:(q\d+:k\d+)/)).toEqual(['q64:k32']);
     expect(used(soft, /^attention-dq:D8:(r\d+:c\d+)/)).toEqual(['r8:c16']);
     expect(used(forced, /^attention-dq:D8:(r\d+:c\d+)/)).toEqual(['r32:c32']);
     vi.restoreAllMocks();
