@@ -23,3 +23,20 @@ export function getBackend(): Backend {
   }
   return (current = makeDefault());
 }
+
+/**
+ * How elementwise ops run: 'eager' dispatches each op at once (the default); 'lazy' records them
+ * and runs a chain as one fused kernel when a value is needed (engine/lazy.ts).
+ */
+export type ExecutionMode = 'eager' | 'lazy';
+
+let mode: ExecutionMode = 'eager';
+
+export function setMode(m: ExecutionMode): void {
+  if (m !== 'eager' && m !== 'lazy') throw new Error(`setMode: expected 'eager' or 'lazy', got ${String(m)}`);
+  mode = m;
+}
+
+export function getMode(): ExecutionMode {
+  return mode;
+}
