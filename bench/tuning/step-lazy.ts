@@ -33,16 +33,20 @@ const params = trainableParameters(m).map(([, p]) => p);
 const opt = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
 console.log(`${b.description}, ${quick ? '2 layers, vocab 512' : 'SmolLM2-135M'}, batch ${B}×${T}, LoRA r=${LORA.r}`);
 
-interface Phase { ms: number; dispatches: number; recorded: number }
+/** ms: until the GPU is done; host: recording alone (the WebGPU backend submits when synced). */
+interface Phase { ms: number; host: number; dispatches: number; recorded: number; pipelines: number }
 
 /** Run `fn` in `mode`, then wait for the GPU: total ms, dispatches, elementwise ops recorded lazily. */
 async function phase(mode: ExecutionMode, fn: () => void): Promise<Phase> {
   await b.sync();
-  const d0 = b.counters.dispatches, r0 = lazyCounters.recorded, t0 = performance.now();
+  const d0 = b.counters.dispatches, p0 = b.counters.pipelines, r0 = lazyCounters.recorded, t0 = performance.now();
   setMode(mode);
   try { fn(); } finally { setMode('eager'); }
+  const host = performance.now() - t0;
   await b.sync();
-  return { ms: performance.now() - t0, dispatches: b.counters.dispatches - d0, recorded: lazyCounters.recorded - r0 };
+  return {
+    ms: performance.now() - t0, host, dispatches: b.counters.dispatches - d0, recorded: lazyCounters.recorded - r0, pipelines: b.counters.pipelines - p0,
+  };
 }
 
 async function step(mode: ExecutionMode, i: number): Promise<Phase[]> {
@@ -53,18 +57,21 @@ async function step(mode: ExecutionMode, i: number): Promise<Phase[]> {
   return [forward, backward, optimizer];
 }
 
-const fmt = (p: Phase) => `${p.ms.toFixed(1)} ms, ${p.dispatches} dispatches${p.recorded ? ` (${p.recorded} ops recorded)` : ''}`;
+const fmt = (p: Phase) => `${p.ms.toFixed(1)} ms (host ${p.host.toFixed(1)}), ${p.dispatches} dispatches${p.recorded ? ` (${p.recorded} ops recorded)` : ''}` +
+  (p.pipelines ? `, ${p.pipelines} new pipelines` : '');
 const best: Record<ExecutionMode, number[]> = { eager: [], lazy: [] };
+const hostMs: Record<ExecutionMode, number[]> = { eager: [], lazy: [] };
 for (let i = 0; i < steps; i++) {
   for (const mode of ['eager', 'lazy'] as const) {
     const ph = await step(mode, i);
     const total = ph.reduce((s, p) => s + p.ms, 0);
-    if (i > 0) best[mode].push(total);
+    if (i > 0) { best[mode].push(total); hostMs[mode].push(ph.reduce((s, p) => s + p.host, 0)); }
     console.log(`step ${i} ${mode.padEnd(5)}${i === 0 ? ' (pipelines compile)' : ''}: forward ${fmt(ph[0])} | forward+backward ${fmt(ph[1])} | clip+AdamW ${fmt(ph[2])} | step ${total.toFixed(1)} ms`);
   }
 }
 if (steps > 1) {
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-  console.log(`median step after the first: eager ${med(best.eager).toFixed(1)} ms, lazy ${med(best.lazy).toFixed(1)} ms`);
+  console.log(`median step after the first: eager ${med(best.eager).toFixed(1)} ms (host ${med(hostMs.eager).toFixed(1)}), ` +
+    `lazy ${med(best.lazy).toFixed(1)} ms (host ${med(hostMs.lazy).toFixed(1)})`);
 }
 b.destroy();
