@@ -123,13 +123,19 @@ function nodeOf(t: Tensor): LazyNode {
   return new LazyNode(t.backend, t.shape, t.dtype, t.retainStorage(), null, []);
 }
 
+// Ops reuse their compiled Program objects (ops/elementwise.ts caches them), so their trees are kept too.
+const trees = new WeakMap<Program, Expr[]>();
+
 /** The outputs of a Program as expression trees over its input slots (shared subtrees stay shared). */
 function treesOf(prog: Program): Expr[] {
+  let out = trees.get(prog);
+  if (out) return out;
   const e: Expr[] = [];
   prog.nodes.forEach((n, i) => {
     e[i] = n.k === 'in' ? X.input(n.i, n.t) : n.k === 'c' ? { k: 'c', v: n.v, t: n.t } : { k: n.k, a: n.a.map((j) => e[j]), t: n.t };
   });
-  return prog.outputs.map((o) => e[o]);
+  trees.set(prog, (out = prog.outputs.map((o) => e[o])));
+  return out;
 }
 
 /**
@@ -149,8 +155,7 @@ export function recordLazy(backend: Backend, prog: Program, inputs: readonly Ten
     compute([pending.reduce((m, a) => (a.leaves.size + a.weight > m.leaves.size + m.weight ? a : m))]);
   }
   lazyCounters.recorded++;
-  const trees = treesOf(prog);
-  const nodes = trees.map((t) => new LazyNode(backend, [...shape], t.t, null, t, args));
+  const nodes = treesOf(prog).map((t) => new LazyNode(backend, [...shape], t.t, null, t, args));
   return nodes.map((n) => {
     n.tensors++;
     n.ref();
