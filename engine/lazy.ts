@@ -34,6 +34,13 @@ type Expr = X.Expr; type Program = X.Program; type ScalarType = X.ScalarType;
 export const MAX_BUFFERS = 8;
 /** Pending nodes one program inlines before arguments are computed first (WGSL compile time grows with it). */
 export const MAX_NODES = 64;
+/**
+ * A pending value may keep alive input buffers nothing else holds (their tensors were disposed)
+ * up to this many times its own size; past that its arguments are computed first. Without it an
+ * accumulation (`acc = acc.add(chunk)` with each chunk disposed) would hold every chunk until read,
+ * where eager holds one.
+ */
+export const MAX_ORPHAN_RATIO = 2;
 
 /** What lazy mode did since the last reset: ops recorded, fused kernels run, values written. */
 export const lazyCounters = { recorded: 0, kernels: 0, written: 0 };
@@ -55,8 +62,8 @@ class LazyNode implements PendingValue {
   tensors = 0;
   /** Autograd reads this value: written when its consumers run, instead of recomputed later. */
   saved = false;
-  /** Input keys (storage and shape) the program under this node reads; an over-estimate once arguments are computed. */
-  leaves: Set<string>;
+  /** The inputs (by storage and shape) the program under this node reads; an over-estimate once arguments are computed. */
+  leaves: Map<string, LazyNode>;
   /** Pending nodes inlined under this one, a shared node once per path (an over-estimate). */
   weight: number;
 
@@ -70,10 +77,10 @@ class LazyNode implements PendingValue {
   ) {
     for (const a of args) a.ref();
     if (value) {
-      this.leaves = new Set([this.key()]);
+      this.leaves = new Map([[this.key(), this]]);
       this.weight = 0;
     } else {
-      this.leaves = new Set(args.flatMap((a) => [...a.leaves]));
+      this.leaves = new Map(args.flatMap((a) => [...a.leaves]));
       this.weight = 1 + args.reduce((s, a) => s + a.weight, 0);
     }
   }
@@ -92,7 +99,7 @@ class LazyNode implements PendingValue {
   /** The value was just computed: it is its own input from now on. */
   settle(value: SharedStorage): void {
     this.value = value;
-    this.leaves = new Set([this.key()]);
+    this.leaves = new Map([[this.key(), this]]);
     this.weight = 0;
     this.forgetArgs();
   }
@@ -144,12 +151,17 @@ function treesOf(prog: Program): Expr[] {
  */
 export function recordLazy(backend: Backend, prog: Program, inputs: readonly Tensor[], shape: readonly number[]): Tensor[] {
   const args = inputs.map(nodeOf);
-  // Keep every node within one kernel: compute the heaviest pending argument until the new
-  // node's program fits (at least one output binding left, a bounded number of inlined nodes).
+  // Keep every node within one kernel (at least one output binding left, a bounded number of
+  // inlined nodes) and its orphaned inputs within MAX_ORPHAN_RATIO of its size: compute the
+  // heaviest pending argument until it does.
+  const outSize = shape.reduce((p, d) => p * d, 1) * prog.outputs.length;
   for (;;) {
-    const leaves = new Set(args.flatMap((a) => [...a.leaves]));
+    const leaves = new Map(args.flatMap((a) => [...a.leaves]));
     const weight = args.reduce((s, a) => s + a.weight, 0);
-    if (leaves.size + prog.outputs.length <= MAX_BUFFERS && weight < MAX_NODES) break;
+    let orphaned = 0;
+    // Held only by this graph: the storage's one reference is a leaf node's (or a computed node's own).
+    for (const l of leaves.values()) if (l.value && l.value.refs === 1) orphaned += l.value.storage.size;
+    if (leaves.size + prog.outputs.length <= MAX_BUFFERS && weight < MAX_NODES && orphaned <= MAX_ORPHAN_RATIO * Math.max(outSize, 1)) break;
     const pending = args.filter((a) => !a.value);
     if (!pending.length) break; // the op alone is as large as its eager dispatch
     compute([pending.reduce((m, a) => (a.leaves.size + a.weight > m.leaves.size + m.weight ? a : m))]);

@@ -124,6 +124,32 @@ describe('lazy mode on cpu', () => {
     expect(d.kernels).toBeLessThan(d.recorded / 10);
   });
 
+  it('an accumulation whose chunks are disposed keeps at most a few of them alive, not all', async () => {
+    const peakOf = async (mode: 'eager' | 'lazy') => {
+      const b = f64();
+      const base = b.memoryStats().liveBytes;
+      w.setMode(mode);
+      let acc: Tensor | null = null;
+      for (let i = 0; i < 24; i++) {
+        const next: Tensor = w.tidy(() => {
+          const chunk = w.full([256], i, { backend: b }).mul(0.5); // 2 KiB in f64; disposed when the scope ends
+          return acc ? acc.add(chunk) : chunk.mul(1);
+        });
+        acc?.dispose();
+        acc = next;
+      }
+      w.setMode('eager');
+      const total = await vals(acc!);
+      acc!.dispose();
+      return { peak: b.memoryStats().peakLiveBytes - base, total: total[0] };
+    };
+    const eager = await peakOf('eager'), lazy = await peakOf('lazy');
+    expect(lazy.total).toBe(eager.total);
+    expect(lazy.total).toBe(0.5 * (23 * 24) / 2);
+    // Eager holds ~3 chunk-sized buffers at once; lazy may hold MAX_ORPHAN_RATIO more, never 24.
+    expect(lazy.peak).toBeLessThanOrEqual(eager.peak + 3 * 256 * 8);
+  });
+
   it('lazy() restores the mode (also when fn throws or is async); init({ mode }) sets it', async () => {
     expect(() => w.lazy(() => { throw new Error('boom'); })).toThrow('boom');
     expect(w.getMode()).toBe('eager');
