@@ -132,7 +132,7 @@ describe('lazy mode on cpu', () => {
       let acc: Tensor | null = null;
       for (let i = 0; i < 24; i++) {
         const next: Tensor = w.tidy(() => {
-          const chunk = w.full([256], i, { backend: b }).mul(0.5); // 2 KiB in f64; disposed when the scope ends
+          const chunk = w.full([256], i * 0.5, { backend: b }); // 2 KiB in f64; disposed when the scope ends
           return acc ? acc.add(chunk) : chunk.mul(1);
         });
         acc?.dispose();
@@ -146,8 +146,9 @@ describe('lazy mode on cpu', () => {
     const eager = await peakOf('eager'), lazy = await peakOf('lazy');
     expect(lazy.total).toBe(eager.total);
     expect(lazy.total).toBe(0.5 * (23 * 24) / 2);
-    // Eager holds ~3 chunk-sized buffers at once; lazy may hold MAX_ORPHAN_RATIO more, never 24.
-    expect(lazy.peak).toBeLessThanOrEqual(eager.peak + 3 * 256 * 8);
+    // Eager peaks at 1.5 chunks' bytes here, lazy at 2.5 (MAX_ORPHAN_RATIO allows 2 more); without
+    // that bound only the binding limit stopped the chain: 4.5 chunks.
+    expect(lazy.peak).toBeLessThanOrEqual(eager.peak + 2 * 256 * 8);
   });
 
   it('lazy() restores the mode (also when fn throws or is async); init({ mode }) sets it', async () => {
