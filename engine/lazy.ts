@@ -18,9 +18,12 @@
 // over their (possibly pending) inputs and output, and the VJPs' programs are lazy too, so a
 // backward chain fuses with the gradient that feeds it.
 //
-// Rounding: the cpu backend evaluates a program in float64 and rounds only its outputs to f32,
-// so a fused chain on cpu rounds once where eager rounds after every op (results differ by f32
-// rounding, ~1e-7 relative per op). WebGPU evaluates every node in f32, as eager does.
+// Rounding: fusing is exact only where a backend computes every node in its storage precision:
+// WebGPU (f32 nodes, f32 buffers) and the cpu backend in f64 mode. The cpu backend in f32 mode
+// computes a program's nodes in float64 and rounds only its outputs, so there a value inlined into
+// one kernel (float64) and read from a buffer in another (rounded) would differ, and comparisons of
+// the two (maximum's tie split, clamps) would disagree. On that backend lazy mode therefore defers
+// every op but fuses none: each op runs its eager program, and results equal eager bitwise.
 import { expr as X, type Backend, type DType, type View } from '../backends/backend.ts';
 import { getMode, setMode } from './context.ts';
 import { SharedStorage, Tensor, type PendingValue } from './tensor.ts';
@@ -42,8 +45,11 @@ export const MAX_NODES = 64;
  */
 export const MAX_ORPHAN_RATIO = 2;
 
-/** What lazy mode did since the last reset: ops recorded, fused kernels run, values written. */
-export const lazyCounters = { recorded: 0, kernels: 0, written: 0 };
+/**
+ * What lazy mode did: ops recorded (each an eager dispatch), kernels run, values written, and pending values inlined
+ * into another value's kernel (fused: computed there without a buffer of their own).
+ */
+export const lazyCounters = { recorded: 0, kernels: 0, written: 0, inlined: 0 };
 
 const storageIds = new WeakMap<SharedStorage, number>();
 let nextStorageId = 0;
@@ -123,6 +129,11 @@ class LazyNode implements PendingValue {
   }
 }
 
+/** Whether a node computes in the precision its buffers store (see Rounding above): only then may kernels fuse. */
+function fusesExactly(b: Backend): boolean {
+  return b.name !== 'cpu' || b.precision === 'f64';
+}
+
 /** The node an op reads for tensor t: its pending value, or its storage held by the graph. */
 function nodeOf(t: Tensor): LazyNode {
   const p = t.pendingValue;
@@ -151,6 +162,7 @@ function treesOf(prog: Program): Expr[] {
  */
 export function recordLazy(backend: Backend, prog: Program, inputs: readonly Tensor[], shape: readonly number[]): Tensor[] {
   const args = inputs.map(nodeOf);
+  if (!fusesExactly(backend)) compute(args.filter((a) => !a.value));
   // Keep every node within one kernel (at least one output binding left, a bounded number of
   // inlined nodes) and its orphaned inputs within MAX_ORPHAN_RATIO of its size: compute the
   // heaviest pending argument until it does.
@@ -200,7 +212,7 @@ function pendingUnder(roots: readonly LazyNode[]): LazyNode[] {
 function compute(targets: readonly LazyNode[]): void {
   const byShape = new Map<string, LazyNode[]>();
   const backends = new Map<Backend, number>();
-  for (const t of targets) {
+  for (const t of new Set(targets)) { // mul(x, x): one node, one output
     if (t.value) continue;
     if (!backends.has(t.backend)) backends.set(t.backend, backends.size);
     const k = `${backends.get(t.backend)}|${shapeKey(t.shape)}`;
@@ -225,6 +237,7 @@ function computeGroup(targets: LazyNode[]): void {
   const slots = new Map<string, number>();
   const inputs: LazyNode[] = [];
   const memo = new Map<LazyNode, Expr>();
+  let pending = 0;
   const exprOf = (n: LazyNode): Expr => {
     let e = memo.get(n);
     if (e) return e;
@@ -234,6 +247,7 @@ function computeGroup(targets: LazyNode[]): void {
       if (slot === undefined) { slots.set(k, (slot = inputs.length)); inputs.push(n); }
       e = X.input(slot, n.dtype as ScalarType);
     } else {
+      pending++;
       const local = new Map<Expr, Expr>();
       const sub = (x: Expr): Expr => {
         let r = local.get(x);
@@ -261,6 +275,7 @@ function computeGroup(targets: LazyNode[]): void {
   const storages = targets[0].backend.elementwise(prog, views, [...shape]);
   lazyCounters.kernels++;
   lazyCounters.written += outs.length;
+  lazyCounters.inlined += pending - outs.length;
   outs.forEach((n, j) => n.settle(new SharedStorage(storages[j])));
 }
 

@@ -1,9 +1,9 @@
-// 20 LoRA SFT steps on stories260K (alpaca_tiny), eager and lazy (engine/lazy.ts), on cpu: the
-// same losses and the same adapter. Lazy mode fuses elementwise chains (the SwiGLU gate, residual
-// adds, gradient sums, dropout masks) into fewer kernels; on cpu a fused chain rounds to f32 once
-// instead of after every op, so the runs agree to f32 rounding compounded over 20 optimizer steps,
-// not bitwise: losses within 1e-5 relative, adapter values within 1e-4 (absolute, values ~1e-2).
-// On WebGPU every node is f32 either way: 3 steps on SwiftShader gave bitwise equal losses and adapter.
+// 20 LoRA SFT steps on stories260K (alpaca_tiny), eager and lazy (engine/lazy.ts): bitwise the
+// same losses and adapter. On cpu-f64 lazy mode fuses elementwise chains (the SwiGLU gate, residual
+// adds, gradient sums, dropout masks) into fewer kernels, which compute the same float64 sequence;
+// on cpu f32 it defers every op without fusing (engine/lazy.ts: that backend computes programs in
+// float64 but stores f32), so the kernels are eager's. On WebGPU (opt-in below, slow on
+// SwiftShader) it fuses and every node is f32 either way.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../backends/backend.ts';
 import { loadLlama } from '../../llm/models/llama/load.ts';
@@ -36,18 +36,19 @@ async function train(mode: 'eager' | 'lazy', backend: Backend, maxSteps: number)
   model.dispose();
   return {
     losses: r.records.map((x) => x.loss), adapter, left: backend.memoryStats().liveBuffers - live0,
-    recorded: w.lazyCounters.recorded - c0.recorded, kernels: w.lazyCounters.kernels - c0.kernels,
+    recorded: w.lazyCounters.recorded - c0.recorded, kernels: w.lazyCounters.kernels - c0.kernels, inlined: w.lazyCounters.inlined - c0.inlined,
   };
 }
 
-// 20 steps on cpu. On WebGPU only when WGRAD_LAZY_SFT_GPU_STEPS=N asks for it: on SwiftShader
+// 20 steps on cpu and cpu-f64. On WebGPU only when WGRAD_LAZY_SFT_GPU_STEPS=N asks for it: on SwiftShader
 // 3 steps per mode take ~130 s (the attention pipelines compile), too slow for the suite.
 const gpuSteps = Number(process.env.WGRAD_LAZY_SFT_GPU_STEPS ?? 0);
 
-for (const { name, get } of testBackends().filter((t) => t.name === 'cpu' || (t.name === 'webgpu' && gpuSteps > 0))) {
-  const steps = name === 'cpu' ? 20 : gpuSteps;
+for (const { name, get } of testBackends().filter((t) => t.name !== 'webgpu' || gpuSteps > 0)) {
+  const steps = name === 'webgpu' ? gpuSteps : 20;
+  const fuses = name !== 'cpu';
   describe.skipIf(!ok)(`LoRA SFT on stories260K, lazy vs eager, on ${name}`, () => {
-    it(`${steps} steps: the same losses and adapter; lazy runs fewer elementwise kernels`, async () => {
+    it(`${steps} steps: bitwise the same losses and adapter${fuses ? ', in fewer elementwise kernels' : ''}`, async () => {
       // cpu: a fresh backend per run; WebGPU: one device, whose scalar-constant cache the first run fills.
       const eager = await train('eager', await get(), steps);
       const lazy = await train('lazy', await get(), steps);
@@ -57,13 +58,13 @@ for (const { name, get } of testBackends().filter((t) => t.name === 'cpu' || (t.
       const dAdapter = Math.max(...lazy.adapter.map((v, i) => Math.abs(v - eager.adapter[i])));
       console.log(`${name}, ${steps} steps: ${lazy.recorded} elementwise ops recorded lazily, run as ${lazy.kernels} kernels; ` +
         `max |Δloss| ${dLoss.toExponential(2)}, max |Δadapter| ${dAdapter.toExponential(2)}`);
-      expect(lazy.kernels).toBeLessThan(lazy.recorded);
-      lazy.losses.forEach((l, i) => expect(Math.abs(l - eager.losses[i]), `step ${i + 1}: ${l} vs ${eager.losses[i]}`).toBeLessThanOrEqual(1e-5 * Math.abs(eager.losses[i])));
-      expect(lazy.adapter.length).toBe(eager.adapter.length);
-      expect(dAdapter).toBeLessThan(1e-4);
+      if (fuses) expect(lazy.kernels).toBeLessThan(lazy.recorded);
+      else expect(lazy.inlined).toBe(0);
+      expect(lazy.losses).toEqual(eager.losses);
+      expect(lazy.adapter).toEqual(eager.adapter);
       // Lazy graphs hold no buffers once a run is over: a run leaves no more live buffers than eager's.
-      if (name === 'cpu') expect(lazy.left).toBe(eager.left);
+      if (name !== 'webgpu') expect(lazy.left).toBe(eager.left);
       else expect(lazy.left).toBeLessThanOrEqual(eager.left);
-    }, name === 'cpu' ? 180_000 : 600_000);
+    }, name === 'webgpu' ? 600_000 : 300_000);
   });
 }

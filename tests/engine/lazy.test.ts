@@ -18,7 +18,8 @@ const f64 = () => createCpuBackend({ precision: 'f64' });
 const vals = async (t: Tensor) => Array.from(await t.data());
 const count = () => ({ ...w.lazyCounters });
 const since = (c0: typeof w.lazyCounters) => ({
-  recorded: w.lazyCounters.recorded - c0.recorded, kernels: w.lazyCounters.kernels - c0.kernels, written: w.lazyCounters.written - c0.written,
+  recorded: w.lazyCounters.recorded - c0.recorded, kernels: w.lazyCounters.kernels - c0.kernels,
+  written: w.lazyCounters.written - c0.written, inlined: w.lazyCounters.inlined - c0.inlined,
 });
 
 describe('lazy mode on cpu', () => {
@@ -31,11 +32,11 @@ describe('lazy mode on cpu', () => {
     const y = w.lazy(() => chain(x));
     expect(w.getMode()).toBe('eager');
     expect(w.isPending(y)).toBe(true);
-    expect(since(c0)).toEqual({ recorded: 5, kernels: 0, written: 0 });
+    expect(since(c0)).toEqual({ recorded: 5, kernels: 0, written: 0, inlined: 0 });
     expect(b.memoryStats().liveBuffers, 'nothing allocated yet (the scalar 1 is a cached constant)').toBeLessThanOrEqual(live0 + 1);
     const live1 = b.memoryStats().liveBuffers;
     expect(await vals(y)).toEqual(expected);
-    expect(since(c0)).toEqual({ recorded: 5, kernels: 1, written: 1 });
+    expect(since(c0)).toEqual({ recorded: 5, kernels: 1, written: 1, inlined: 4 });
     expect(b.memoryStats().liveBuffers, 'one buffer: the result; the four intermediates never had one').toBe(live1 + 1);
     expect(w.isPending(y)).toBe(false);
   });
@@ -80,6 +81,18 @@ describe('lazy mode on cpu', () => {
     w.tidy(() => { w.lazy(() => w.tensor([1, 2], [2], { backend: b }).exp().sqrt()); });
     expect(since(c0).kernels).toBe(0);
     expect(b.memoryStats().liveBuffers).toBe(live0);
+  });
+
+  it('a value used twice by one op, or passed twice to evaluate, is computed once and leaks nothing', async () => {
+    for (const b of [f64(), createCpuBackend()]) {
+      const live0 = b.memoryStats().liveBuffers;
+      const x = w.tensor([1, 2], [2], { backend: b });
+      const [y, z] = w.lazy(() => { const e = x.exp(); return [e, e.mul(e)]; });
+      w.evaluate(y, y, z);
+      expect(await vals(z)).toEqual((await vals(y)).map((v) => (b.precision === 'f64' ? v * v : Math.fround(v * v))));
+      w.dispose([x, y, z]);
+      expect(b.memoryStats().liveBuffers, b.description).toBe(live0);
+    }
   });
 
   it('evaluate(...) runs same-shape values in one kernel, and broadcast operands first', async () => {
@@ -149,6 +162,28 @@ describe('lazy mode on cpu', () => {
     // Eager peaks at 1.5 chunks' bytes here, lazy at 2.5 (MAX_ORPHAN_RATIO allows 2 more); without
     // that bound only the binding limit stopped the chain: 4.5 chunks.
     expect(lazy.peak).toBeLessThanOrEqual(eager.peak + 2 * 256 * 8);
+  });
+
+  it("a value reads the same in every kernel: maximum's tie split survives fusion (f64), and cpu f32 does not fuse", async () => {
+    // y = max(x·a, clamp(x, 0.5, 2)·a) ties wherever x is inside the clamp: each side gets half
+    // the gradient. A value inlined in one kernel and rounded into a buffer in another would break
+    // the tie on one side only (cpu f32 computes programs in float64), so there lazy mode defers
+    // ops without fusing them.
+    for (const b of [f64(), createCpuBackend()]) {
+      const x = w.tensor([0.3, 0.7, 1.1, 1.9, 2.5], [5], { backend: b }), a = w.tensor([0.1], [1], { backend: b });
+      const f = () => {
+        const p = x.view(x.shape); p.requiresGrad = true;
+        const y = w.maximum(p.mul(a), w.minimum(w.maximum(p, 0.5), 2).mul(a)).exp();
+        return w.grad(y.sum(), [p])[0]!;
+      };
+      const eager = await vals(f());
+      const c0 = count();
+      const lazyGrad = w.lazy(f);
+      expect(await vals(lazyGrad), b.description).toEqual(eager);
+      const d = since(c0);
+      if (b.precision === 'f64') expect(d.inlined).toBeGreaterThan(0);
+      else expect(d.inlined).toBe(0);
+    }
   });
 
   it('lazy() restores the mode (also when fn throws or is async); init({ mode }) sets it', async () => {
