@@ -1,5 +1,5 @@
 // MLX-style lazy execution of elementwise ops (issue 15). Eager is the default; lazy mode is
-// `lazy(fn)`, `setMode('lazy')` or `init({ mode: 'lazy' })`.
+// `lazy(fn)`, `setMode('lazy')`, `init({ mode: 'lazy' })` or $WGRAD_MODE=lazy.
 //
 // In lazy mode an elementwise dispatch (ops/elementwise.ts's `run`: every op-table op, `fused`,
 // `elementwise`, the ops' VJPs) does not run. Each output becomes a pending tensor holding a
@@ -10,7 +10,8 @@
 //
 // Nothing runs until something needs a value's storage: a read (data, item), any op that is not
 // elementwise (it touches `.storage`), a view (reshape, detach), `evaluate(...)`, or a chain
-// outgrowing one kernel (MAX_BUFFERS, MAX_NODES). Then the pending DAG under the value is
+// outgrowing one kernel or holding too many disposed inputs alive (MAX_BUFFERS, MAX_NODES,
+// MAX_ORPHAN_RATIO). Then the pending DAG under the value is
 // substituted into ONE expression program over the computed values and run by the elementwise
 // kernel. An intermediate is written only when a live tensor shows it and autograd will read it
 // (the op marks it `saved`); it is then one more output of the same dispatch. Every other
