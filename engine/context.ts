@@ -23,3 +23,35 @@ export function getBackend(): Backend {
   }
   return (current = makeDefault());
 }
+
+/**
+ * How elementwise ops run: 'eager' dispatches each op at once (the default); 'lazy' records them
+ * and runs a chain as one fused kernel when a value is needed (engine/lazy.ts). $WGRAD_MODE sets
+ * the starting mode.
+ */
+export type ExecutionMode = 'eager' | 'lazy';
+
+/** $WGRAD_MODE in Node or Deno (so any test file or script can run lazily); undefined elsewhere. */
+function envMode(): ExecutionMode | undefined {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> }; Deno?: { env: { get(k: string): string | undefined } } };
+  let v: string | undefined;
+  try {
+    v = g.Deno ? g.Deno.env.get('WGRAD_MODE') : g.process?.env?.WGRAD_MODE;
+  } catch {
+    return undefined; // Deno without env permission
+  }
+  if (v === undefined || v === '') return undefined;
+  if (v !== 'eager' && v !== 'lazy') throw new Error(`WGRAD_MODE: expected 'eager' or 'lazy', got '${v}'`);
+  return v;
+}
+
+let mode: ExecutionMode = envMode() ?? 'eager';
+
+export function setMode(m: ExecutionMode): void {
+  if (m !== 'eager' && m !== 'lazy') throw new Error(`setMode: expected 'eager' or 'lazy', got ${String(m)}`);
+  mode = m;
+}
+
+export function getMode(): ExecutionMode {
+  return mode;
+}

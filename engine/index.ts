@@ -1,7 +1,7 @@
 // wgrad's public engine API.
 import type { Backend } from '../backends/backend.ts';
 import { createBackend, createCpuBackend, type BackendChoice } from '../backends/select.ts';
-import { getBackend, setBackend, setDefaultBackendFactory } from './context.ts';
+import { getBackend, setBackend, setDefaultBackendFactory, setMode, type ExecutionMode } from './context.ts';
 
 // Tensors made before init()/setBackend() live on a float32 cpu backend.
 setDefaultBackendFactory(() => createCpuBackend());
@@ -11,7 +11,9 @@ export { tidy, dispose } from './memory.ts';
 export { grad, noGrad, detach, backward, isGradEnabled } from './autodiff.ts';
 export { valueAndGrad, valueAndGradModel, treeFromNamed, flattenTree } from './nn/param-tree.ts';
 export type { ParamTree } from './nn/param-tree.ts';
-export { getBackend, setBackend } from './context.ts';
+export { getBackend, setBackend, getMode, setMode } from './context.ts';
+export type { ExecutionMode } from './context.ts';
+export { lazy, evaluate, isPending, lazyCounters } from './lazy.ts';
 export { Generator, manualSeed } from './random.ts';
 export * from './ops/index.ts';
 export type { Backend, DType } from '../backends/backend.ts';
@@ -26,10 +28,15 @@ export { AdamW } from './optim/adamw.ts';
 export { SGD } from './optim/sgd.ts';
 export { Lion } from './optim/lion.ts';
 
-/** Create a backend (explicit choice, then WGRAD_BACKEND, then auto) and make it the default. */
-export async function init(opts: { backend?: BackendChoice; precision?: 'f32' | 'f64' } = {}): Promise<Backend> {
-  const b = await createBackend(opts);
+/**
+ * Create a backend (explicit choice, then WGRAD_BACKEND, then auto) and make it the default;
+ * `mode: 'lazy'` makes elementwise ops lazy (engine/lazy.ts; eager when left out).
+ */
+export async function init(opts: { backend?: BackendChoice; precision?: 'f32' | 'f64'; mode?: ExecutionMode } = {}): Promise<Backend> {
+  const { mode, ...choice } = opts;
+  const b = await createBackend(choice);
   setBackend(b);
+  if (mode) setMode(mode);
   return b;
 }
 

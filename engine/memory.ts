@@ -26,7 +26,8 @@ export function currentScopeOwns(): ((t: Tensor) => boolean) | null {
 function collect(v: unknown, out: Set<Tensor>, seen = new Set<unknown>()): void {
   if (v === null || typeof v !== 'object' || seen.has(v)) return;
   seen.add(v);
-  if ((v as Tensor).storage !== undefined && typeof (v as Tensor).dispose === 'function') {
+  // Not `.storage`: reading it would compute a lazy tensor (engine/lazy.ts).
+  if (typeof (v as Tensor).retainStorage === 'function' && typeof (v as Tensor).dispose === 'function') {
     out.add(v as Tensor);
     return;
   }

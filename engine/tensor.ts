@@ -16,6 +16,18 @@ export class SharedStorage {
   }
 }
 
+/**
+ * A value lazy mode (engine/lazy.ts) has not computed yet. The tensor asks for it on first use of
+ * its storage (a read, or any op that is not elementwise), and lets go of it when disposed.
+ */
+export interface PendingValue {
+  readonly backend: Backend;
+  /** Compute the value if needed; → a reference the tensor now owns. */
+  realize(): SharedStorage;
+  /** The tensor no longer shows this value (it was realised or disposed). */
+  drop(): void;
+}
+
 let nextId = 0;
 
 export function shapeSize(shape: readonly number[]): number {
@@ -41,23 +53,42 @@ export class Tensor {
   host: ArrayLike<number> | null = null;
   name = '';
   private buf: SharedStorage | null;
+  private pending: PendingValue | null = null;
 
-  constructor(buf: SharedStorage, shape: readonly number[], readonly dtype: DType) {
-    this.buf = buf;
+  constructor(buf: SharedStorage | PendingValue, shape: readonly number[], readonly dtype: DType) {
     this.shape = Object.freeze([...shape]);
     this.size = shapeSize(shape);
-    if (buf.storage.size !== this.size) {
+    if (!(buf instanceof SharedStorage)) {
+      this.buf = null;
+      this.pending = buf;
+    } else if (buf.storage.size !== this.size) {
       throw new Error(`internal: tensor of shape ${shapeStr(shape)} over storage of ${buf.storage.size} elements`);
+    } else {
+      this.buf = buf;
     }
     track(this);
   }
 
   get ndim(): number { return this.shape.length; }
-  get backend(): Backend { return this.live().storage.backend; }
+  get backend(): Backend {
+    if (this.pending) return this.pending.backend; // known without computing the value
+    return this.live().storage.backend;
+  }
   get storage(): Storage { return this.live().storage; }
-  get isDisposed(): boolean { return this.buf === null; }
+  get isDisposed(): boolean { return this.buf === null && this.pending === null; }
+  /** The lazy value this tensor will show, until something needs its storage (engine/lazy.ts). */
+  get pendingValue(): PendingValue | null { return this.pending; }
+
+  /** Another reference to the storage (computing a pending value first): lazy graphs hold inputs by value. */
+  retainStorage(): SharedStorage { return this.live().retain(); }
 
   private live(): SharedStorage {
+    if (!this.buf && this.pending) {
+      const p = this.pending;
+      this.buf = p.realize();
+      this.pending = null;
+      p.drop();
+    }
     if (!this.buf) throw new Error(`tensor ${this.describe()} was used after it was disposed`);
     return this.buf;
   }
@@ -132,8 +163,9 @@ export class Tensor {
   }
 
   dispose(): void {
-    if (!this.buf) return;
-    this.buf.release();
+    if (this.isDisposed) return;
+    if (this.pending) { this.pending.drop(); this.pending = null; }
+    this.buf?.release();
     this.buf = null;
     this.node = null;
     untrack(this);

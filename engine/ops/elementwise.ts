@@ -5,7 +5,9 @@
 // is a list of them; `fused` makes one from any expression, so a chain of elementwise ops runs
 // as one kernel each way; `elementwise` evaluates expressions without a gradient (backward passes).
 import { expr as X, type View } from '../../backends/backend.ts';
-import { record } from '../autodiff.ts';
+import { isGradEnabled, record } from '../autodiff.ts';
+import { getMode } from '../context.ts';
+import { markSaved, recordLazy } from '../lazy.ts';
 import { Tensor } from '../tensor.ts';
 import { wrap } from './create.ts';
 import { vjp } from './expr-grad.ts';
@@ -54,9 +56,14 @@ function compile(outputs: readonly Expr[], types: readonly ScalarType[]): Compil
   return { prog: X.program(outputs.map((o) => remap(o, memo)), used.map((u) => types[u])), used };
 }
 
-/** Run outputs over tensors broadcast to `shape`: one dispatch, one tensor per output. */
+/**
+ * Run outputs over tensors broadcast to `shape`: one dispatch, one tensor per output. In lazy
+ * mode (engine/lazy.ts) the dispatch is recorded instead, and fuses with its neighbours.
+ */
 function run(compiled: Compiled, xs: readonly Tensor[], shape: number[]): Tensor[] {
-  const views: View[] = compiled.used.map((u) => broadcastView(xs[u], shape));
+  const used = compiled.used.map((u) => xs[u]);
+  if (getMode() === 'lazy') return recordLazy(xs[0].backend, compiled.prog, used, shape);
+  const views: View[] = used.map((x) => broadcastView(x, shape));
   return xs[0].backend.elementwise(compiled.prog, views, shape).map((s) => wrap(s, shape));
 }
 
@@ -88,17 +95,34 @@ export class ElementwiseOp {
     const fwd = this.forward.get(types.join(), () => compile([this.f(...inputs(xs.length, types))], types));
     const [out] = run(fwd, xs, shape);
     if (this.partials === null) return out;
+    if (getMode() === 'lazy' && isGradEnabled() && xs.some((x) => x.requiresGrad)) {
+      // The backward will read these inputs (and maybe y): write them when this chain runs.
+      const n = xs.length;
+      for (const u of this.plan(xs).compiled?.used ?? []) if (u >= 1) markSaved(u <= n ? xs[u - 1] : out);
+    }
     return record(out, this.name, xs, (g) => this.vjp(xs, out, g, shape));
   }
 
   /** One dispatch for every input that needs a gradient; an identity (add) costs none. */
   private vjp(xs: Tensor[], y: Tensor, g: Tensor, shape: number[]): (Tensor | null)[] {
+    const plan = this.plan(xs);
+    const results = plan.compiled ? run(plan.compiled, [g, ...xs, y], shape) : [];
+    let next = 0;
+    return plan.outs.map((c, k) => {
+      if (c === null) return null;
+      const gk = plan.computed[k] === null ? g : results[next++];
+      return sumTo(gk, xs[k].shape);
+    });
+  }
+
+  /** The backward program for these inputs: which need a gradient, and one program computing them. */
+  private plan(xs: readonly Tensor[]) {
     const need = xs.map((x, k) => x.requiresGrad && x.dtype === 'f32' && !(this.condition && k === 0));
     // Slots: 0 = g, 1..n = inputs, n + 1 = y.
     const types: ScalarType[] = ['f32', ...xs.map((x) => x.dtype as ScalarType), 'f32'];
     const key = `${types.join()}|${need.map(Number).join('')}`;
     const n = xs.length;
-    const plan = this.backward.get(key, () => {
+    return this.backward.get(key, () => {
       const gIn = X.input(0), xIn = inputs(n, types, 1), yIn = X.input(n + 1);
       const contrib: (Expr | null)[] = this.partials === 'derive'
         ? vjp(this.f(...xIn), gIn, n + 1).slice(1, n + 1)
@@ -107,13 +131,6 @@ export class ElementwiseOp {
       const computed = outs.map((c) => (c !== null && c !== gIn ? c : null));
       const list = computed.filter((c): c is Expr => c !== null);
       return { outs, computed, compiled: list.length ? compile(list, types) : null };
-    });
-    const results = plan.compiled ? run(plan.compiled, [g, ...xs, y], shape) : [];
-    let next = 0;
-    return plan.outs.map((c, k) => {
-      if (c === null) return null;
-      const gk = plan.computed[k] === null ? g : results[next++];
-      return sumTo(gk, xs[k].shape);
     });
   }
 }
