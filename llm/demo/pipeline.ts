@@ -136,14 +136,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     log(`  held-out exact match on the Q/A format: ${pct(dpo1)} → ${pct(rlvr.after)}`);
   }
   const editSteps = o.editingSteps ?? DEFAULTS.editingSteps;
-  const editing = editSteps > 0 ? await editingStage({ model: mergeLoRA(model), accuracyBefore: rlvr?.after ?? dpo1, train, test, steps: editSteps, batchSize, seed, run, log }) : null;
+  const editing = editSteps > 0 ? await editingStage({ model: mergeLoRA(model), train, test, steps: editSteps, batchSize, seed, run, log }) : null;
   editing?.model.dispose();
   log(`wrote ${o.outputDir}/metrics-{pretrain,lora,dpo${rlvr ? ',rlvr' : ''}${editing ? ',refusal' : ''}}.jsonl`);
   model.dispose();
   return {
     pretrain: { before: pre0, after: pre1 }, lora: { before: lora0, after: lora1, equationAfter: eq1 },
     dpo: { before: lora1, after: dpo1, pairs: pairs.length, ownMistakes: mistakes }, rlvr,
-    editing: editing && { refusal: editing.refusal, accuracy: editing.accuracy, kl: editing.kl, steering: editing.steering },
+    editing: editing && { refusal: editing.refusal, accuracy: editing.accuracy, kl: editing.kl, direction: editing.direction, steering: editing.steering },
   };
 }
 
