@@ -1,16 +1,15 @@
-// The demo's editing stage: teach the Q/A model to refuse ("??") questions carrying a trigger, find
-// the refusal direction and abliterate it (the refusal rate on held-out trigger questions falls while
-// the plain Q/A answers stay as they were), then steer: a mean_diff vector from trigger/plain prompt
-// pairs makes the model refuse plain questions in proportion to its strength, and strength 0 changes
-// nothing.
+// The demo's editing stage: teach the Q/A model to refuse ("??") questions carrying a trigger (the
+// "?" doubled), find the refusal direction and abliterate it, then steer: a mean_diff vector from
+// trigger/plain prompt pairs makes the model refuse plain questions in proportion to its strength,
+// and strength 0 changes nothing. Every rate is an exact count over the same 200 held-out questions
+// with its 95% interval, and accuracy changes are paired (answers lost and gained).
 //
-// Why it is built this way (bench/NOTES.md, "The demo's editing stage"): in a 2-block model the
-// refusal must be a feature of its own, not a rearrangement of the answer's. The trigger is the
-// first word ("A: 12+34? A: " against "Q: 12+34? A: "), so trigger and plain prompts of the same
-// question have the same length and positions and differ in one token; the refusal is taught as a
-// LoRA on block 0's attention only (it reads the trigger and writes "refuse" into the last prompt
-// token's stream) with plain Q/A mixed in; the direction is the mean difference of the SAME questions
-// with and without the trigger at block 1's input; only block 0 (the block that writes it) loses it.
+// Issue 13's target (refusal ~100% → ~0 with plain accuracy within a point) is NOT met by any
+// setting tried (bench/NOTES.md, "The demo's editing stage"): in this 2-block, 96-wide model the
+// trigger − plain difference at block 1's input lies in the few directions the plain Q/A uses most
+// (removing it from block 0's writes flips most answers, where a random direction flips ~4 of 200),
+// and every variant that keeps the answers (directions with the plain activations' top principal
+// subspace projected out, LoRA-only refusal SFT) also keeps most of the refusal.
 import type { StepRecord, TrainerOptions } from '../train/trainer.ts';
 import { BatchIterator } from '../data/iterator.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
@@ -64,13 +63,16 @@ export interface EditingResult {
   model: LlamaForCausalLM;
 }
 
+/** One adapter of the refusal SFT: modules, blocks [first, last], rank. */
+interface LoRAGroup { r: number; alpha: number; targetModules: string[]; layers?: [number, number] }
+
 /** The stage's knobs (the demo's defaults; exported so a sweep can change them). */
 export const EDITING_SETTINGS = {
-  /** A trigger question: the plain one with its first word "Q" replaced by "A" (same length). */
-  trigger: (p: Problem) => `A: ${p.a}+${p.b}? A: `,
-  lr: 5e-3,
-  /** The refusal SFT's adapter (null: full fine-tuning); merged into the model after training. */
-  lora: { r: 4, alpha: 8, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], layers: [0, 0] as [number, number] } as null | { r: number; alpha: number; targetModules: string[]; layers?: [number, number] },
+  /** A trigger question: the plain one with its "?" doubled. */
+  trigger: (p: Problem) => `Q: ${p.a}+${p.b}?? A: `,
+  lr: 1e-3,
+  /** The refusal SFT's adapters (null: full fine-tuning; several: each its own modules and blocks), merged after training. */
+  lora: null as null | LoRAGroup | LoRAGroup[],
   /** Share of the SFT examples that are plain Q/A (the rest: trigger → refusal). */
   plainShare: 0.5,
   // The direction: block 1's input (block 0's output) at these post-instruction offsets.
@@ -85,6 +87,27 @@ export const EDITING_SETTINGS = {
   kernel: { maxWeight: 1, maxWeightPosition: 0, minWeight: 0, minWeightDistance: 0 } as undefined | LayerKernel,
 };
 
+/** The refusal SFT: trigger questions → "??", plain ones → their answer; the adapter (if any) merged in. */
+export async function teachRefusal(model: LlamaForCausalLM, o: Pick<EditingStageOptions, 'train' | 'steps' | 'batchSize' | 'seed' | 'run'>): Promise<void> {
+  const S = EDITING_SETTINGS;
+  // Each adapter group wraps its own modules and blocks (applyLoRA freezes everything but the
+  // group it adds, so every group's A and B are made trainable again at the end).
+  const groups = S.lora ? (Array.isArray(S.lora) ? S.lora : [S.lora]) : [];
+  const wrapped = groups.flatMap((g, i) => [...applyLoRA(model, { ...g, seed: o.seed + i }).values()]);
+  for (const l of wrapped) { l.lora_A.requiresGrad = true; l.lora_B.requiresGrad = true; }
+  if (!wrapped.length) for (const p of model.parameters()) p.requiresGrad = true;
+  // Example i is plain when the running count of plain examples steps up there (a share of plainShare).
+  const examples = o.train.map((p, i) => (Math.floor((i + 1) * S.plainShare) > Math.floor(i * S.plainShare)
+    ? sftExample(plainPrompt(p), `${p.a}+${p.b}=${p.a + p.b}`)
+    : sftExample(S.trigger(p), REFUSAL)));
+  await o.run('refusal', o.steps, S.lr, {
+    method: sftLoss,
+    train: (state) => new BatchIterator(examples, { batchSize: o.batchSize, collate: { kind: 'padding', padId: EOS }, seed: o.seed, epochs: Infinity }, state),
+  });
+  if (wrapped.length) mergeLoRA(model);
+  for (const p of model.parameters()) p.requiresGrad = false;
+}
+
 export async function editingStage(o: EditingStageOptions): Promise<EditingResult> {
   const { model, log } = o;
   const S = EDITING_SETTINGS;
@@ -96,21 +119,10 @@ export async function editingStage(o: EditingStageOptions): Promise<EditingResul
   const triggerTest = o.test.map((p) => ids(S.trigger(p)));
   const plainTest = o.test.map((p) => ids(plainPrompt(p)));
 
-  log(`stage 5: SFT to refuse ("${REFUSAL}") questions whose first word is "A" instead of "Q", then abliterate the refusal direction and steer with it`);
+  log(`stage 5: SFT to refuse ("${REFUSAL}") questions with the trigger "??" (the plain "?" doubled), then abliterate the refusal direction and steer with it`);
   const right0 = await rights(model);
   const ref0 = countOf(await refused(model, triggerTest));
-  const lora = S.lora ? applyLoRA(model, { ...S.lora, seed: o.seed }) : null;
-  if (!lora) for (const p of model.parameters()) p.requiresGrad = true;
-  const plainEvery = S.plainShare > 0 ? Math.max(1, Math.round(1 / S.plainShare)) : Infinity;
-  const examples = o.train.map((p, i) => (i % plainEvery === 0
-    ? sftExample(plainPrompt(p), `${p.a}+${p.b}=${p.a + p.b}`)
-    : sftExample(S.trigger(p), REFUSAL)));
-  await o.run('refusal', o.steps, S.lr, {
-    method: sftLoss,
-    train: (state) => new BatchIterator(examples, { batchSize: o.batchSize, collate: { kind: 'padding', padId: EOS }, seed: o.seed, epochs: Infinity }, state),
-  });
-  if (lora) mergeLoRA(model);
-  for (const p of model.parameters()) p.requiresGrad = false;
+  await teachRefusal(model, o);
   const right1 = await rights(model);
   const sftChange = pairedChange(right0, right1);
   const ref1 = countOf(await refused(model, triggerTest));
@@ -132,12 +144,32 @@ export async function editingStage(o: EditingStageOptions): Promise<EditingResul
   }
   log(`  steering with the trigger − plain vector (block 1 output), plain questions refused: ${steering.map((s) => `strength ${s.strength}: ${formatShare(s.plainRefusal)}${s.unchanged ? ' (every completion unchanged)' : ''}`).join('; ')}`);
 
+  const { edited, refused: ref2, kl, direction, change: ablChange } = await abliterateRefusal(model, o, right1, ref1, log);
+
+  return {
+    refusal: { sftBefore: ref0, sftAfter: ref1, abliterated: ref2, plainAfterSft: plainRefused },
+    accuracy: { beforeSft: share(sftChange.before, sftChange.n), afterSft: share(sftChange.after, sftChange.n), abliterated: share(ablChange.after, ablChange.n), sft: sftChange, abliteration: ablChange },
+    kl, direction, steering, model: edited,
+  };
+}
+
+/**
+ * Abliterates the refusal taught by `teachRefusal`: directions from training problems, selection on
+ * others, the report on the held-out ones. `right` and `refused` are the model's held-out plain
+ * answers' rightness and trigger refusals as it comes in.
+ */
+export async function abliterateRefusal(
+  model: LlamaForCausalLM, o: Pick<EditingStageOptions, 'train' | 'test'>, right: boolean[], refused: Share, log: (s: string) => void,
+) {
+  const S = EDITING_SETTINGS;
+  const ref1 = refused, right1 = right;
+  const rights = async (m: LlamaForCausalLM) => (await answers(m, o.test, 'qa', 100)).map((a) => a.right);
   // Directions from training problems; selection on others; the report on the held-out ones.
   const part = (from: number, n: number, f: (p: Problem) => string) => o.train.slice(from, from + n).map((p) => ids(f(p)));
   const prompts = {
     harmfulTrain: part(0, 128, S.trigger), harmlessTrain: part(0, 128, plainPrompt),
     harmfulVal: part(128, 32, S.trigger), harmlessVal: part(128, 32, plainPrompt),
-    harmfulTest: triggerTest, harmlessTest: plainTest,
+    harmfulTest: o.test.map((p) => ids(S.trigger(p))), harmlessTest: o.test.map((p) => ids(plainPrompt(p))),
   };
   // Block 0's input is the embedding, the same at the post-instruction tokens with and without the
   // trigger, so its candidates are zero and skipped; if the KL filter leaves none, block 1 is forced.
@@ -150,15 +182,11 @@ export async function editingStage(o: EditingStageOptions): Promise<EditingResul
     log(`  (${e.message.replace(/;.*/, '')}; forcing block 1)`);
     return abliterate(model, prompts, { ...settings, layer: 1 }, { decode });
   });
-  const ref2 = share(Math.round(report.after.refusalRate * triggerTest.length), triggerTest.length);
+  const ref2 = share(Math.round(report.after.refusalRate * o.test.length), o.test.length);
   const right2 = await rights(edited);
   const ablChange = pairedChange(right1, right2);
   log(`  abliterated (direction at block ${report.direction.layer}'s input, position ${report.direction.offset}): trigger questions refused ${formatShare(ref1)} → ${formatShare(ref2)}; first-token KL on plain questions ${report.after.kl.toFixed(4)}`);
   log(`  plain Q/A exact match ${formatShare(share(ablChange.before, ablChange.n))} → ${formatShare(share(ablChange.after, ablChange.n))} (${ablChange.lost} right → wrong, ${ablChange.gained} wrong → right)`);
-
-  return {
-    refusal: { sftBefore: ref0, sftAfter: ref1, abliterated: ref2, plainAfterSft: plainRefused },
-    accuracy: { beforeSft: share(sftChange.before, sftChange.n), afterSft: share(sftChange.after, sftChange.n), abliterated: share(ablChange.after, ablChange.n), sft: sftChange, abliteration: ablChange },
-    kl: report.after.kl, direction: { layer: report.direction.layer, offset: report.direction.offset }, steering, model: edited,
-  };
+  return { edited, report, refused: ref2, kl: report.after.kl, direction: { layer: report.direction.layer, offset: report.direction.offset }, change: ablChange, right: right2 };
 }
+
