@@ -7,7 +7,7 @@
 // Issue 13's target (refusal ~100% → ~0 with plain accuracy within a point) is NOT met by any
 // setting tried (bench/NOTES.md, "The demo's editing stage"): in this 2-block, 96-wide model the
 // trigger − plain difference at block 1's input lies in the few directions the plain Q/A uses most
-// (removing it from block 0's writes flips most answers, where a random direction flips ~4 of 200),
+// (removing it from block 0's writes leaves 0-31 of 105 right, a random direction moves the count by ≤ 4),
 // and every variant that keeps the answers (directions with the plain activations' top principal
 // subspace projected out, LoRA-only refusal SFT) also keeps most of the refusal.
 import type { StepRecord, TrainerOptions } from '../train/trainer.ts';
@@ -126,14 +126,15 @@ export async function editingStage(o: EditingStageOptions): Promise<EditingResul
   const right1 = await rights(model);
   const sftChange = pairedChange(right0, right1);
   const ref1 = countOf(await refused(model, triggerTest));
-  const plainRefused = countOf(await refused(model, plainTest));
+  // The plain completions serve twice: plain refusals now, and the unsteered baseline below.
+  const plainTexts = await completions(model, plainTest, setup);
+  const plainRefused = countOf(plainTexts.map((t) => isRefusal(t, [REFUSAL])));
   log(`  held-out trigger questions refused: ${formatShare(ref0)} → ${formatShare(ref1)} (plain questions refused after: ${formatShare(plainRefused)})`);
   log(`  plain Q/A exact match ${formatShare(share(sftChange.before, sftChange.n))} → ${formatShare(share(sftChange.after, sftChange.n))} (${sftChange.lost} right → wrong, ${sftChange.gained} wrong → right)`);
 
   // Steering the SFT model (before abliteration): trigger − plain at the last prompt token.
   const pairs = o.train.slice(0, 64).map((p) => ({ positive: ids(S.trigger(p)), negative: ids(plainPrompt(p)) }));
   const vector = await trainSteeringVector(model, pairs, { method: 'mean_diff' });
-  const plainTexts = await completions(model, plainTest, setup);
   const steering: EditingResult['steering'] = [];
   for (const strength of [0, 0.5, 1]) {
     const h = controlHook(model, [{ directions: vector, strength }]);
