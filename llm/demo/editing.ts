@@ -156,14 +156,13 @@ export async function editingStage(o: EditingStageOptions): Promise<EditingResul
 
 /**
  * Abliterates the refusal taught by `teachRefusal`: directions from training problems, selection on
- * others, the report on the held-out ones. `right` and `refused` are the model's held-out plain
+ * others, the report on the held-out ones. `right1` and `ref1` are the model's held-out plain
  * answers' rightness and trigger refusals as it comes in.
  */
 export async function abliterateRefusal(
-  model: LlamaForCausalLM, o: Pick<EditingStageOptions, 'train' | 'test'>, right: boolean[], refused: Share, log: (s: string) => void,
+  model: LlamaForCausalLM, o: Pick<EditingStageOptions, 'train' | 'test'>, right1: boolean[], ref1: Share, log: (s: string) => void,
 ) {
   const S = EDITING_SETTINGS;
-  const ref1 = refused, right1 = right;
   const rights = async (m: LlamaForCausalLM) => (await answers(m, o.test, 'qa', 100)).map((a) => a.right);
   // Directions from training problems; selection on others; the report on the held-out ones.
   const part = (from: number, n: number, f: (p: Problem) => string) => o.train.slice(from, from + n).map((p) => ids(f(p)));
