@@ -7,7 +7,7 @@
 // Issue 13's target (refusal ~100% → ~0 with plain accuracy within a point) is NOT met by any
 // setting tried (bench/NOTES.md, "The demo's editing stage"): in this 2-block, 96-wide model the
 // trigger − plain difference at block 1's input lies in the few directions the plain Q/A uses most
-// (removing it from block 0's writes leaves 0-31 of 105 right, a random direction moves the count by ≤ 4),
+// (removing it from block 0's writes leaves 0-31 right of 105-142, a random direction moves the count by ≤ 4),
 // and every variant that keeps the answers (directions with the plain activations' top principal
 // subspace projected out, LoRA-only refusal SFT) also keeps most of the refusal.
 import type { StepRecord, TrainerOptions } from '../train/trainer.ts';
