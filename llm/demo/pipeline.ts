@@ -45,7 +45,9 @@ export interface DemoOptions {
 // reaches ~88% after 400 steps of 32; LoRA on attention learns to copy the operands into place in
 // ~200 steps; DPO with a learning rate this size and the chosen answers' NLL (RPO) keeps what SFT
 // learned, where plain DPO at the SFT rate dropped the Q/A accuracy to 0.
-const DEFAULTS = { pretrainSteps: 400, loraSteps: 200, dpoSteps: 40, dpoPairs: 256, batchSize: 32, rlvrSteps: 50, editingSteps: 60 };
+// The editing stage's refusal SFT needs 120 steps: 60 left 21% of trigger questions answered and cost
+// 20 points of plain accuracy; 120 refuse 95.5% and keep it (bench/NOTES.md, "The demo's editing stage").
+const DEFAULTS = { pretrainSteps: 400, loraSteps: 200, dpoSteps: 40, dpoPairs: 256, batchSize: 32, rlvrSteps: 50, editingSteps: 120 };
 const LR = { pretrain: 3e-3, lora: 5e-3, dpo: 1e-3, rlvr: 2e-3 };
 const ATTENTION = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
 
@@ -136,14 +138,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     log(`  held-out exact match on the Q/A format: ${pct(dpo1)} → ${pct(rlvr.after)}`);
   }
   const editSteps = o.editingSteps ?? DEFAULTS.editingSteps;
-  const editing = editSteps > 0 ? await editingStage({ model: mergeLoRA(model), accuracyBefore: rlvr?.after ?? dpo1, train, test, steps: editSteps, batchSize, seed, run, log }) : null;
+  const editing = editSteps > 0 ? await editingStage({ model: mergeLoRA(model), train, test, steps: editSteps, batchSize, seed, run, log }) : null;
   editing?.model.dispose();
   log(`wrote ${o.outputDir}/metrics-{pretrain,lora,dpo${rlvr ? ',rlvr' : ''}${editing ? ',refusal' : ''}}.jsonl`);
   model.dispose();
   return {
     pretrain: { before: pre0, after: pre1 }, lora: { before: lora0, after: lora1, equationAfter: eq1 },
     dpo: { before: lora1, after: dpo1, pairs: pairs.length, ownMistakes: mistakes }, rlvr,
-    editing: editing && { refusal: editing.refusal, accuracy: editing.accuracy, kl: editing.kl, steering: editing.steering },
+    editing: editing && { refusal: editing.refusal, accuracy: editing.accuracy, kl: editing.kl, direction: editing.direction, steering: editing.steering },
   };
 }
 

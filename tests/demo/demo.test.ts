@@ -17,8 +17,19 @@ describe('wgrad demo pipeline', () => {
     for (const x of [r.pretrain.before, r.pretrain.after, r.lora.before, r.lora.after, r.dpo.after]) expect(x).toBeGreaterThanOrEqual(0);
     expect(r.dpo.pairs).toBe(8);
     const e = r.editing!;
-    for (const x of [e.refusal.sftAfter, e.refusal.abliterated, e.accuracy.abliterated, ...e.steering.map((s) => s.plainRefusal)]) expect(x).toBeGreaterThanOrEqual(0);
+    // Refusal and accuracy are counts over the same 200 held-out questions, with their intervals.
+    for (const x of [e.refusal.sftAfter, e.refusal.abliterated, e.accuracy.afterSft, e.accuracy.abliterated, ...e.steering.map((s) => s.plainRefusal)]) {
+      expect(x.n).toBe(200);
+      expect(x.low).toBeLessThanOrEqual(x.rate);
+      expect(x.high).toBeGreaterThanOrEqual(x.rate);
+    }
+    // The paired counts add up: right after = right before − lost + gained.
+    for (const c of [e.accuracy.sft, e.accuracy.abliteration]) expect(c.after).toBe(c.before - c.lost + c.gained);
+    expect(e.accuracy.abliteration.before).toBe(e.accuracy.afterSft.k);
     expect(e.steering.map((s) => s.strength)).toEqual([0, 0.5, 1]);
+    // Strength 0 changes nothing: every completion is the unsteered model's.
+    expect(e.steering[0].unchanged).toBe(true);
+    expect(e.steering[0].plainRefusal.k).toBe(e.refusal.plainAfterSft.k);
     for (const f of ['adapter/adapter_config.json', 'adapter/adapter_model.safetensors', 'adapter-mlx/adapters.safetensors', 'adapter-mlx/adapter_config.json']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
