@@ -4,6 +4,7 @@
 // float64.
 import { GEMV_MAX_ROWS, gemvColumns, gemvKernel } from '../../kernels/gemv.ts';
 import type { Storage } from '../backend.ts';
+export { GEMV_MAX_ROWS };
 import { sigmoid } from '../cpu/math.ts';
 import { assertSizes, assertStorages, f32Bits, type Routine } from '../routine.ts';
 

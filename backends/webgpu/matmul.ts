@@ -2,7 +2,9 @@
 // shape, with batches beyond the per-dimension workgroup limit split over several dispatches.
 import { matmulDispatch, matmulKernel, matmulUniform } from '../../kernels/matmul.ts';
 import type { MatmulParams, Storage } from '../backend.ts';
-import type { GpuRoutineContext } from '../routine.ts';
+import type { GpuBinding, GpuRoutineContext } from '../routine.ts';
+import { GEMV_MAX_ROWS } from '../../kernels/gemv.ts';
+import { runGemv } from '../routines/gemv.ts';
 import { checkShape } from './views.ts';
 
 /** C[b] = op(A[b]) · op(B[b]) → [batch, m, n]; f32. */
@@ -22,6 +24,21 @@ export function matmulGpu(g: GpuRoutineContext, a: Storage, b: Storage, p: Matmu
   const ab = g.bind('matmul', 'a', a), bb = g.bind('matmul', 'b', b);
   const out = g.alloc(batch * m * n, 'f32', 'matmul');
   if (out.size === 0) return out;
+  // A batch of row blocks against one shared B (a Linear on [B, T, K]) is one product of batch·m
+  // rows: C's batches are contiguous [m, n] blocks, so the output is the same memory.
+  if (batch > 1 && p.bBatchStride === 0 && !p.transA && p.aBatchStride === m * k && batch * m <= 16 * g.maxWorkgroups) {
+    return matmulInto(g, ab, bb, out, { ...p, batch: 1, m: batch * m, aBatchStride: 0 });
+  }
+  return matmulInto(g, ab, bb, out, p);
+}
+
+function matmulInto(g: GpuRoutineContext, ab: GpuBinding, bb: GpuBinding, out: Storage, p: MatmulParams): Storage {
+  const { batch, m, n, k } = p;
+  // Few rows against a weight stored [n, k]: the gemv kernel (many workgroups over n, lanes over k).
+  if (batch === 1 && p.transB && !p.transA && m <= GEMV_MAX_ROWS) {
+    runGemv(g, 'matmul', { M: m, weights: 1, mode: 'concat', norm: false, residual: false }, [ab, bb, g.bind('matmul', 'out', out)], k, [n], n, 0);
+    return out;
+  }
   const sig = `matmul:${+p.transA}${+p.transB}:${batch}:${m}:${n}:${k}:${p.aBatchStride}:${p.bBatchStride}`;
   const mk = g.memo(sig, () => matmulKernel({ ...p, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize }));
   const [gx, gy] = matmulDispatch(mk, m, n, 1);
