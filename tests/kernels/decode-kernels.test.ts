@@ -61,7 +61,11 @@ for (const { name, get } of testBackends().filter((b) => b.name !== 'cpu-f64')) 
       const backend = await get();
       for (const [B, T, K, N] of [[4, 1, 24, 37], [3, 1, 9, 5], [6, 3, 16, 8]]) {
         const x = vals(B * T * K, 3), wt = vals(N * K, 4);
-        const y = w.matmul(w.tensor(x, [B, T, K], { backend }), w.tensor(wt, [N, K], { backend }), { transB: true });
+        const xt = w.tensor(x, [B, T, K], { backend }), wtt = w.tensor(wt, [N, K], { backend });
+        const count = () => (backend as Partial<{ counters: { dispatches: number } }>).counters?.dispatches ?? 0;
+        const d0 = count();
+        const y = w.matmul(xt, wtt, { transB: true });
+        if (backend.name === 'webgpu') expect(count() - d0).toBe(1); // one dispatch
         expect(y.shape).toEqual([B, T, N]);
         expect(maxDiff(await y.data(), projectionRef(x, B * T, K, [wt], [N], {}))).toBeLessThan(2e-6);
       }
