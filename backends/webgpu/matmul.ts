@@ -5,6 +5,8 @@ import { matmulDispatch, matmulKernel, matmulUniform } from '../../kernels/matmu
 import { reduceGpu } from './reduce.ts';
 import type { MatmulParams, Storage } from '../backend.ts';
 import type { GpuBinding, GpuRoutineContext } from '../routine.ts';
+import { GEMV_MAX_ROWS } from '../../kernels/gemv.ts';
+import { runGemv } from '../routines/gemv.ts';
 import { checkShape } from './views.ts';
 
 /** C[b] = op(A[b]) · op(B[b]) → [batch, m, n]; f32. */
@@ -22,10 +24,25 @@ export function matmulGpu(g: GpuRoutineContext, a: Storage, b: Storage, p: Matmu
     );
   }
   const ab = g.bind('matmul', 'a', a), bb = g.bind('matmul', 'b', b);
-  const splits = batch === 1 ? splitK(m, n, k) : 1;
-  if (splits > 1) return splitKMatmul(g, ab, bb, p, splits);
+  // A batch of row blocks against one shared B (a Linear on [B, T, K]) is one product of batch·m
+  // rows: C's batches are contiguous [m, n] blocks, so the output is the same memory.
+  const q = batch > 1 && p.bBatchStride === 0 && !p.transA && p.aBatchStride === m * k && batch * m <= 16 * g.maxWorkgroups
+    ? { ...p, batch: 1, m: batch * m, aBatchStride: 0 } : p;
+  // Few rows against a weight stored [n, k] (decode): the gemv kernel, many workgroups over n, lanes over k.
+  const gemv = q.batch === 1 && q.transB && !q.transA && q.m <= GEMV_MAX_ROWS && q.m > 0 && n > 0;
+  const splits = q.batch === 1 && !gemv ? splitK(q.m, n, k) : 1;
+  if (splits > 1) return splitKMatmul(g, ab, bb, q, splits);
   const out = g.alloc(batch * m * n, 'f32', 'matmul');
   if (out.size === 0) return out;
+  if (gemv) {
+    runGemv(g, 'matmul', { M: q.m, weights: 1, mode: 'concat', norm: false, residual: false }, [ab, bb, g.bind('matmul', 'out', out)], k, [n], n, 0);
+    return out;
+  }
+  return matmulInto(g, ab, bb, out, q);
+}
+
+function matmulInto(g: GpuRoutineContext, ab: GpuBinding, bb: GpuBinding, out: Storage, p: MatmulParams): Storage {
+  const { batch, m, n, k } = p;
   const sig = `matmul:${+p.transA}${+p.transB}:${batch}:${m}:${n}:${k}:${p.aBatchStride}:${p.bBatchStride}`;
   const mk = g.memo(sig, () => matmulKernel({ ...p, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize, tiles: g.tiles?.matmul }));
   const [gx, gy] = matmulDispatch(mk, m, n, 1);
@@ -43,8 +60,9 @@ export function matmulGpu(g: GpuRoutineContext, a: Storage, b: Storage, p: Matmu
 }
 
 /**
- * Fewer output tiles than this (about two per SM of a large GPU) leave SMs idle (the LoRA gradients: [16, 576] = 9 tiles with K = 4096
- * tokens took 0.37 ms each on an H100, 12 % of a SmolLM2 step for 120 of them; bench/NOTES.md).
+ * Fewer output tiles than this (about two per SM of a large GPU) leave SMs idle: the LoRA gradients,
+ * e.g. [16, 576] = 9 tiles with K = 4096 tokens, took 0.37 ms each on an H100, 45 % of a SmolLM2
+ * step for 372 of them (bench/NOTES.md, session 4).
  */
 const FEW_TILES = 256;
 /** Split until about this many workgroups run; each split keeps at least MIN_SLICE of K. */

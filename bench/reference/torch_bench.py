@@ -541,7 +541,10 @@ def grpo_wl(name, prompts, G, P, new_tokens, micro):
                 small=lambda: grpo_wl("tiny", 1, 2, 3, 1, 2), make=make, tol=1e-3)
 
 
-def generation_wl(name, B, P, G):
+def generation_wl(name, B, P, G, static=False):
+    """static: HF's StaticCache (preallocated, written in place) with the forward under
+    torch.compile(mode="reduce-overhead", fullgraph=True), the recipe of transformers' LLM
+    inference-optimization guide; the first warmup call compiles (CUDA graphs), so it is not timed."""
     m = MODELS[name]
 
     def make(dtype, device):
@@ -549,6 +552,9 @@ def generation_wl(name, B, P, G):
         if dtype == "bf16":
             model = model.to(torch.bfloat16)
         model.eval()
+        if static:
+            model.generation_config.cache_implementation = "static"
+            model.forward = torch.compile(model.forward, mode="reduce-overhead", fullgraph=True)
         ids = ints((B, P), 7, m["vocab"]).to(device)
         mask = torch.ones_like(ids)
         state = dict(n=0)
@@ -567,11 +573,12 @@ def generation_wl(name, B, P, G):
 
         return step, outputs, metrics
 
-    return dict(id=f"generate_{name}_b{B}p{P}g{G}", suite="generation", op="generate",
+    return dict(id=f"generate{'_static_compile' if static else ''}_{name}_b{B}p{P}g{G}", suite="generation", op="generate",
                 shape=dict(model=name, batch=B, prompt=P, newTokens=G, layers=m["layers"], hidden=m["hidden"], vocab=m["vocab"]),
                 flops=2 * matmul_params(m) * B * (P + G), bytes=lambda d: esize(d) * total_params(m) * G,
-                impl="transformers generate (greedy, KV cache)", dtypes=["f32", "bf16"], wall=True,
-                timing=dict(warmup=1, samples=3), small=lambda: generation_wl("tiny", 2, 5, 3), make=make, tol=1e-4)
+                impl="transformers generate (greedy, " + ("StaticCache + torch.compile reduce-overhead)" if static else "KV cache)"),
+                dtypes=["f32"] if static else ["f32", "bf16"], wall=True,
+                timing=dict(warmup=2 if static else 1, samples=3), small=lambda: generation_wl("tiny", 2, 5, 3), make=make, tol=1e-4)
 
 
 def training_workloads(quick):
@@ -584,7 +591,8 @@ def training_workloads(quick):
 def generation_workloads(quick):
     if quick:
         return [generation_wl("tiny", 1, 8, 8), generation_wl("tiny", 4, 8, 8)]
-    return [generation_wl(n, b, 128, 128) for n in ("smollm2-135m", "qwen2.5-0.5b", "tinyllama-1.1b") for b in (1, 16)]
+    return ([generation_wl(n, b, 128, 128) for n in ("smollm2-135m", "qwen2.5-0.5b", "tinyllama-1.1b") for b in (1, 16)]
+            + [generation_wl("smollm2-135m", b, 128, 128, static=True) for b in (1, 16)])
 
 
 # ---- running ------------------------------------------------------------------------------------

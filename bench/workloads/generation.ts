@@ -33,10 +33,16 @@ export function generationInstance(m: LlamaForCausalLM, B: number, P: number, G:
   const ids = randomInts(B * P, 7, m.config.vocabSize);
   const prompts = Array.from({ length: B }, (_, b) => Array.from(ids.subarray(b * P, (b + 1) * P)));
   let generated = 0;
+  // GPU commands recorded per generation step (prefill included), where the backend counts them.
+  const counters = () => (backend as Partial<{ counters: { dispatches: number } }>).counters?.dispatches;
+  let dispatches: number | undefined;
   return {
     step: async () => {
+      const d0 = counters();
       const out = await generate(m, prompts, { maxNewTokens: G });
+      const d1 = counters();
       generated = out.reduce((s, o) => s + o.length, 0);
+      if (d0 !== undefined && d1 !== undefined) dispatches = (d1 - d0) / G;
     },
     // The prefill logits: the numbers every generated token is chosen from.
     outputs: async () => {
@@ -47,7 +53,10 @@ export function generationInstance(m: LlamaForCausalLM, B: number, P: number, G:
       x.dispose();
       return [v];
     },
-    metrics: (t) => ({ tokensPerSecond: generated / (t.stats.medianMs / 1000), newTokens: generated }),
+    metrics: (t) => ({
+      tokensPerSecond: generated / (t.stats.medianMs / 1000), newTokens: generated,
+      ...(dispatches !== undefined ? { dispatchesPerStep: dispatches } : {}),
+    }),
     dispose,
   };
 }

@@ -38,7 +38,7 @@ export async function generate(model: LlamaForCausalLM, prompts: number[][], opt
   let segments = pad.map((n) => Array.from({ length: maxLen }, (_, t) => (t < n ? 0 : 1)));
   const out: number[][] = prompts.map(() => []);
   const done = new Array(B).fill(false);
-  const cache = new KVCache(model.config.numLayers);
+  const cache = new KVCache(model.config.numLayers, { capacity: maxLen + opts.maxNewTokens });
   try {
     let ids = prompts.map((p, b) => [...new Array(pad[b]).fill(0), ...p]);
     let positions = prompts.map((_, b) => Array.from({ length: maxLen }, (_, t) => Math.max(0, t - pad[b])));

@@ -9,6 +9,7 @@ import { Embedding, Linear, RMSNorm } from '../../../engine/nn/layers.ts';
 import { Module } from '../../../engine/nn/module.ts';
 import { type LlamaConfig, validateConfig } from './config.ts';
 import type { KVCache } from './kv-cache.ts';
+import { fusedDecodeBlock } from './decode.ts';
 
 export interface ForwardOpts {
   cache?: KVCache;
@@ -50,12 +51,18 @@ class Attention extends Module {
     const { numHeads: H, numKvHeads: KV, headDim: D } = this.c;
     const [B, T] = x.shape;
     const heads = (t: Tensor, n: number) => permute(reshape(t, [B, T, n, D]), [0, 2, 1, 3]); // [B, n, T, D]
-    const q = rope(heads(this.q_proj.forward(x), H), { tables });
-    let k = rope(heads(this.k_proj.forward(x), KV), { tables });
-    let v = heads(this.v_proj.forward(x), KV);
-    if (cache) [k, v] = cache.append(layer, k, v);
-    // Fused causal attention, GQA without repeating k/v; the cached keys come first (past = S − T).
-    const o = scaledDotProductAttention(q, k, v, seg ?? {}); // [B, H, T, D]
+    let o: Tensor; // [B, H, T, D]
+    if (cache) {
+      // Decoding: rope of q and k and the write of k, v into the preallocated cache in one kernel.
+      const rows = (t: Tensor, n: number) => ({ t, layout: { stride: n * D, offset: 0 } });
+      const q = cache.write(layer, rows(this.q_proj.forward(x), H), rows(this.k_proj.forward(x), KV), rows(this.v_proj.forward(x), KV), tables, H);
+      o = cache.attend(layer, q, seg);
+    } else {
+      const q = rope(heads(this.q_proj.forward(x), H), { tables });
+      const k = rope(heads(this.k_proj.forward(x), KV), { tables });
+      // Fused causal attention, GQA without repeating k/v.
+      o = scaledDotProductAttention(q, k, heads(this.v_proj.forward(x), KV), seg ?? {});
+    }
     return this.o_proj.forward(reshape(permute(o, [0, 2, 1, 3]), [B, T, H * D]));
   }
 }
@@ -75,7 +82,7 @@ class MLP extends Module {
 
 class DecoderLayer extends Module {
   self_attn: Attention; mlp: MLP; input_layernorm: RMSNorm; post_attention_layernorm: RMSNorm;
-  constructor(c: LlamaConfig, o: { backend: Backend }) {
+  constructor(private c: LlamaConfig, o: { backend: Backend }) {
     super();
     this.self_attn = this.child('self_attn', new Attention(c, o));
     this.mlp = this.child('mlp', new MLP(c, o));
@@ -83,6 +90,10 @@ class DecoderLayer extends Module {
     this.post_attention_layernorm = this.child('post_attention_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps, o));
   }
   forward(x: Tensor, layer: number, tables: RopeTables, seg: Segments | null, cache?: KVCache, hook = noHook): Tensor {
+    if (cache && hook === noHook) { // decoding without editing hooks: the fused step (decode.ts) where it applies
+      const y = fusedDecodeBlock(this, this.c, x, layer, tables, seg, cache);
+      if (y) return y;
+    }
     x = hook('block_input', x);
     const h = add(x, hook('attn_output', this.self_attn.forward(this.input_layernorm.forward(x), layer, tables, seg, cache)));
     return hook('block_output', add(h, hook('mlp_output', this.mlp.forward(this.post_attention_layernorm.forward(h)))));
@@ -145,6 +156,7 @@ export class LlamaForCausalLM extends Module {
     if (segQ.length !== B || segQ.some((r) => r.length !== T || r.some((id) => !Number.isInteger(id)))) {
       throw new Error(`llama forward: segments must be [${B}][${T}] integers for ids ${ids.describe()}`);
     }
+    if (opts.cache) opts.cache.reserve(B, T, this.config.numKvHeads, this.config.headDim, this.backend);
     const segK = opts.cache ? opts.cache.keySegments(segQ) : segQ;
     const seg = segmentTensors(segQ, segK, this.backend);
     // cos/sin computed and uploaded once, shared by every layer's q and k (and their backward).
