@@ -10,19 +10,13 @@
 // Bindings: 0 QI, 1 KI, 2 VI, 3 C, 4 S (read), 5 QO, 6 KC, 7 VC (read_write), 8 uniform
 //   { n, T, D, rd, perBlock, H, KV, L, start, qs, qo, ks, ko, vs, vo }.
 // Dispatch: ceil(E / 256) workgroups, folded.
+import { ropePair } from './rope.ts';
 import { entry1d, type Kernel, uniformBlock } from './wgsl.ts';
 
 export const KV_ROPE_PARAMS = ['n', 'T', 'D', 'rd', 'perBlock', 'H', 'KV', 'L', 'start', 'qs', 'qo', 'ks', 'ko', 'vs', 'vo'];
 
 export function kvRopeKernel(style: 'half' | 'interleaved'): Kernel {
-  const pair = style === 'half'
-    ? `  let h2 = P.rd / 2u;
-  let first = j < h2;
-  let pi = select(j - h2, j, first);
-  let p = select(j - h2, j + h2, first);`
-    : `  let first = (j & 1u) == 0u;
-  let pi = j / 2u;
-  let p = j ^ 1u;`;
+  const pair = ropePair(style, 'h2'); // h names the head below
   const code = `
 @group(0) @binding(0) var<storage, read> QI: array<f32>;
 @group(0) @binding(1) var<storage, read> KI: array<f32>;

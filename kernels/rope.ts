@@ -10,16 +10,25 @@
 // Dispatch: ceil(n / 256) workgroups, folded.
 import { entry1d, type Kernel, uniformBlock } from './wgsl.ts';
 
-export function ropeKernel(style: 'half' | 'interleaved'): Kernel {
-  const params = ['n', 'T', 'D', 'rd', 'perBlock'];
-  const pair = style === 'half'
-    ? `  let h = P.rd / 2u;
-  let first = j < h;
-  let pi = select(j - h, j, first);
-  let p = select(j - h, j + h, first);`
+/**
+ * WGSL for element j of a head's rotated dims: `first` (the cos·x − sin·x' half), `pi` (its
+ * frequency index) and `p` (its partner's index); `half` pairs j with j ± rd/2 (Llama/HF),
+ * `interleaved` pairs 2i with 2i + 1 (llama2.c / GPT-J). `h` names the half-width variable.
+ */
+export function ropePair(style: 'half' | 'interleaved', h = 'h'): string {
+  return style === 'half'
+    ? `  let ${h} = P.rd / 2u;
+  let first = j < ${h};
+  let pi = select(j - ${h}, j, first);
+  let p = select(j - ${h}, j + ${h}, first);`
     : `  let first = (j & 1u) == 0u;
   let pi = j / 2u;
   let p = j ^ 1u;`;
+}
+
+export function ropeKernel(style: 'half' | 'interleaved'): Kernel {
+  const params = ['n', 'T', 'D', 'rd', 'perBlock'];
+  const pair = ropePair(style);
   const code = `
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> C: array<f32>;

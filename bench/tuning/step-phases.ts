@@ -10,27 +10,19 @@
 //          (add --cpu-prof --cpu-prof-dir=$OUT after `node` for a profile of the host side)
 import { backward, noGrad } from '../../engine/autodiff.ts';
 import { tidy } from '../../engine/memory.ts';
-import { randomInit } from '../../llm/models/llama/init.ts';
-import { LlamaForCausalLM } from '../../llm/models/llama/model.ts';
-import { applyLoRA, trainableParameters } from '../../engine/nn/apply-lora.ts';
 import { mul } from '../../engine/ops/index.ts';
-import { AdamW } from '../../engine/optim/adamw.ts';
 import { gradNormScale } from '../../engine/optim/clip.ts';
 import { sftLoss } from '../../llm/train/sft.ts';
 import { createWebGPUBackend } from '../../backends/webgpu/index.ts';
 import { SMOLLM2_135M } from '../models.ts';
-import { LORA, randomBatch } from '../workloads/lora-sft.ts';
+import { loraTrainee, randomBatch } from '../workloads/lora-sft.ts';
 
 const quick = process.argv[2] === 'quick';
 const poolGiB = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
 const b = await createWebGPUBackend({ poolLimitBytes: poolGiB === undefined ? undefined : poolGiB * 2 ** 30 });
 const c = quick ? { ...SMOLLM2_135M.config, numLayers: 2, vocabSize: 512 } : SMOLLM2_135M.config;
 const B = quick ? 2 : 8, T = quick ? 32 : 512;
-const m = new LlamaForCausalLM(c, { backend: b });
-randomInit(m, 0);
-applyLoRA(m, { ...LORA, seed: 0 });
-const params = trainableParameters(m).map(([, p]) => p);
-const opt = new AdamW(params, { lr: 1e-4, weightDecay: 0.01 });
+const { m, params, optimizer: opt } = loraTrainee(c, b);
 console.log(`${b.description}, pool limit ${poolGiB === undefined ? 'default' : `${poolGiB} GiB`}, batch ${B}×${T}`);
 
 /** Record `fn`, then wait for the GPU: record ms, total ms, dispatches (and pipelines compiled), peak GB. */
