@@ -6,8 +6,10 @@
 #             && ../shared/gpu/pack.sh
 #   there:  source .gpu/remote-env.sh; bash bench/tuning/measure.sh $OUT [pieces...]
 # carry [".gpu", "dist/cli.js", "dist/step-profile.js", "dist/attention-tuning.js"].
-# Pieces (default: all, in this order): profile training kernels attention generation; KERNELS=ids
-# picks the kernel workloads (default attention,lora_linear). All pieces' limits add up to ~11 min.
+# Pieces (default: profile training kernels attention generation, in this order; also grpo); KERNELS=ids
+# picks the kernel workloads (default attention,lora_linear). A device command may run 10 minutes:
+# the default pieces' limits add up to ~12.5 min and grpo alone to ~9, so split them over calls.
+# Each result file is rewritten after every row, so a piece cut by its limit keeps what it measured.
 set -uo pipefail
 out=${1:?usage: measure.sh OUTDIR [pieces...]}; shift
 pieces=${*:-profile training kernels attention generation}
@@ -24,8 +26,11 @@ for p in $pieces; do
   case $p in
     profile) run 60 profile.txt node dist/step-profile.js --only lora_sft_step_smollm2,dpo_step --json "$out/$gpu-profile.json" ;;
     training)
-      run 150 training.txt python3 bench/reference/torch_bench.py --suite training --dtypes f32,bf16 --out "$out/$gpu-torch-training.json"
-      run 180 training.txt node dist/cli.js bench --suite training --backend webgpu --out "$out/$gpu-wgrad-training.json" ;;
+      run 150 training.txt python3 bench/reference/torch_bench.py --suite training --dtypes f32,bf16 --only lora_sft_step,dpo_step --out "$out/$gpu-torch-training.json"
+      run 150 training.txt node dist/cli.js bench --suite training --backend webgpu --only lora_sft_step,dpo_step --out "$out/$gpu-wgrad-training.json" ;;
+    grpo) # PyTorch: ~12 s a step, 4 steps per dtype; wgrad's step did not finish 4 inside 180 s at a65caff
+      run 120 grpo.txt python3 bench/reference/torch_bench.py --suite training --dtypes f32 --only grpo --out "$out/$gpu-torch-grpo.json"
+      run 400 grpo.txt node dist/cli.js bench --suite training --backend webgpu --only grpo --out "$out/$gpu-wgrad-grpo.json" ;;
     kernels)
       run 45 kernels.txt python3 bench/reference/torch_bench.py --suite kernels --dtypes f32,bf16 --only "${KERNELS:-attention,lora_linear}" --out "$out/$gpu-torch-kernels.json"
       run 45 kernels.txt node dist/cli.js bench --suite kernels --backend webgpu --only "${KERNELS:-attention,lora_linear}" --out "$out/$gpu-wgrad-kernels.json" ;;
@@ -33,6 +38,6 @@ for p in $pieces; do
     generation)
       run 120 generation.txt python3 bench/reference/torch_bench.py --suite generation --dtypes f32 --only smollm2 --out "$out/$gpu-torch-generation.json"
       run 120 generation.txt node dist/cli.js bench --suite generation --backend webgpu --only smollm2 --out "$out/$gpu-wgrad-generation.json" ;;
-    *) echo "measure.sh: unknown piece '$p' (profile training kernels attention generation)" >&2; exit 2 ;;
+    *) echo "measure.sh: unknown piece '$p' (profile training grpo kernels attention generation)" >&2; exit 2 ;;
   esac
 done
