@@ -79,6 +79,8 @@ export function grpoWorkload(model: ModelShape, prompts: number, G: number, P: n
         dispose: () => { optimizer.dispose(); m.dispose(); },
       };
     },
-    small: () => grpoWorkload(TINY, 1, 2, 3, 1, 2),
+    // 4 completions of 3 tokens: rewards differ within the group, so the check sees a non-zero
+    // loss and gradient (1 token × 2 completions often tied, giving advantage 0 and a check of 0 = 0).
+    small: () => grpoWorkload(TINY, 1, 4, 3, 3, 2),
   };
 }
