@@ -29,7 +29,7 @@ export function matmulGpu(g: GpuRoutineContext, a: Storage, b: Storage, p: Matmu
   const q = batch > 1 && p.bBatchStride === 0 && !p.transA && p.aBatchStride === m * k && batch * m <= 16 * g.maxWorkgroups
     ? { ...p, batch: 1, m: batch * m, aBatchStride: 0 } : p;
   // Few rows against a weight stored [n, k] (decode): the gemv kernel, many workgroups over n, lanes over k.
-  const gemv = q.batch === 1 && q.transB && !q.transA && q.m <= GEMV_MAX_ROWS && q.m > 0 && n > 0;
+  const gemv = q.batch === 1 && q.transB && !q.transA && q.m <= GEMV_MAX_ROWS;
   const splits = q.batch === 1 && !gemv ? splitK(q.m, n, k) : 1;
   if (splits > 1) return splitKMatmul(g, ab, bb, q, splits);
   const out = g.alloc(batch * m * n, 'f32', 'matmul');
