@@ -48,7 +48,15 @@ export interface GpuRoutineContext {
   memo<T>(key: string, make: () => T): T;
   /** The device profile's tile preferences (backends/webgpu/profiles.ts); absent: the kernels' defaults. */
   readonly tiles?: TilePreferences;
+  /**
+   * 'f16': f32 products that kernels/matmul-mma.ts serves run on the matrix units with operands
+   * rounded to f16 (the backend only says so where the device has them); absent or 'f32': f32 FMAs.
+   */
+  readonly matmulPrecision?: MatmulPrecision;
 }
+
+/** How f32 matmuls compute: exact f32 FMAs, or f16 operands on the matrix units with f32 accumulation. */
+export type MatmulPrecision = 'f32' | 'f16';
 
 /**
  * Tiles a device profile prefers, in order: the first that fits the device's limits and suits the

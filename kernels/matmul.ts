@@ -88,7 +88,7 @@ export function matmulUniform(p: {
 }
 
 /** Workgroup counts for `batches` products (≤ 65535; split larger batches with batchOffset). */
-export function matmulDispatch(kernel: MatmulKernel, m: number, n: number, batches: number): [number, number, number] {
+export function matmulDispatch(kernel: { tileM: number; tileN: number }, m: number, n: number, batches: number): [number, number, number] {
   return [Math.ceil(n / kernel.tileN), Math.ceil(m / kernel.tileM), batches];
 }
 

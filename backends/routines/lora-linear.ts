@@ -4,6 +4,7 @@
 import { loraLinearKernel, type LoraLinearKernel } from '../../kernels/lora-linear.ts';
 import { add, input, mul, program } from '../../kernels/expr.ts';
 import { matmulDispatch, matmulUniform } from '../../kernels/matmul.ts';
+import { usesMma } from '../webgpu/matmul.ts';
 import type { Storage, View } from '../backend.ts';
 import { assertSizes, assertStorages, f32Bits, type GpuRoutineContext, type Routine } from '../routine.ts';
 
@@ -65,7 +66,9 @@ export const loraLinear: Routine<Args, { y: Storage; xa: Storage }> = {
     const lb = [g.bind(op, 'a', a), g.bind(op, 'b', b)];
     const biasB = bias ? g.bind(op, 'bias', bias) : null;
     // N = 0 still owes xa, which only N-tile 0 writes: no tiles, so take the unfused path.
-    const mk = N === 0 || M === 0 ? null : g.memo<LoraLinearKernel | null>(`lora:${M}:${N}:${K}:${r}:${+(bias !== null)}`,
+    // On the matrix units (matmulPrecision 'f16') the frozen product x·wᵀ is the one worth their speed.
+    const mma = usesMma(g, { batch: 1, m: M, n: N, k: K, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 });
+    const mk = N === 0 || M === 0 || mma ? null : g.memo<LoraLinearKernel | null>(`lora:${M}:${N}:${K}:${r}:${+(bias !== null)}`,
       () => loraLinearKernel({ m: M, n: N, k: K, r, bias: bias !== null, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize, tiles: g.tiles?.matmul }));
     if (!mk) return unfused(g, x, w, bias, a, b, scale, M, N, K, r);
     const [gx, gy] = matmulDispatch(mk, M, N, 1);

@@ -4,12 +4,12 @@
 // read() returns at once; work reaches the GPU when a value is read, on sync(), or every
 // `maxPendingDispatches`. The routines reach the device only through GpuRoutineContext.
 import type { Backend, DType, MatmulParams, MemoryStats, ReduceOp, Storage, View } from '../backend.ts';
-import type { GpuRoutineContext, Routine, TilePreferences } from '../routine.ts';
+import type { GpuRoutineContext, MatmulPrecision, Routine, TilePreferences } from '../routine.ts';
 import { fillKernel } from '../../kernels/copy.ts';
 import { elementwiseKernel } from '../../kernels/elementwise.ts';
 import type { Program } from '../../kernels/expr.ts';
 import type { Kernel } from '../../kernels/wgsl.ts';
-import type { AcquiredDevice, AdapterInfo } from './device.ts';
+import { envVar, type AcquiredDevice, type AdapterInfo } from './device.ts';
 import { copyGpu, copyIntoGpu } from './copy.ts';
 import { gatherGpu, scatterAddGpu } from './gather.ts';
 import { missingDawnFlags } from './profiles.ts';
@@ -40,6 +40,12 @@ export interface WebGPUBackendOptions {
    * only serve tests of grid folding and batch splitting at sizes a software GPU can run.
    */
   maxWorkgroupsPerDimension?: number;
+  /**
+   * 'f16' runs f32 matmuls on the matrix units (tensor cores) with operands rounded to f16 and f32
+   * accumulation (kernels/matmul-mma.ts); needs shader-f16 and chromium-experimental-subgroup-matrix
+   * with 32-lane subgroups, else creation fails and says what is missing. Default: $WGRAD_MATMUL_PRECISION, else 'f32'.
+   */
+  matmulPrecision?: MatmulPrecision;
 }
 
 class GPUStorage implements Storage {
@@ -63,6 +69,7 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
   readonly profile: { name: string; why: string; missingDawnFlags: string[] };
   /** The profile's tile preferences, read by the matmul and attention routines (GpuRoutineContext.tiles). */
   readonly tiles: TilePreferences;
+  readonly matmulPrecision: MatmulPrecision;
 
   private readonly pool: BufferPool;
   private readonly recorder: Recorder;
@@ -87,6 +94,7 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
     this.adapterInfo = acq.adapterInfo;
     this.profile = { name: acq.profile.name, why: acq.profileWhy, missingDawnFlags: acq.runtime === 'node' ? missingDawnFlags(acq.profile, acq.dawnFlags) : [] };
     this.tiles = acq.profile.tiles;
+    this.matmulPrecision = checkMatmulPrecision(opts.matmulPrecision ?? envVar('WGRAD_MATMUL_PRECISION') ?? 'f32', acq);
     this.ownsDevice = acq.ownsDevice;
     this.description = `webgpu (${acq.adapterName}; ${acq.runtime})`;
     this.maxWorkgroups = Math.min(
@@ -384,4 +392,17 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
     this.recorder.dispose();
     if (this.ownsDevice) this.device.destroy();
   }
+}
+
+/** The requested matmul precision, if this device can give it (else an error saying what it lacks). */
+function checkMatmulPrecision(want: string, acq: AcquiredDevice): MatmulPrecision {
+  if (want !== 'f32' && want !== 'f16') throw new Error(`webgpu backend: matmul precision '${want}' (WGRAD_MATMUL_PRECISION / matmulPrecision) must be 'f32' or 'f16'`);
+  if (want === 'f32') return want;
+  const missing = ['shader-f16', 'chromium-experimental-subgroup-matrix'].filter((f) => !acq.features.has(f));
+  if (acq.profile.subgroupSize !== 32) missing.push(`32-lane subgroups (profile '${acq.profile.name}' promises ${acq.profile.subgroupSize ?? 'no fixed size'})`);
+  if (missing.length) {
+    throw new Error(`webgpu backend: matmul precision 'f16' needs ${missing.join(', ')}, which ${acq.adapterName} lacks here` +
+      (acq.runtime === 'node' ? ` (in Node, Dawn shows them on NVIDIA only with WEBGPU_DAWN_FLAGS='${acq.profile.dawnFlags.join(' ')}')` : '') + "; use 'f32'");
+  }
+  return want;
 }

@@ -171,7 +171,7 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
 }
 
 /** An environment variable, or undefined where there is none or reading it is not allowed (Deno without --allow-env). */
-function envVar(name: string): string | undefined {
+export function envVar(name: string): string | undefined {
   try { return g.process?.env?.[name]; } catch { return undefined; }
 }
 

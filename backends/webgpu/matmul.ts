@@ -8,6 +8,7 @@ import type { GpuBinding, GpuRoutineContext } from '../routine.ts';
 import { GEMV_MAX_ROWS } from '../../kernels/gemv.ts';
 import { runGemv } from '../routines/gemv.ts';
 import { checkShape } from './views.ts';
+import { chooseMma, mmaEligible, mmaKernel } from '../../kernels/matmul-mma.ts';
 
 /** C[b] = op(A[b]) · op(B[b]) → [batch, m, n]; f32. */
 export function matmulGpu(g: GpuRoutineContext, a: Storage, b: Storage, p: MatmulParams): Storage {
@@ -41,10 +42,17 @@ export function matmulGpu(g: GpuRoutineContext, a: Storage, b: Storage, p: Matmu
   return matmulInto(g, ab, bb, out, q);
 }
 
+/** Whether matmulGpu runs this product on the matrix units (matmulPrecision 'f16' and a shape they serve). */
+export function usesMma(g: GpuRoutineContext, p: MatmulParams): boolean {
+  return g.matmulPrecision === 'f16' && mmaEligible(p);
+}
+
 function matmulInto(g: GpuRoutineContext, ab: GpuBinding, bb: GpuBinding, out: Storage, p: MatmulParams): Storage {
   const { batch, m, n, k } = p;
-  const sig = `matmul:${+p.transA}${+p.transB}:${batch}:${m}:${n}:${k}:${p.aBatchStride}:${p.bBatchStride}`;
-  const mk = g.memo(sig, () => matmulKernel({ ...p, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize, tiles: g.tiles?.matmul }));
+  const mma = usesMma(g, p);
+  const sig = `matmul:${+p.transA}${+p.transB}:${batch}:${m}:${n}:${k}:${p.aBatchStride}:${p.bBatchStride}${mma ? ':mma' : ''}`;
+  const mk = g.memo(sig, () => (mma ? mmaKernel(chooseMma(m, n, batch), p.transA, p.transB)
+    : matmulKernel({ ...p, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize, tiles: g.tiles?.matmul })));
   const [gx, gy] = matmulDispatch(mk, m, n, 1);
   if (gx > g.maxWorkgroups || gy > g.maxWorkgroups) {
     throw new Error(`webgpu matmul: [${m}, ${n}] output needs ${gy}×${gx} tiles, over the ${g.maxWorkgroups} workgroups per dimension limit`);

@@ -10,6 +10,7 @@ import { ints, mismatch, rng, type Tol, uniform } from './compare.ts';
 import { binary, type BinaryName as BinaryOp, unary, type UnaryName as UnaryOp, where } from './elementwise-ops.ts';
 import { webgpuSuite } from './gpu-suite.ts';
 import { splitK } from '../../backends/webgpu/matmul.ts';
+import { mmaEligible, roundToF16 } from '../../kernels/matmul-mma.ts';
 
 const { SEED, cpu, gpuIt } = webgpuSuite();
 
@@ -300,6 +301,27 @@ describe('webgpu backend vs cpu', () => {
     }
     expect(splitK(4096, 576, 576), 'a large output is not split').toBe(1);
     expect(splitK(16, 576, 4096), 'the LoRA dA shape of the SmolLM2 step').toBe(32);
+  });
+
+  gpuIt('matmul precision f16: subgroup-matrix products where the device has them, else a clear error', async (g) => {
+    await expect(createWebGPUBackend({ matmulPrecision: 'bf16' as 'f16' })).rejects.toThrow(/matmul precision 'bf16' .* must be 'f32' or 'f16'/);
+    const mma = g.features.has('shader-f16') && g.features.has('chromium-experimental-subgroup-matrix') && g.profile.name === 'nvidia';
+    if (!mma) {
+      await expect(createWebGPUBackend({ matmulPrecision: 'f16' })).rejects.toThrow(/matmul precision 'f16' needs .*(shader-f16|subgroup-matrix|32-lane)/);
+      return;
+    }
+    // Inputs already f16 make the product exact up to summation order: any staging slip is O(1).
+    const h = await createWebGPUBackend({ matmulPrecision: 'f16' });
+    try {
+      for (const [m, n, k, transA, transB, batch] of [[64, 48, 40, false, true, 1], [32, 96, 36, true, false, 2], [80, 64, 64, true, true, 1], [48, 32, 100, false, false, 1]] as const) {
+        expect(mmaEligible({ m, n, k, transA, transB, aBatchStride: m * k, bBatchStride: k * n })).toBe(true);
+        const p = { batch, m, n, k, transA, transB, aBatchStride: batch > 1 ? m * k : 0, bBatchStride: batch > 1 ? k * n : 0 };
+        const a = Array.from(uniform(rand, batch * m * k), roundToF16), b = Array.from(uniform(rand, batch * k * n), roundToF16);
+        await agree(h, `mma matmul ${JSON.stringify(p)}`, [f32(a), f32(b)], (be, [x, y]) => be.matmul(x, y, p), { atol: 1e-5, rtol: 1e-5 });
+      }
+    } finally {
+      h.destroy();
+    }
   });
 
   gpuIt('small grid limit: 1-D work folds into 2-D grids, matmul batches split (batchOffset)', async () => {
