@@ -7,6 +7,10 @@ export const BACKENDS = ['auto', 'cpu', 'webgpu'] as const;
 export const backendFlags: Flag[] = [
   { flags: '--backend <name>', help: 'cpu | webgpu | auto (default: $WGRAD_BACKEND, then auto: a GPU adapter, else cpu)', parse: choice(BACKENDS) },
   { flags: '--verbose', help: 'also show the GPU runtime\'s own messages (Dawn, Vulkan) and stack traces' },
+  {
+    flags: '--matmul-precision <p>', parse: choice(['f32', 'f16'] as const),
+    help: 'f32 (default, $WGRAD_MATMUL_PRECISION) | f16: f32 matmuls on tensor cores with operands rounded to f16 and f32 sums (webgpu with subgroup matrices; cpu emulates)',
+  },
 ];
 
 export const modelFlags: Flag[] = [

@@ -19,6 +19,7 @@ export * from './ops/index.ts';
 export type { Backend, DType } from '../backends/backend.ts';
 export { createBackend, resolveBackendChoice, BACKEND_CHOICES, isSoftwareAdapter } from '../backends/select.ts';
 export type { BackendChoice, CreateBackendOptions } from '../backends/select.ts';
+export type { MatmulPrecision } from '../backends/routine.ts';
 // Modules and optimizers.
 export { Module } from './nn/module.ts';
 export { Linear, Embedding, RMSNorm } from './nn/layers.ts';

@@ -7,6 +7,8 @@ import type { Program } from '../../kernels/expr.ts';
 import { evalProgram } from './elementwise.ts';
 import { forEachRun } from './strided.ts';
 import { cpuMatmul } from './matmul.ts';
+import { roundToF16 } from '../../kernels/matmul-mma.ts';
+import type { MatmulPrecision } from '../routine.ts';
 
 class CpuStorage implements Storage {
   constructor(readonly backend: CpuBackend, readonly data: Data, readonly dtype: DType) {}
@@ -20,8 +22,8 @@ export class CpuBackend implements Backend, CpuRoutineContext {
   private liveBytes = 0;
   private peakLiveBytes = 0;
 
-  constructor(readonly precision: 'f32' | 'f64' = 'f32') {
-    this.description = `cpu (${precision === 'f64' ? 'float64' : 'float32'})`;
+  constructor(readonly precision: 'f32' | 'f64' = 'f32', readonly matmulPrecision: MatmulPrecision = 'f32') {
+    this.description = `cpu (${precision === 'f64' ? 'float64' : 'float32'}${matmulPrecision === 'f16' ? ', matmul operands rounded to f16' : ''})`;
   }
 
   alloc(size: number, dtype: DType): CpuStorage {
@@ -126,7 +128,8 @@ export class CpuBackend implements Backend, CpuRoutineContext {
 
   matmul(a: Storage, b: Storage, p: MatmulParams): Storage {
     const out = this.alloc(p.batch * p.m * p.n, 'f32');
-    cpuMatmul(this.data(a) as Float32Array | Float64Array, this.data(b) as Float32Array | Float64Array, out.data as Float32Array | Float64Array, p);
+    cpuMatmul(this.data(a) as Float32Array | Float64Array, this.data(b) as Float32Array | Float64Array, out.data as Float32Array | Float64Array, p,
+      this.matmulPrecision === 'f16' ? roundToF16 : undefined);
     return out;
   }
 
@@ -168,6 +171,14 @@ export class CpuBackend implements Backend, CpuRoutineContext {
   destroy(): void {}
 }
 
-export function createCpuBackend(opts: { precision?: 'f32' | 'f64' } = {}): Backend {
-  return new CpuBackend(opts.precision ?? 'f32');
+/**
+ * matmulPrecision 'f16' emulates the WebGPU backend's matrix-unit matmuls (kernels/matmul-mma.ts):
+ * every product's operands rounded to f16, sums exact. It rounds every product, including the few
+ * shapes the GPU keeps in f32 (few rows, split-K, sides not multiples of 16), so it bounds the effect.
+ */
+export function createCpuBackend(opts: { precision?: 'f32' | 'f64'; matmulPrecision?: MatmulPrecision } = {}): Backend {
+  if (opts.matmulPrecision !== undefined && opts.matmulPrecision !== 'f32' && opts.matmulPrecision !== 'f16') {
+    throw new Error(`cpu backend: matmul precision '${opts.matmulPrecision}' must be 'f32' or 'f16'`);
+  }
+  return new CpuBackend(opts.precision ?? 'f32', opts.matmulPrecision ?? 'f32');
 }

@@ -20,13 +20,21 @@ function pack(x: Floats, base: number, rows: number, k: number, trans: boolean, 
   return into;
 }
 
-export function cpuMatmul(ad: Floats, bd: Floats, o: Floats, p: MatmulParams): void {
+/**
+ * `round` (matmul precision 'f16': kernels/matmul-mma.ts roundToF16) is applied to every operand
+ * element before the products, as the matrix units see them; the sums stay float64.
+ */
+export function cpuMatmul(ad: Floats, bd: Floats, o: Floats, p: MatmulParams, round?: (x: number) => number): void {
   const { batch, m, n, k } = p;
   const ap = new Float64Array(m * k), bp = new Float64Array(n * k);
   for (let t = 0; t < batch; t++) {
     // op(A) [m, k] as stored when not transposed; op(B)ᵀ [n, k] as stored when B is transposed.
     pack(ad, t * p.aBatchStride, m, k, p.transA, ap);
     pack(bd, t * p.bBatchStride, n, k, !p.transB, bp);
+    if (round) {
+      for (let i = 0; i < ap.length; i++) ap[i] = round(ap[i]);
+      for (let i = 0; i < bp.length; i++) bp[i] = round(bp[i]);
+    }
     const ob = t * m * n;
     for (let i = 0; i < m; i += 4) {
       const ri = Math.min(4, m - i);
