@@ -8,8 +8,9 @@
 //
 // Same contract as kernels/matmul.ts: bindings 0 A, 1 B, 2 C, 3 the 12-word uniform of matmulUniform
 // (M, N, K, aBatchStride, bBatchStride, batchOffset, p0, p1, ldk, …); grid matmulDispatch. A and B
-// are read as vec4 (vec4Aligned must hold), C written as f32. Needs M % 16 = N % 16 = 0 (whole 16×16
-// result blocks are stored; blocks past M or N are skipped) and a subgroup size of 32.
+// are read as vec4 (vec4Aligned must hold), C written as f32. Any M and N: whole 16×16 result blocks
+// are stored straight to C, blocks that straddle the edge go through workgroup memory and each lane
+// writes the elements inside. Needs a subgroup size of 32.
 //   A: [M, K] (row stride ldk) or, transA, [K, M]; B: [K, N] or, transB, [N, K] (row stride ldk).
 //
 // Layout: a workgroup computes tileM × tileN of C with sgM × sgN subgroups of 32 lanes, each owning
@@ -60,7 +61,7 @@ export const MMA_PRESETS = {
 /** Whether the MMA kernel serves this product (else the f32 kernels do). */
 export function mmaEligible(p: { m: number; n: number; k: number; transA: boolean; transB: boolean; aBatchStride: number; bBatchStride: number }): boolean {
   const aContig = p.transA ? p.m : p.k, bContig = p.transB ? p.k : p.n;
-  return p.m % MMA === 0 && p.n % MMA === 0 && p.k >= 32 && p.m >= 32 && p.n >= 32 &&
+  return p.k >= 32 && p.m >= 32 && p.n >= 32 &&
     aContig % 4 === 0 && bContig % 4 === 0 && p.aBatchStride % 4 === 0 && p.bBatchStride % 4 === 0;
 }
 
@@ -90,6 +91,7 @@ export function mmaKernel(c: MmaConfig, transA: boolean, transB: boolean): MmaKe
   }
   const aKContig = !transA, bKContig = transB;
   const sizeA = sa.rows * sa.stride, sizeB = sb.rows * sb.stride;
+  const subgroups = c.sgM * c.sgN, edge = MMA * MMA; // one 16×16 f32 scratch block per subgroup
   const key = `mma_${transA ? 't' : 'n'}${transB ? 't' : 'n'}_${c.tileM}x${c.tileN}x${c.BK}_${c.sgM}x${c.sgN}`;
 
   // Global reads of one slice into registers; `rowBase`/`colBase` in the operand's stored layout.
@@ -148,6 +150,7 @@ struct Params { M: u32, N: u32, K: u32, aBatchStride: u32, bBatchStride: u32, ba
 @group(0) @binding(3) var<uniform> u: Params;
 
 var<workgroup> shA: array<f16, ${sizeA}>; // ${sa.rows} × ${sa.cols} (+${PAD}) of A's slice, ${aKContig ? 'rows m, columns k' : 'rows k, columns m'}
+var<workgroup> shC: array<f32, ${subgroups * edge}>; // a result block that straddles M or N, per subgroup
 var<workgroup> shB: array<f16, ${sizeB}>; // ${sb.rows} × ${sb.cols} (+${PAD}) of B's slice, ${bKContig ? 'rows n, columns k' : 'rows k, columns n'}
 
 @compute @workgroup_size(${threads})
@@ -182,12 +185,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
   }
   let cBase = batch * u.M * u.N;
-  ${range(bm).flatMap((i) => range(bn).map((j) => `if (m0 + sm0 + ${i * MMA}u < u.M && n0 + sn0 + ${j * MMA}u < u.N) {
-    subgroupMatrixStore(&C, cBase + (m0 + sm0 + ${i * MMA}u) * u.N + n0 + sn0 + ${j * MMA}u, acc${i}_${j}, false, u.N);
-  }`)).join('\n  ')}
+  if (m0 + ${c.tileM}u <= u.M && n0 + ${c.tileN}u <= u.N) { // workgroup-uniform: the whole tile is inside C
+    ${range(bm).flatMap((i) => range(bn).map((j) =>
+      `subgroupMatrixStore(&C, cBase + (m0 + sm0 + ${i * MMA}u) * u.N + n0 + sn0 + ${j * MMA}u, acc${i}_${j}, false, u.N);`)).join('\n    ')}
+  } else { // an edge tile: each block through workgroup memory, elements inside C written by the lanes
+    let lane = lid % ${SUBGROUP}u;
+    ${range(bm).flatMap((i) => range(bn).map((j) => `subgroupMatrixStore(&shC, sg * ${edge}u, acc${i}_${j}, false, ${MMA}u);
+    workgroupBarrier();
+    for (var e = lane; e < ${edge}u; e = e + ${SUBGROUP}u) {
+      let r = m0 + sm0 + ${i * MMA}u + e / ${MMA}u;
+      let cc = n0 + sn0 + ${j * MMA}u + e % ${MMA}u;
+      if (r < u.M && cc < u.N) { C[cBase + r * u.N + cc] = shC[sg * ${edge}u + e]; }
+    }
+    workgroupBarrier();`)).join('\n    ')}
+  }
 }
 `;
   return {
-    code, key, tileM: c.tileM, tileN: c.tileN, workgroupSize: [threads, 1, 1], workgroupStorageBytes: 2 * (sizeA + sizeB), config: c,
+    code, key, tileM: c.tileM, tileN: c.tileN, workgroupSize: [threads, 1, 1], workgroupStorageBytes: 2 * (sizeA + sizeB) + 4 * subgroups * edge, config: c,
   };
 }
