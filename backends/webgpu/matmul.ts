@@ -1,7 +1,7 @@
 // Backend.matmul on WebGPU: the shape-specialised tiled kernel of kernels/matmul.ts, memoised per
 // shape, with batches beyond the per-dimension workgroup limit split over several dispatches, and
 // split-K for outputs too small to fill the GPU.
-import { matmulDispatch, matmulKernel, matmulUniform } from '../../kernels/matmul.ts';
+import { choosePreset, DEFAULT_MATMUL_TILES, matmulDispatch, matmulKernel, matmulUniform, type MatmulPresetName } from '../../kernels/matmul.ts';
 import { reduceGpu } from './reduce.ts';
 import type { MatmulParams, Storage } from '../backend.ts';
 import type { GpuBinding, GpuRoutineContext } from '../routine.ts';
@@ -31,7 +31,7 @@ export function matmulGpu(g: GpuRoutineContext, a: Storage, b: Storage, p: Matmu
     ? { ...p, batch: 1, m: batch * m, aBatchStride: 0 } : p;
   // Few rows against a weight stored [n, k] (decode): the gemv kernel, many workgroups over n, lanes over k.
   const gemv = q.batch === 1 && q.transB && !q.transA && q.m <= GEMV_MAX_ROWS;
-  const splits = q.batch === 1 && !gemv ? splitK(q.m, n, k) : 1;
+  const splits = q.batch === 1 && !gemv ? splitK(q.m, n, k, g.tiles?.matmul) : 1;
   if (splits > 1) return splitKMatmul(g, ab, bb, q, splits);
   const out = g.alloc(batch * m * n, 'f32', 'matmul');
   if (out.size === 0) return out;
@@ -73,15 +73,23 @@ function matmulInto(g: GpuRoutineContext, ab: GpuBinding, bb: GpuBinding, out: S
  * step for 372 of them (bench/NOTES.md, session 4).
  */
 const FEW_TILES = 256;
-/** Split until about this many workgroups run; each split keeps at least MIN_SLICE of K. */
-const TARGET_GROUPS = 512, MIN_SLICE = 128;
+/**
+ * Split until the chosen kernel launches about this many threads (a full wave of a 132-SM GPU at
+ * 1024 threads each); each split keeps at least MIN_SLICE of K. Counting the chosen preset's threads,
+ * not 32×32 tiles: the lm_head's dX chunks [341, 576] × K 49152 split 4 ways ran as 216 workgroups of
+ * 128 threads at 7 TFLOP/s (34 ms of a 195 ms step on an H100, bench/NOTES.md session 5).
+ */
+const TARGET_THREADS = 132 * 1024, MIN_SLICE = 128;
 
 /** How many K-slices to compute in parallel (1: none): a power of two dividing K into slices of 4·k. */
-export function splitK(m: number, n: number, k: number): number {
-  const tiles = Math.ceil(m / 32) * Math.ceil(n / 32); // the small tile's count: what the chooser falls back to
-  if (tiles >= FEW_TILES || k < 2 * MIN_SLICE) return 1;
+export function splitK(m: number, n: number, k: number, tiles: readonly MatmulPresetName[] = DEFAULT_MATMUL_TILES): number {
+  if (Math.ceil(m / 32) * Math.ceil(n / 32) >= FEW_TILES || k < 2 * MIN_SLICE) return 1;
+  const threads = (s: number) => {
+    const p = choosePreset(tiles, m, n, s);
+    return Math.ceil(m / p.tileM) * Math.ceil(n / p.tileN) * s * (p.tileM / p.TM) * (p.tileN / p.TN);
+  };
   let s = 1;
-  while (tiles * s < TARGET_GROUPS && k % (8 * s) === 0 && k / (2 * s) >= MIN_SLICE) s *= 2;
+  while (threads(s) < TARGET_THREADS && k % (8 * s) === 0 && k / (2 * s) >= MIN_SLICE) s *= 2;
   return s;
 }
 

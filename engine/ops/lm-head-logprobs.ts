@@ -23,7 +23,7 @@ import { concat, narrow, reshape } from './shape.ts';
 import { expectFloat, sameBackend } from './util.ts';
 
 export interface LmHeadLogprobsOpts extends TokenLogprobsOpts {
-  /** Rows per chunk (default: as many as keep one chunk's logits near 16M elements, 64 MB). */
+  /** Rows per chunk (default: as many as keep one chunk's logits within 16M elements, 64 MB, in whole 128-row tiles where that leaves any). */
   chunkRows?: number;
   /** Multiplies the logits before the log-softmax (GRPO: 1 / temperature; default 1). */
   scale?: number;
@@ -56,7 +56,9 @@ export function lmHeadTokenStats(hidden: Tensor, weight: Tensor, targets: Tensor
   if (ignore !== null && (!Number.isInteger(ignore) || Math.abs(ignore) >= 2 ** 31)) {
     throw new Error(`${op}: ignoreIndex ${ignore} must be a 32-bit integer`);
   }
-  const C = opts.chunkRows ?? Math.max(1, Math.floor(2 ** 24 / Math.max(V, 1)));
+  // Whole 128-row tiles where the chunk allows (the GPU's unchecked matmul): 341 → 256 rows for a 49k vocab.
+  const fit = Math.max(1, Math.floor(2 ** 24 / Math.max(V, 1)));
+  const C = opts.chunkRows ?? (fit >= 128 ? fit - (fit % 128) : fit);
   if (!Number.isInteger(C) || C < 1) throw new Error(`${op}: chunkRows ${C} must be a positive integer`);
   const scale = opts.scale ?? 1;
   if (!Number.isFinite(scale)) throw new Error(`${op}: scale ${scale} must be a finite number`);

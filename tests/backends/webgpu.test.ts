@@ -301,6 +301,7 @@ describe('webgpu backend vs cpu', () => {
     }
     expect(splitK(4096, 576, 576), 'a large output is not split').toBe(1);
     expect(splitK(16, 576, 4096), 'the LoRA dA shape of the SmolLM2 step').toBe(32);
+    expect(splitK(256, 576, 49152), 'the lm_head dX chunk of the SmolLM2 step: until ~a wave of threads').toBe(64);
   });
 
   gpuIt('matmul precision f16: subgroup-matrix products where the device has them, else a clear error', async (g) => {
