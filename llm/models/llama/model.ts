@@ -159,8 +159,7 @@ export class LlamaForCausalLM extends Module {
       throw new Error(`llama forward: segments must be [${B}][${T}] integers for ids ${ids.describe()}`);
     }
     if (opts.cache) opts.cache.reserve(B, T, this.config.numKvHeads, this.config.headDim, this.backend);
-    const segK = opts.cache ? opts.cache.keySegments(segQ) : segQ;
-    const seg = segmentTensors(segQ, segK, this.backend);
+    const seg = opts.cache ? opts.cache.segmentTensors(segQ) : segmentTensors(segQ, segQ, this.backend);
     // cos/sin computed and uploaded once, shared by every layer's q and k (and their backward).
     const tables = new RopeTables(positions, this.config.headDim, this.config.ropeTheta, this.backend);
     let h = this.model.embed_tokens.forward(ids);
@@ -168,7 +167,7 @@ export class LlamaForCausalLM extends Module {
     const at = (layer: number): LayerHook | undefined => hooks
       ? (point, x) => hooks.reduce((y, f) => f(y, { point, layer, positions }), x) : undefined;
     this.model.layers.forEach((layer, i) => { h = layer.forward(h, i, tables, seg, opts.cache, at(i), opts.merged ?? null); });
-    if (opts.cache) opts.cache.advance(T, segQ);
+    if (opts.cache) opts.cache.advance(T);
     if (opts.lastOnly) h = narrow(h, 1, T - 1, 1);
     return this.model.norm.forward(h);
   }
