@@ -1,7 +1,10 @@
 // Few-row matmul against weights stored [N, K] (a Linear's x · Wᵀ), for decoding, where the tiled
-// matmul would spend a 16- or 64-row tile on 1 to 16 rows and be bound by launch, not by bytes:
-//   X [M, K] (M ≤ GEMV_MAX_ROWS, a constant of the kernel), weights W0..W{nw−1} [Ni, K] → Y.
-// Work: one workgroup of 64 threads per CW output columns; thread (slot = lid / 8, lane = lid % 8)
+// matmul would spend a 16- or 64-row tile on a few rows and be bound by launch, not by bytes:
+//   X [M, K], weights W0..W{nw−1} [Ni, K] → Y. The rows are split into blocks of MB ≤ GEMV_MAX_ROWS
+// (MB a constant of the kernel, M a uniform): a batch of 64 decoding sequences is 4 blocks of 16,
+// each block re-reading the weights (from L2 on a GPU: the workgroups of one column block run
+// together). Every row's arithmetic is the same whatever M is.
+// Work: one workgroup of 64 threads per (row block, CW output columns); thread (slot = lid / 8, lane = lid % 8)
 // owns NC columns and the K units lane, lane + 8, ...: the 8 lanes of a slot read 8 consecutive
 // units of one weight row (128 contiguous bytes with vec4 units), X comes from cache. Each thread
 // keeps M·NC(·2) partial dot products; the 8 lanes are summed through workgroup memory
@@ -13,18 +16,21 @@
 // 1 / sqrt(Σx² / K + eps) per row (the lanes also sum x²; inv is applied after the dot products);
 // residual — R [M, NT] is added to the output (the residual stream of a decoder block).
 // Bindings: 0 X, 1.. W0..W{nw−1}, [G], [R], then Y (read_write), then uniform
-//   { KU (units per row), K (true K), N0, N1, N2, NT, groups, eps (f32 bits) }.
-// Dispatch: groups = ceil(NT / CW) workgroups, folded. Units are vec4 when K % 4 = 0.
+//   { KU (units per row), K (true K), N0, N1, N2, NT, groups, eps (f32 bits), M (rows), colGroups }.
+// Dispatch: groups = colGroups · ceil(M / MB) workgroups (colGroups = ceil(NT / CW)), folded;
+// workgroup w takes column block w % colGroups of row block w / colGroups. Rows past M (the last
+// block) read row M − 1 and write nothing. Units are vec4 when K % 4 = 0.
 import { MATH_F32 } from './math.ts';
 import { type Kernel, LINEAR_WORKGROUP, uniformBlock } from './wgsl.ts';
 
-/** Rows the kernel is built for at most (accumulators live in registers: M · NC · 2 of them). */
+/** Rows of one block at most (accumulators live in registers: MB · NC · 2 of them). */
 export const GEMV_MAX_ROWS = 16;
 const LANES = 8;
 const SLOTS = 8;
 const WG = LANES * SLOTS;
 
 export interface GemvSpec {
+  /** Rows per block (MB), 1..GEMV_MAX_ROWS. */
   M: number;
   /** Weight bindings: 1 to 3 with concat, 2 with swiglu. */
   weights: number;
@@ -34,7 +40,13 @@ export interface GemvSpec {
   vec4: boolean;
 }
 
-export const GEMV_PARAMS = ['KU', 'K', 'N0', 'N1', 'N2', 'NT', 'groups', 'eps'];
+export const GEMV_PARAMS = ['KU', 'K', 'N0', 'N1', 'N2', 'NT', 'groups', 'eps', 'M', 'colGroups'];
+
+/** Row blocks for M rows and the rows per block (as even as the blocks allow: 20 rows are 2 × 10). */
+export function gemvRowBlocks(M: number): { blocks: number; rows: number } {
+  const blocks = Math.ceil(M / GEMV_MAX_ROWS);
+  return { blocks, rows: Math.ceil(M / blocks) };
+}
 
 /** Output columns per workgroup. */
 export function gemvColumns(s: Pick<GemvSpec, 'mode'>): number {
@@ -92,16 +104,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
   ${LINEAR_WORKGROUP}
   if (w >= P.groups) { return; } // uniform per workgroup: the barrier below stays uniform
+  let cb = w % P.colGroups;
+  let r0 = (w / P.colGroups) * ${M}u;
   let lane = lid % ${LANES}u;
   let slot = lid / ${LANES}u;
-  let c0 = w * ${CW}u + slot * ${NC}u;
+  let c0 = cb * ${CW}u + slot * ${NC}u;
 ${unroll(M, (m) => unroll(NC, (j) => unroll(PW, (p) => `  var ${acc(m, j, p)} = 0.0;`)))}
 ${s.norm ? unroll(M, (m) => `  var ss${m} = 0.0;`) : ''}
+${unroll(M, (m) => `  let xrow${m} = min(r0 + ${m}u, P.M - 1u) * P.KU;`)}
   for (var k = lane; k < P.KU; k = k + ${LANES}u) {
 ${s.norm ? '    let g = G[k];' : ''}
 ${unroll(M, (m) => s.norm
-    ? `    let xr${m} = X[${m}u * P.KU + k]; ss${m} = ss${m} + ${dot(`xr${m}`, `xr${m}`)}; let x${m} = xr${m} * g;`
-    : `    let x${m} = X[${m}u * P.KU + k];`)}
+    ? `    let xr${m} = X[xrow${m} + k]; ss${m} = ss${m} + ${dot(`xr${m}`, `xr${m}`)}; let x${m} = xr${m} * g;`
+    : `    let x${m} = X[xrow${m} + k];`)}
 ${unroll(NC, (j) => unroll(PW, (p) => `    let w${j}_${p} = wrow${p}(c0 + ${j}u, k);`))}
 ${unroll(M, (m) => unroll(NC, (j) => unroll(PW, (p) => `    ${acc(m, j, p)} = ${acc(m, j, p)} + ${dot(`x${m}`, `w${j}_${p}`)};`)))}
   }
@@ -112,8 +127,9 @@ ${s.norm ? unroll(M, (m) => `  RED[(base + ${V + m}u) * ${LANES}u + lane] = ss${
   for (var o = lid; o < ${M * CW}u; o = o + ${WG}u) {
     let m = o / ${CW}u;
     let cl = o % ${CW}u;
-    let c = w * ${CW}u + cl;
-    if (c >= P.NT) { continue; }
+    let c = cb * ${CW}u + cl;
+    let row = r0 + m;
+    if (c >= P.NT || row >= P.M) { continue; }
     let rb = (cl / ${NC}u) * ${R}u; // the slot that owns column c
     let v = (m * ${NC}u + cl % ${NC}u) * ${PW}u;
     var d0 = 0.0;
@@ -128,8 +144,8 @@ ${s.norm ? `    var ss = 0.0;
     d0 = d0 * inv;
 ${PW === 2 ? '    d1 = d1 * inv;' : ''}` : ''}
     var y = ${mode === 'swiglu' ? 'd0 * sigmoid_(d0) * d1' : 'd0'};
-${s.residual ? '    y = y + Res[m * P.NT + c];' : ''}
-    Y[m * P.NT + c] = y;
+${s.residual ? '    y = y + Res[row * P.NT + c];' : ''}
+    Y[row * P.NT + c] = y;
   }
 }`;
 }

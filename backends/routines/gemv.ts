@@ -2,14 +2,21 @@
 // three weights [Ni, K], optionally RMS-normalised on the way in and with a residual added on the
 // way out, or the gate/up pair of a SwiGLU MLP. The cpu implementation is the same definition in
 // float64.
-import { GEMV_MAX_ROWS, gemvColumns, gemvKernel } from '../../kernels/gemv.ts';
+import { GEMV_MAX_ROWS, gemvColumns, gemvKernel, gemvRowBlocks } from '../../kernels/gemv.ts';
 import type { Storage } from '../backend.ts';
 export { GEMV_MAX_ROWS };
+
+/**
+ * Rows a fusedProjection takes at most: up to 4 blocks of GEMV_MAX_ROWS (a GRPO batch of 64
+ * sequences decodes in one dispatch per projection). Past that the weights would be re-read once per
+ * block of 16 rows, and a tiled matmul (the unfused block) reads them once per 64-row tile.
+ */
+export const PROJECTION_MAX_ROWS = 4 * GEMV_MAX_ROWS;
 import { sigmoid } from '../cpu/math.ts';
 import { assertSizes, assertStorages, f32Bits, type Routine } from '../routine.ts';
 
 export interface ProjectionParams {
-  /** Rows of x (1..GEMV_MAX_ROWS). */
+  /** Rows of x (1..PROJECTION_MAX_ROWS). */
   M: number;
   K: number;
   /** Rows of each weight [Ni, K]. */
@@ -37,7 +44,7 @@ export const fusedProjection: Routine<[x: Storage, weights: Storage[], norm: Sto
   assert(x, weights, norm, residual, p) {
     const op = 'fusedProjection';
     assertSizes(op, { M: p.M, K: p.K, ...Object.fromEntries(p.N.map((n, i) => [`N${i}`, n])) });
-    if (p.M < 1 || p.M > GEMV_MAX_ROWS) throw new Error(`${op}: M = ${p.M} rows, the kernel takes 1..${GEMV_MAX_ROWS}`);
+    if (p.M < 1 || p.M > PROJECTION_MAX_ROWS) throw new Error(`${op}: M = ${p.M} rows, the kernel takes 1..${PROJECTION_MAX_ROWS}`);
     if (weights.length !== p.N.length) throw new Error(`${op}: ${weights.length} weights for ${p.N.length} sizes`);
     if (p.mode === 'swiglu' ? p.N.length !== 2 || p.N[0] !== p.N[1] : p.N.length < 1 || p.N.length > 3) {
       throw new Error(`${op}: ${p.mode} takes ${p.mode === 'swiglu' ? 'gate and up weights of one shape' : '1 to 3 weights'}, got N = [${p.N.join(', ')}]`);
@@ -99,14 +106,16 @@ export const fusedProjection: Routine<[x: Storage, weights: Storage[], norm: Sto
   },
 };
 
-/** Record one gemv dispatch (also the few-row path of the plain WebGPU matmul). */
+/** Record one gemv dispatch of spec.M rows, in row blocks (also the few-row path of the plain WebGPU matmul). */
 export function runGemv(g: Parameters<typeof fusedProjection.webgpu>[0], op: string,
   spec: { M: number; weights: number; mode: 'concat' | 'swiglu'; norm: boolean; residual: boolean },
   bindings: ReturnType<typeof g.bind>[], K: number, N: number[], NT: number, eps: number): void {
   const vec4 = K % 4 === 0;
-  const kernel = gemvKernel({ ...spec, vec4 });
-  const groups = Math.ceil(NT / gemvColumns(spec));
+  const { blocks, rows } = gemvRowBlocks(spec.M);
+  const kernel = gemvKernel({ ...spec, M: rows, vec4 });
+  const colGroups = Math.ceil(NT / gemvColumns(spec));
+  const groups = colGroups * blocks;
   g.runGrid(op, kernel, bindings, {
-    KU: vec4 ? K / 4 : K, K, N0: N[0] ?? 0, N1: N[1] ?? 0, N2: N[2] ?? 0, NT, groups, eps: f32Bits(eps),
+    KU: vec4 ? K / 4 : K, K, N0: N[0] ?? 0, N1: N[1] ?? 0, N2: N[2] ?? 0, NT, groups, eps: f32Bits(eps), M: spec.M, colGroups,
   }, groups);
 }

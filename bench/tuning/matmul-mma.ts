@@ -108,6 +108,7 @@ const configs: MmaConfig[] = quick ? [MMA_PRESETS.medium] : [
   MMA_PRESETS.big, { tileM: 128, tileN: 128, BK: 64, sgM: 2, sgN: 4 }, { tileM: 128, tileN: 128, BK: 32, sgM: 4, sgN: 2 },
   { tileM: 128, tileN: 128, BK: 32, sgM: 2, sgN: 2 }, { tileM: 128, tileN: 64, BK: 32, sgM: 2, sgN: 2 }, { tileM: 64, tileN: 128, BK: 32, sgM: 2, sgN: 2 },
   MMA_PRESETS.medium, { tileM: 64, tileN: 64, BK: 64, sgM: 2, sgN: 2 }, { tileM: 64, tileN: 64, BK: 32, sgM: 1, sgN: 2 },
+  { tileM: 256, tileN: 128, BK: 32, sgM: 4, sgN: 2 }, { tileM: 128, tileN: 256, BK: 32, sgM: 2, sgN: 4 },
 ];
 for (const [name, m, n, k, ta, tb] of shapes) {
   const sa = f16.upload(Float32Array.from({ length: m * k }, rand), 'f32'), sb = f16.upload(Float32Array.from({ length: k * n }, rand), 'f32');

@@ -1,9 +1,9 @@
 // Inference-only fused ops of a decoding step (no gradient: they throw on inputs that need one):
-//   fusedProjection — few-row x · [W0; W1; W2]ᵀ with RMSNorm folded in and a residual added, or the
+//   fusedProjection — few-row (≤ 64) x · [W0; W1; W2]ᵀ with RMSNorm folded in and a residual added, or the
 //     SwiGLU gate/up pair, in one dispatch (routines/gemv.ts);
 //   ropeIntoCache — rope of q and k and the in-place write of k and v into a preallocated KV cache
 //     (routines/kv-rope.ts).
-import { fusedProjection as projectionRoutine, GEMV_MAX_ROWS, type ProjectionParams, projectionWidth } from '../../backends/routines/gemv.ts';
+import { fusedProjection as projectionRoutine, PROJECTION_MAX_ROWS, type ProjectionParams, projectionWidth } from '../../backends/routines/gemv.ts';
 import { kvRope, type RowLayout } from '../../backends/routines/kv-rope.ts';
 import { isGradEnabled } from '../autodiff.ts';
 import type { Tensor } from '../tensor.ts';
@@ -12,7 +12,7 @@ import type { RopeTables } from './nn.ts';
 import { expectFloat, sameBackend } from './util.ts';
 
 /** Rows a fusedProjection takes at most. */
-export const FUSED_PROJECTION_MAX_ROWS = GEMV_MAX_ROWS;
+export const FUSED_PROJECTION_MAX_ROWS = PROJECTION_MAX_ROWS;
 
 function noGradient(op: string, ts: Tensor[]): void {
   if (isGradEnabled() && ts.some((t) => t.requiresGrad)) throw new Error(`${op}: inference only (no gradient); run it under noGrad`);
@@ -27,7 +27,7 @@ export interface ProjectionOpts {
   mode?: 'concat' | 'swiglu';
 }
 
-/** x [M, K] (M ≤ FUSED_PROJECTION_MAX_ROWS), weights [Ni, K] → [M, ΣNi] (concat) or [M, N0] (swiglu). */
+/** x [M, K] (M ≤ FUSED_PROJECTION_MAX_ROWS = 64), weights [Ni, K] → [M, ΣNi] (concat) or [M, N0] (swiglu). */
 export function fusedProjection(x: Tensor, weights: Tensor[], opts: ProjectionOpts = {}): Tensor {
   const op = 'fused_projection';
   const all = [x, ...weights, ...(opts.norm ? [opts.norm.weight] : []), ...(opts.residual ? [opts.residual] : [])];
@@ -36,7 +36,7 @@ export function fusedProjection(x: Tensor, weights: Tensor[], opts: ProjectionOp
   noGradient(op, all);
   if (x.ndim !== 2) throw new Error(`${op}: x must be [M, K], got ${x.describe()}`);
   const [M, K] = x.shape;
-  if (M < 1 || M > GEMV_MAX_ROWS) throw new Error(`${op}: x ${x.describe()} has ${M} rows, at most ${GEMV_MAX_ROWS} are supported`);
+  if (M < 1 || M > PROJECTION_MAX_ROWS) throw new Error(`${op}: x ${x.describe()} has ${M} rows, at most ${PROJECTION_MAX_ROWS} are supported`);
   for (const w of weights) if (w.ndim !== 2 || w.shape[1] !== K) throw new Error(`${op}: weights must be [N, ${K}], got ${w.describe()}`);
   const p: ProjectionParams = { M, K, N: weights.map((w) => w.shape[0]), mode: opts.mode ?? 'concat', eps: opts.norm?.eps ?? 0 };
   const NT = projectionWidth(p);

@@ -33,12 +33,17 @@ function projectionRef(x: number[], M: number, K: number, ws: number[][], Ns: nu
 
 for (const { name, get } of testBackends().filter((b) => b.name !== 'cpu-f64')) {
   describe(`decode kernels on ${name}`, () => {
-    // K = 20 (vec4 units), K = 10 (scalar); N not a multiple of a workgroup's columns; M = 1 and 16.
+    // K = 20 (vec4 units), K = 10 (scalar); N not a multiple of a workgroup's columns; M = 1 and 16
+    // (one row block); M = 20 (2 blocks of 10), 37 (3 blocks of 13, the last with 11 rows) and 64
+    // (4 blocks of 16: a GRPO batch).
     const cases = [
       { M: 1, K: 20, Ns: [12, 6, 6], norm: true, residual: false, swiglu: false },
       { M: 3, K: 10, Ns: [7], norm: false, residual: true, swiglu: false },
       { M: 16, K: 20, Ns: [9, 9], norm: true, residual: false, swiglu: true },
       { M: 5, K: 12, Ns: [17, 3], norm: false, residual: true, swiglu: false },
+      { M: 20, K: 20, Ns: [12, 6, 6], norm: true, residual: false, swiglu: false },
+      { M: 37, K: 10, Ns: [9, 9], norm: true, residual: false, swiglu: true },
+      { M: 64, K: 12, Ns: [17], norm: false, residual: true, swiglu: false },
     ];
     for (const c of cases) {
       it(`fusedProjection M ${c.M}, K ${c.K}, N [${c.Ns}]${c.norm ? ', norm' : ''}${c.residual ? ', residual' : ''}${c.swiglu ? ', swiglu' : ''} = float64 reference`, async () => {

@@ -1,4 +1,4 @@
-// A decoder block on a decoding step (a KV cache, M = B·T ≤ 16 rows) in 4 + 2 dispatches:
+// A decoder block on a decoding step (a KV cache, M = B·T ≤ 64 rows) in 4 + 2 dispatches:
 //   1 qkv    = rmsNorm(x) · [Wq; Wk; Wv]ᵀ                  fusedProjection, norm folded in
 //   2 q      = rope(q); cache[k, v] ← rope(k), v           ropeIntoCache, in place
 //   3 o      = attention(q, cache)                           the fused attention, past = cache length
@@ -6,11 +6,18 @@
 //   5 a      = silu(rmsNorm(h)·Wgᵀ) ⊙ (rmsNorm(h)·Wuᵀ)       fusedProjection swiglu, norm folded in
 //   6 out    = h + a · Wdᵀ                                   fusedProjection, residual added
 // (plus a copy of o from [B, H, T, D] to [B, T, H, D] when T > 1). The same ops as the unfused
-// block, so outputs agree to rounding. Falls back (null) for what the fused kernels do not cover:
-// projections that are not bias-free Linears (LoRA, Qwen2's q/k/v bias) and more than 16 rows.
+// block, so outputs agree to rounding. Projections of up to 64 rows (B·T: a GRPO batch of 64
+// sequences decodes here) run as row blocks of the few-row GEMV.
+// LoRA-wrapped projections take the fused step with their adapter merged into a copy of the frozen
+// weight, W + s·B·A (PEFT's merge; what TRL does when it syncs weights to vLLM for sampling): the
+// generation makes the copies once (MergedAdapters) and the module's own weights are never written.
+// Falls back (null) for what the fused kernels do not cover: biased projections (Qwen2's q/k/v),
+// adapters with dropout in training mode or not merged, and more than 64 rows.
+import { noGrad } from '../../../engine/autodiff.ts';
 import { Linear, type RMSNorm } from '../../../engine/nn/layers.ts';
+import { LoRALinear } from '../../../engine/nn/lora.ts';
 import { FUSED_PROJECTION_MAX_ROWS, fusedProjection } from '../../../engine/ops/decode.ts';
-import { permute, reshape } from '../../../engine/ops/index.ts';
+import { add, matmul, mul, permute, reshape } from '../../../engine/ops/index.ts';
 import type { RopeTables } from '../../../engine/ops/nn.ts';
 import type { Tensor } from '../../../engine/tensor.ts';
 import type { LlamaConfig } from './config.ts';
@@ -27,19 +34,65 @@ export interface DecodeBlock {
   post_attention_layernorm: RMSNorm;
 }
 
-/** The weight of a bias-free Linear, else null. */
-function plainWeight(p: unknown): Tensor | null {
+/**
+ * LoRA adapters merged into copies of their frozen weights, W + s·(B·A) [out, in], for the length
+ * of one generation (the adapters do not change while it samples). The copies cost one weight's
+ * memory per adapted projection; dispose() frees them. Adapters that are disabled, biased, or
+ * apply dropout (training mode) are not merged: their blocks take the unfused path.
+ */
+export class MergedAdapters {
+  private readonly merged = new Map<LoRALinear, { weight: Tensor; scale: number }>();
+
+  /** The adapters of `blocks`' projections, merged; null when there are none to merge. */
+  static of(blocks: readonly DecodeBlock[]): MergedAdapters | null {
+    const m = new MergedAdapters();
+    noGrad(() => {
+      for (const blk of blocks) {
+        for (const p of projections(blk)) {
+          if (!(p instanceof LoRALinear) || !p.enabled || p.base.bias !== null || (p.training && (p.config.dropout ?? 0) > 0)) continue;
+          // PEFT's get_delta_weight: (B · A) · scaling, added to the base weight.
+          const weight = add(p.base.weight, mul(matmul(p.lora_B, p.lora_A), p.scale)).keep();
+          m.merged.set(p, { weight, scale: p.scale });
+        }
+      }
+    });
+    if (m.merged.size > 0) return m;
+    return null;
+  }
+
+  /** The merged weight of an adapter as it stands now (null: not merged, or changed since). */
+  weight(p: LoRALinear): Tensor | null {
+    const e = this.merged.get(p);
+    return e && e.scale === p.scale && !(p.training && (p.config.dropout ?? 0) > 0) ? e.weight : null;
+  }
+
+  dispose(): void {
+    for (const e of this.merged.values()) e.weight.dispose();
+    this.merged.clear();
+  }
+}
+
+function projections(blk: DecodeBlock): unknown[] {
+  const a = blk.self_attn, f = blk.mlp;
+  return [a.q_proj, a.k_proj, a.v_proj, a.o_proj, f.gate_proj, f.up_proj, f.down_proj];
+}
+
+/** The weight a fused step multiplies by: a bias-free Linear's, a disabled adapter's base, a merged adapter's; else null. */
+function projectionWeight(p: unknown, merged: MergedAdapters | null): Tensor | null {
+  if (p instanceof LoRALinear) {
+    if (!p.enabled) return projectionWeight(p.base, merged);
+    return merged?.weight(p) ?? null;
+  }
   return p instanceof Linear && p.bias === null ? p.weight : null;
 }
 
 /** x [B, T, hidden] → the block's output [B, T, hidden], or null when the fused step does not apply. */
 export function fusedDecodeBlock(blk: DecodeBlock, c: LlamaConfig, x: Tensor, layer: number, tables: RopeTables,
-  seg: { segQ: Tensor; segK: Tensor } | null, cache: KVCache): Tensor | null {
+  seg: { segQ: Tensor; segK: Tensor } | null, cache: KVCache, merged: MergedAdapters | null = null): Tensor | null {
   const [B, T, hidden] = x.shape;
   const M = B * T;
   if (!decodeFusion.enabled || M > FUSED_PROJECTION_MAX_ROWS) return null;
-  const a = blk.self_attn, f = blk.mlp;
-  const w = [a.q_proj, a.k_proj, a.v_proj, a.o_proj, f.gate_proj, f.up_proj, f.down_proj].map(plainWeight);
+  const w = projections(blk).map((p) => projectionWeight(p, merged));
   if (w.some((t) => t === null)) return null;
   const [wq, wk, wv, wo, wg, wu, wd] = w as Tensor[];
   const { numHeads: H, numKvHeads: KV, headDim: D } = c;

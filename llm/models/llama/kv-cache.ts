@@ -2,13 +2,17 @@
 // hold L slots, of which the first `length` are filled; a step writes its T new keys and values in
 // place at slots length..length + T − 1 (ops/decode.ts ropeIntoCache, fused with the rope of q and
 // k) and attends over the whole buffer with past = length, so the causal mask hides the unfilled
-// slots (they stay 0, so the kernels never read NaN there). The segment id of each stored key
-// (left padding of batched prompts is segment 0) is kept on the host.
+// slots (they stay 0, so the kernels never read NaN there). The segment id of each slot (left
+// padding of batched prompts is segment 0) is kept on the host in one [B, capacity] array and on
+// the device, uploaded again only when a step changes it.
 import { Tensor } from '../../../engine/tensor.ts';
 import type { Backend } from '../../../engine/index.ts';
-import { concat, scaledDotProductAttention, zeros } from '../../../engine/ops/index.ts';
+import { concat, scaledDotProductAttention, tensor, zeros } from '../../../engine/ops/index.ts';
 import { type HeadRows, ropeIntoCache } from '../../../engine/ops/decode.ts';
 import type { RopeTables } from '../../../engine/ops/nn.ts';
+
+/** Segment id of the slots not yet written (masked as the future; generation's new tokens are 1). */
+const FUTURE_ID = 1;
 
 export interface KVCacheOpts {
   /** Slots to allocate up front (prompt + new tokens); a step past them grows the cache (a copy). */
@@ -22,8 +26,14 @@ export class KVCache {
   length = 0;
   /** Slots per sequence of the allocated buffers (0 before the first step). */
   capacity = 0;
-  /** Segment id of every stored position [B][length] (ForwardOpts.segments), for the attention mask. */
-  private segments: number[][] = [];
+  /** Segment id of every slot [B, capacity] (ForwardOpts.segments; FUTURE_ID past the stored ones), for the attention mask. */
+  private segIds: Int32Array | null = null;
+  /** Its device copy (null until a step needs it), and whether the host copy changed since the upload. */
+  private segK: Tensor | null = null;
+  private segUpload = true;
+  /** The first id written, and whether any id written since differs from it. */
+  private firstId: number | null = null;
+  private mixed = false;
   private shape: { B: number; KV: number; D: number; backend: Backend } | null = null;
 
   constructor(readonly numLayers: number, private readonly opts: KVCacheOpts = {}) {
@@ -49,6 +59,10 @@ export class KVCache {
       return g;
     };
     for (let i = 0; i < this.numLayers; i++) { this.k[i] = grow(this.k[i]); this.v[i] = grow(this.v[i]); }
+    const ids = new Int32Array(B * L).fill(FUTURE_ID);
+    if (this.segIds) for (let b = 0; b < B; b++) ids.set(this.segIds.subarray(b * this.capacity, b * this.capacity + this.length), b * L);
+    this.segIds = ids;
+    this.segUpload = true;
     this.capacity = L;
   }
 
@@ -74,34 +88,55 @@ export class KVCache {
   }
 
   /**
-   * Segment ids of every slot a forward pass attends over [B][capacity]: the stored ones, then this
-   * step's [B][T], then padding (the first id: those slots are masked as the future anyway).
+   * The segment ids of a step's queries [B][T] and of every slot it attends over [B, capacity] as
+   * i32 tensors for the attention (null when every query and stored key shares one id: the causal
+   * mask alone says it all). The step's ids are written into the host copy at its slots; the key
+   * tensor is uploaded again only when that changed a value. Slots past the step hold FUTURE_ID
+   * (any id would do, the causal mask hides them; 1 is what generation gives new tokens), so decode
+   * steps of generate() reuse one upload. The key tensor belongs to the cache.
    */
-  keySegments(step: number[][]): number[][] {
-    if (this.length > 0 && this.segments.length !== step.length) {
-      throw new Error(`kv cache: holds ${this.segments.length} sequences, this step has ${step.length}`);
+  segmentTensors(step: number[][]): { segQ: Tensor; segK: Tensor } | null {
+    const s = this.shape;
+    if (!s) throw new Error('kv cache: segmentTensors() before reserve()');
+    const T = step[0]?.length ?? 0;
+    if (step.length !== s.B || step.some((r) => r.length !== T)) throw new Error(`kv cache: segment ids must be [${s.B}][${T}]`);
+    if (this.length + T > this.capacity) throw new Error(`kv cache: ${this.length} + ${T} slots exceed the capacity ${this.capacity} (reserve() first)`);
+    const L = this.capacity, ids = this.segIds!;
+    for (let b = 0; b < s.B; b++) {
+      for (let t = 0; t < T; t++) {
+        const v = step[b][t], at = b * L + this.length + t;
+        if (!Number.isInteger(v)) throw new Error(`kv cache: segment id ${v} is not an integer`);
+        if (ids[at] !== v) { ids[at] = v; this.segUpload = true; }
+        this.firstId ??= v;
+        if (v !== this.firstId) this.mixed = true;
+      }
     }
-    const first = (this.length > 0 ? this.segments[0][0] : step[0]?.[0]) ?? 1;
-    return this.joined(step).map((row) => [...row, ...new Array<number>(Math.max(0, this.capacity - row.length)).fill(first)]);
+    if (!this.mixed) return null;
+    if (this.segUpload || !this.segK) {
+      this.segK?.dispose();
+      this.segK = tensor(ids.slice(), [s.B, L], { backend: s.backend, dtype: 'i32' }).keep();
+      this.segUpload = false;
+    }
+    return { segQ: tensor(Int32Array.from(step.flat()), [s.B, T], { backend: s.backend, dtype: 'i32' }), segK: this.segK };
   }
 
-  private joined(step: number[][]): number[][] {
-    return step.map((row, b) => (this.length > 0 ? [...this.segments[b], ...row] : row));
-  }
-
-  /** Count this step's t positions as stored, with their segment ids [B][t]. */
-  advance(t: number, segments: number[][]): void {
-    if (segments.some((r) => r.length !== t)) throw new Error(`kv cache: segment ids must be [B][${t}]`);
-    this.segments = this.joined(segments);
+  /** Count this step's t positions (whose ids segmentTensors() wrote) as stored. */
+  advance(t: number): void {
+    if (this.length + t > this.capacity) throw new Error(`kv cache: ${this.length} + ${t} slots exceed the capacity ${this.capacity}`);
     this.length += t;
   }
 
   dispose(): void {
     for (const t of [...this.k, ...this.v]) t?.dispose();
     this.k.fill(null); this.v.fill(null);
+    this.segK?.dispose();
+    this.segK = null;
+    this.segIds = null;
+    this.segUpload = true;
+    this.firstId = null;
+    this.mixed = false;
     this.length = 0;
     this.capacity = 0;
-    this.segments = [];
     this.shape = null;
   }
 }

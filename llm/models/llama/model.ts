@@ -9,7 +9,7 @@ import { Embedding, Linear, RMSNorm } from '../../../engine/nn/layers.ts';
 import { Module } from '../../../engine/nn/module.ts';
 import { type LlamaConfig, validateConfig } from './config.ts';
 import type { KVCache } from './kv-cache.ts';
-import { fusedDecodeBlock } from './decode.ts';
+import { fusedDecodeBlock, type MergedAdapters } from './decode.ts';
 
 export interface ForwardOpts {
   cache?: KVCache;
@@ -23,6 +23,8 @@ export interface ForwardOpts {
   segments?: number[][];
   /** Compute logits only at the last position (generation): [B, 1, vocab]. */
   lastOnly?: boolean;
+  /** LoRA adapters merged for a generation (decode.ts MergedAdapters): cached steps of adapted blocks take the fused path. */
+  merged?: MergedAdapters | null;
 }
 
 /** Where an editing hook (llm/editing/hooks.ts) sees the residual stream of block `layer`. */
@@ -89,9 +91,9 @@ class DecoderLayer extends Module {
     this.input_layernorm = this.child('input_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps, o));
     this.post_attention_layernorm = this.child('post_attention_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps, o));
   }
-  forward(x: Tensor, layer: number, tables: RopeTables, seg: Segments | null, cache?: KVCache, hook = noHook): Tensor {
+  forward(x: Tensor, layer: number, tables: RopeTables, seg: Segments | null, cache?: KVCache, hook = noHook, merged: MergedAdapters | null = null): Tensor {
     if (cache && hook === noHook) { // decoding without editing hooks: the fused step (decode.ts) where it applies
-      const y = fusedDecodeBlock(this, this.c, x, layer, tables, seg, cache);
+      const y = fusedDecodeBlock(this, this.c, x, layer, tables, seg, cache, merged);
       if (y) return y;
     }
     x = hook('block_input', x);
@@ -157,16 +159,15 @@ export class LlamaForCausalLM extends Module {
       throw new Error(`llama forward: segments must be [${B}][${T}] integers for ids ${ids.describe()}`);
     }
     if (opts.cache) opts.cache.reserve(B, T, this.config.numKvHeads, this.config.headDim, this.backend);
-    const segK = opts.cache ? opts.cache.keySegments(segQ) : segQ;
-    const seg = segmentTensors(segQ, segK, this.backend);
+    const seg = opts.cache ? opts.cache.segmentTensors(segQ) : segmentTensors(segQ, segQ, this.backend);
     // cos/sin computed and uploaded once, shared by every layer's q and k (and their backward).
     const tables = new RopeTables(positions, this.config.headDim, this.config.ropeTheta, this.backend);
     let h = this.model.embed_tokens.forward(ids);
     const hooks = this.hooks.length ? this.hooks.slice() : null;
     const at = (layer: number): LayerHook | undefined => hooks
       ? (point, x) => hooks.reduce((y, f) => f(y, { point, layer, positions }), x) : undefined;
-    this.model.layers.forEach((layer, i) => { h = layer.forward(h, i, tables, seg, opts.cache, at(i)); });
-    if (opts.cache) opts.cache.advance(T, segQ);
+    this.model.layers.forEach((layer, i) => { h = layer.forward(h, i, tables, seg, opts.cache, at(i), opts.merged ?? null); });
+    if (opts.cache) opts.cache.advance(T);
     if (opts.lastOnly) h = narrow(h, 1, T - 1, 1);
     return this.model.norm.forward(h);
   }
