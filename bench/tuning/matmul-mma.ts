@@ -13,6 +13,8 @@ import { MMA_PRESETS, mmaKernel, roundToF16, type MmaConfig } from '../../kernel
 import { matmulDispatch, matmulUniform } from '../../kernels/matmul.ts';
 
 const quick = process.argv.includes('--quick');
+/** --sweep: only the tile sweep (shapes below, fewer of them), for a short device call. */
+const sweepOnly = process.argv.includes('--sweep');
 const f32 = await createWebGPUBackend({ matmulPrecision: 'f32' });
 const f16 = await createWebGPUBackend({ matmulPrecision: 'f16' });
 console.log(`${f16.description}: matmul f16 (subgroup matrices) vs f32`);
@@ -45,7 +47,7 @@ const checks: [number, number, number, boolean, boolean, number][] = [
   // sides that are not multiples of 16 or of the tile (edge tiles through workgroup memory): T−1 = 511 positions × 8
   [4088, 576, 576, false, true, 1], [4088, 1000, 64, false, true, 1], [50, 36, 64, false, false, 1], [36, 52, 40, true, false, 2],
 ];
-for (const [m, n, k, ta, tb, batch] of checks) {
+for (const [m, n, k, ta, tb, batch] of sweepOnly ? [] : checks) {
   const p = params(m, n, k, ta, tb, batch);
   const a = Float32Array.from({ length: batch * m * k }, rand), b = Float32Array.from({ length: batch * k * n }, rand);
   const ah = a.map(roundToF16), bh = b.map(roundToF16);
@@ -98,7 +100,7 @@ const shapes: [string, number, number, number, boolean, boolean][] = quick ? [['
   ['SmolLM2 lm_head fwd [4088,576]·[49152,576]ᵀ', 4088, 49152, 576, false, true],
   ['SmolLM2 lm_head dX [4088,49152]·[49152,576]', 4088, 576, 49152, false, false],
 ];
-for (const [name, m, n, k, ta, tb] of shapes) {
+for (const [name, m, n, k, ta, tb] of sweepOnly ? [] : shapes) {
   const p = params(m, n, k, ta, tb);
   const t32 = await time(f32, p), t16 = await time(f16, p), fl = 2 * m * n * k / 1e9;
   console.log(`${name}: f32 ${t32.toFixed(3)} ms (${(fl / t32).toFixed(1)} TFLOP/s), f16-mma ${t16.toFixed(3)} ms (${(fl / t16).toFixed(1)} TFLOP/s), ${(t32 / t16).toFixed(2)}×`);
@@ -110,7 +112,7 @@ const configs: MmaConfig[] = quick ? [MMA_PRESETS.medium] : [
   MMA_PRESETS.medium, { tileM: 64, tileN: 64, BK: 64, sgM: 2, sgN: 2 }, { tileM: 64, tileN: 64, BK: 32, sgM: 1, sgN: 2 },
   { tileM: 256, tileN: 128, BK: 32, sgM: 4, sgN: 2 }, { tileM: 128, tileN: 256, BK: 32, sgM: 2, sgN: 4 },
 ];
-for (const [name, m, n, k, ta, tb] of shapes) {
+for (const [name, m, n, k, ta, tb] of sweepOnly ? shapes.filter((x) => !x[0].startsWith('8192') && !x[0].includes('q_proj') && !x[0].includes('up fwd') && !x[0].includes('lm_head dX')) : shapes) {
   const sa = f16.upload(Float32Array.from({ length: m * k }, rand), 'f32'), sb = f16.upload(Float32Array.from({ length: k * n }, rand), 'f32');
   const sc = f16.upload(new Float32Array(m * n), 'f32');
   const row: string[] = [];
