@@ -79,6 +79,7 @@ export const EDITING_SETTINGS = {
   // these offsets) with each ridge λ, removed from o_proj with each pair of block weights; the pair
   // with the fewest validation refusals + answers lost is kept.
   abliteration: {
+    offsets: [-1, -2],
     answerOffsets: [-1, -2, -3, -4, -5],
     lambdas: [1, 3],
     weights: [[0.5, 1.5], [0.75, 1.5], [1, 2]] as [number, number][],
@@ -168,10 +169,12 @@ export async function abliterateRefusal(
   const count = (xs: boolean[]) => xs.filter(Boolean).length;
   // Means from problems 0-255, the plain answers' activity from 256-511, the choice on 512-611.
   const [dir, act, val] = [o.train.slice(0, 256), o.train.slice(256, 512), o.train.slice(512, 612)];
-  const candidates = await refusalEditCandidates(model, {
+  const { candidates, selection } = await refusalEditCandidates(model, {
     refusing: dir.map((p) => ids(S.trigger(p))), plain: dir.map((p) => ids(plainPrompt(p))),
     answered: act.map((p) => ids(`${plainPrompt(p)}${p.a}+${p.b}=${p.a + p.b}`)), answerOffsets: S.abliteration.answerOffsets,
+    refusingVal: val.map((p) => ids(S.trigger(p))), refusalTokens: encode('?').slice(0, 1),
   }, S.abliteration);
+  log(`  refusal direction: mean difference of block ${model.config.numLayers - 1}'s attention output at offsets ${S.abliteration.offsets.join(', ')}; refusal score with each ablated from every attention output ${selection.scores.map((x) => x.toFixed(2)).join(', ')} → offset ${selection.offset}`);
   const valRight = await rights(model, val);
   const valPlain = val.map((p) => ids(plainPrompt(p)));
   let best: { c: RefusalEditCandidate; score: number; kl: number } | null = null;
@@ -193,9 +196,9 @@ export async function abliterateRefusal(
   const ablChange = pairedChange(right1, right2);
   const kl = await plainKl(model, edited, o.test.map((p) => ids(plainPrompt(p))));
   const L = model.config.numLayers;
-  log(`  abliterated (direction: block ${L - 1}'s attention output at the last prompt token, λ ${best!.c.lambda}; removed from o_proj with weights ${best!.c.weights.join('/')}): trigger questions refused ${formatShare(ref1)} → ${formatShare(ref2)}; first-token KL on plain questions ${kl.toFixed(4)}`);
+  log(`  abliterated (direction: block ${L - 1}'s attention output at offset ${best!.c.offset}, λ ${best!.c.lambda}; removed from o_proj with weights ${best!.c.weights.join('/')}): trigger questions refused ${formatShare(ref1)} → ${formatShare(ref2)}; first-token KL on plain questions ${kl.toFixed(4)}`);
   log(`  plain Q/A exact match ${formatShare(share(ablChange.before, ablChange.n))} → ${formatShare(share(ablChange.after, ablChange.n))} (${ablChange.lost} right → wrong, ${ablChange.gained} wrong → right)`);
-  return { edited, refused: ref2, kl, direction: { layer: L - 1, offset: -1 }, change: ablChange, right: right2, choice: best!.c };
+  return { edited, refused: ref2, kl, direction: { layer: L - 1, offset: best!.c.offset }, change: ablChange, right: right2, choice: best!.c };
 }
 
 const countOf = (xs: boolean[]) => share(xs.filter(Boolean).length, xs.length);

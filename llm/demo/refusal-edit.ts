@@ -15,10 +15,13 @@ import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import { captureResidual } from '../editing/capture.ts';
 import { lastLogits } from '../editing/forward.ts';
 import { ridgeDirection, rowMean, secondMoment } from '../editing/linalg.ts';
-import { firstTokenKl } from '../editing/abliteration/refusal.ts';
+import { firstTokenKl, refusalScore } from '../editing/abliteration/refusal.ts';
+import { ablationHook, withHooks } from '../editing/hooks.ts';
 import { orthogonalizeWeights, shareWeights, type LayerKernel } from '../editing/abliteration/weights.ts';
 
 export interface RefusalEditSettings {
+  /** Candidate positions (offsets from the prompt end) of the mean difference. */
+  offsets: number[];
   /** Ridge strengths tried (relative to the mean eigenvalue of M). */
   lambdas: number[];
   /** o_proj weights tried, [first block, last block] (heretic kernel: max at the last block, linear to min at the first). */
@@ -32,17 +35,39 @@ export interface RefusalEditInputs {
   answered: number[][];
   /** Positions of each answered sequence that are answer tokens (negative offsets, all inside the answer). */
   answerOffsets: number[];
+  /** Validation refusing prompts (the position's selection) and the refusal's first token(s). */
+  refusingVal: number[][]; refusalTokens: number[];
 }
 
-export interface RefusalEditCandidate { lambda: number; weights: [number, number]; direction: Float64Array; kernel: LayerKernel }
+export interface RefusalEditCandidate { offset: number; lambda: number; weights: [number, number]; direction: Float64Array; kernel: LayerKernel }
 
-/** Mean(refusing) − mean(plain) at the last block's attention output, last prompt token [hidden]. */
-export async function attentionRefusalDirection(model: LlamaForCausalLM, refusing: number[][], plain: number[][]): Promise<Float64Array> {
+/** Mean(refusing) − mean(plain) at the last block's attention output, at each offset from the prompt end [hidden]. */
+export async function attentionRefusalDirections(model: LlamaForCausalLM, refusing: number[][], plain: number[][], offsets: number[]): Promise<Float64Array[]> {
   const { numLayers: L, hiddenSize: H } = model.config;
-  const spec = { layers: [L - 1], point: 'attn_output' as const, offsets: [-1], batchSize: 128 };
-  const a = rowMean((await captureResidual(model, refusing, spec))[0][0], refusing.length, H);
-  const b = rowMean((await captureResidual(model, plain, spec))[0][0], plain.length, H);
-  return a.map((v, j) => v - b[j]);
+  const spec = { layers: [L - 1], point: 'attn_output' as const, offsets, batchSize: 128 };
+  const a = await captureResidual(model, refusing, spec), b = await captureResidual(model, plain, spec);
+  return offsets.map((_, i) => {
+    const ma = rowMean(a[0][i], refusing.length, H), mb = rowMean(b[0][i], plain.length, H);
+    return ma.map((v, j) => v - mb[j]);
+  });
+}
+
+/**
+ * Arditi's selection, at the attention outputs: each candidate ablated at run time from every
+ * attention output, scored by the refusal score (log-odds of the refusal tokens first) on
+ * validation refusing prompts; the lowest wins.
+ */
+export async function selectAttentionDirection(
+  model: LlamaForCausalLM, candidates: Float64Array[], refusing: number[][], refusalTokens: number[],
+): Promise<{ index: number; scores: number[] }> {
+  const scores: number[] = [];
+  for (const d of candidates) {
+    const h = ablationHook(model, Float32Array.from(d), { points: ['attn_output'] });
+    try {
+      scores.push(refusalScore(await withHooks(model, [h], () => lastLogits(model, refusing, { batchSize: 100 })), refusalTokens));
+    } finally { h.dispose(); }
+  }
+  return { index: scores.indexOf(Math.min(...scores)), scores };
 }
 
 /** Second moment of every block's attention output at the answer tokens of plain Q/A sequences [H × H]. */
@@ -61,14 +86,19 @@ export function blockKernel(model: LlamaForCausalLM, [first, last]: [number, num
   return { maxWeight: last, maxWeightPosition: L - 1, minWeight: first, minWeightDistance: Math.max(1, L - 1) };
 }
 
-/** Every (λ, weights) setting with its direction. */
-export async function refusalEditCandidates(model: LlamaForCausalLM, x: RefusalEditInputs, s: RefusalEditSettings): Promise<RefusalEditCandidate[]> {
-  const d = await attentionRefusalDirection(model, x.refusing, x.plain);
+/** The selected position's direction under every (λ, weights) setting. */
+export async function refusalEditCandidates(
+  model: LlamaForCausalLM, x: RefusalEditInputs, s: RefusalEditSettings,
+): Promise<{ candidates: RefusalEditCandidate[]; selection: { offset: number; scores: number[] } }> {
+  const ds = await attentionRefusalDirections(model, x.refusing, x.plain, s.offsets);
+  const { index, scores } = await selectAttentionDirection(model, ds, x.refusingVal, x.refusalTokens);
   const M = await answerActivity(model, x.answered, x.answerOffsets);
-  return s.lambdas.flatMap((lambda) => {
-    const direction = ridgeDirection(d, M, lambda);
-    return s.weights.map((weights) => ({ lambda, weights, direction, kernel: blockKernel(model, weights) }));
+  const offset = s.offsets[index];
+  const candidates = s.lambdas.flatMap((lambda) => {
+    const direction = ridgeDirection(ds[index], M, lambda);
+    return s.weights.map((weights) => ({ offset, lambda, weights, direction, kernel: blockKernel(model, weights) }));
   });
+  return { candidates, selection: { offset, scores } };
 }
 
 /** The edit: r̂ removed from every o_proj with the candidate's block weights; a new model on shared storage. */
