@@ -4,12 +4,14 @@
 // and strength 0 changes nothing. Every rate is an exact count over the same 200 held-out questions
 // with its 95% interval, and accuracy changes are paired (answers lost and gained).
 //
-// Issue 13's target (refusal ~100% → ~0 with plain accuracy within a point) is NOT met by any
-// setting tried (bench/NOTES.md, "The demo's editing stage"): in this 2-block, 96-wide model the
-// trigger − plain difference at block 1's input lies in the few directions the plain Q/A uses most
-// (removing it from block 0's writes leaves 0-31 right of 105-142, a random direction moves the count by ≤ 4),
-// and every variant that keeps the answers (directions with the plain activations' top principal
-// subspace projected out, LoRA-only refusal SFT) also keeps most of the refusal.
+// The abliteration (refusal-edit.ts) takes the trigger − plain mean difference where this 2-block
+// model writes the refusal, the last block's attention output at the end of the prompt, conditions it
+// on the plain answers' attention activity and removes it from the o_proj weights with heretic-style
+// block weights chosen on validation problems. On the seed-0 demo model it meets issue 13's target
+// (198 → 2 of 200 refused, plain 151 → 151 right with 8 lost / 8 gained, 11 plain completions now
+// contain "??"); on a seed-1 model that answers 14 of 200 it does not (bench/NOTES.md, "Stage 5:
+// the refusal direction at the last block's attention output"). The block-input recipe this replaced
+// left 0-31 right (same NOTES, "The demo's editing stage").
 import type { StepRecord, TrainerOptions } from '../train/trainer.ts';
 import { BatchIterator } from '../data/iterator.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
