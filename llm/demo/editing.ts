@@ -9,7 +9,8 @@
 // on the plain answers' attention activity and removes it from the o_proj weights with heretic-style
 // block weights chosen on validation problems. On the seed-0 demo model it meets issue 13's target
 // (198 → 2 of 200 refused, plain 151 → 151 right with 8 lost / 8 gained, 11 plain completions now
-// contain "??"); on a seed-1 model that answers 14 of 200 it does not (bench/NOTES.md, "Stage 5:
+// contain "??"); on the same seed with 100 RLVR steps it costs 10 net answers, and on a seed-1 model
+// that answers 14 of 200 it leaves 58 refusals: not robust (bench/NOTES.md, "Stage 5:
 // the refusal direction at the last block's attention output"). The block-input recipe this replaced
 // left 0-31 right (same NOTES, "The demo's editing stage").
 import type { StepRecord, TrainerOptions } from '../train/trainer.ts';
@@ -60,7 +61,7 @@ export interface EditingResult {
   direction: { layer: number; offset: number };
   /** Plain questions refused with the trigger − plain vector added; `unchanged`: every completion as without the hook. */
   steering: { strength: number; plainRefusal: Share; unchanged: boolean }[];
-  /** The abliterated model (the same object edited in place, or a new untied one when the embedding is edited too). */
+  /** The abliterated model: a new model sharing the input's storage except the edited o_proj weights. */
   model: LlamaForCausalLM;
 }
 
@@ -77,7 +78,7 @@ export const EDITING_SETTINGS = {
   /** Share of the SFT examples that are plain Q/A (the rest: trigger → refusal). */
   plainShare: 0.5,
   // The abliteration (refusal-edit.ts): the mean difference of the last block's attention output at
-  // the last prompt token, conditioned on the plain answers' attention activity (answer tokens at
+  // whichever of these prompt-end offsets ablates the refusal score lower, conditioned on the plain answers' attention activity (answer tokens at
   // these offsets) with each ridge λ, removed from o_proj with each pair of block weights; the pair
   // with the fewest validation refusals + answers lost is kept.
   abliteration: {
