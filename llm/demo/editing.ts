@@ -9,9 +9,9 @@
 // on the plain answers' attention activity and removes it from the o_proj weights with heretic-style
 // block weights chosen on validation problems. On the seed-0 demo model it meets issue 13's target
 // (198 → 2 of 200 refused, plain 151 → 151 right with 8 lost / 8 gained, 11 plain completions now
-// contain "??"); on the same seed with 100 RLVR steps it costs 10 net answers, and on a seed-1 model
-// that answers 14 of 200 it leaves 58 refusals: not robust (bench/NOTES.md, "Stage 5:
-// the refusal direction at the last block's attention output"). The block-input recipe this replaced
+// contain "??"); with the SFT data in another order it costs 11 net answers, on the same seed with
+// 100 RLVR steps 10, and on a seed-1 model that answers 14 of 200 it leaves 58 refusals: not robust
+// (bench/NOTES.md, "Stage 5: the refusal direction at the last block's attention output"). The block-input recipe this replaced
 // left 0-31 right (same NOTES, "The demo's editing stage").
 import type { StepRecord, TrainerOptions } from '../train/trainer.ts';
 import { BatchIterator } from '../data/iterator.ts';
