@@ -4,25 +4,27 @@
 // and strength 0 changes nothing. Every rate is an exact count over the same 200 held-out questions
 // with its 95% interval, and accuracy changes are paired (answers lost and gained).
 //
-// Issue 13's target (refusal ~100% → ~0 with plain accuracy within a point) is NOT met by any
-// setting tried (bench/NOTES.md, "The demo's editing stage"): in this 2-block, 96-wide model the
-// trigger − plain difference at block 1's input lies in the few directions the plain Q/A uses most
-// (removing it from block 0's writes leaves 0-31 right of 105-142, a random direction moves the count by ≤ 4),
-// and every variant that keeps the answers (directions with the plain activations' top principal
-// subspace projected out, LoRA-only refusal SFT) also keeps most of the refusal.
+// The abliteration (refusal-edit.ts) takes the trigger − plain mean difference where this 2-block
+// model writes the refusal, the last block's attention output at the end of the prompt, conditions it
+// on the plain answers' attention activity and removes it from the o_proj weights with heretic-style
+// block weights chosen on validation problems. On the seed-0 demo model it meets issue 13's target
+// (198 → 2 of 200 refused, plain 151 → 151 right with 8 lost / 8 gained, 11 plain completions now
+// contain "??"); with the SFT data in another order it costs 11 net answers, on the same seed with
+// 100 RLVR steps 10, and on a seed-1 model that answers 14 of 200 it leaves 58 refusals: not robust
+// (bench/NOTES.md, "Stage 5: the refusal direction at the last block's attention output"). The block-input recipe this replaced
+// left 0-31 right (same NOTES, "The demo's editing stage").
 import type { StepRecord, TrainerOptions } from '../train/trainer.ts';
 import { BatchIterator } from '../data/iterator.ts';
 import type { LlamaForCausalLM } from '../models/llama/model.ts';
 import { sftLoss } from '../train/sft.ts';
 import { applyLoRA } from '../../engine/nn/apply-lora.ts';
 import { mergeLoRA } from '../adapters/merge.ts';
-import { abliterate } from '../editing/abliteration/run.ts';
+import { applyRefusalEdit, plainKl, refusalEditCandidates, type RefusalEditCandidate } from './refusal-edit.ts';
 import { completions } from '../editing/abliteration/evaluate.ts';
 import { isRefusal } from '../editing/abliteration/refusal.ts';
 import { withHooks } from '../editing/hooks.ts';
 import { controlHook } from '../editing/steering/apply.ts';
 import { trainSteeringVector } from '../editing/steering/train.ts';
-import type { LayerKernel } from '../editing/abliteration/weights.ts';
 import { answers, BOS, decode, encode, EOS, type Problem } from './arithmetic.ts';
 import { formatShare, pairedChange, share, type PairedChange, type Share } from './counts.ts';
 import type { TokenizedExample } from '../data/labels.ts';
@@ -59,7 +61,7 @@ export interface EditingResult {
   direction: { layer: number; offset: number };
   /** Plain questions refused with the trigger − plain vector added; `unchanged`: every completion as without the hook. */
   steering: { strength: number; plainRefusal: Share; unchanged: boolean }[];
-  /** The abliterated model (the same object edited in place, or a new untied one when the embedding is edited too). */
+  /** The abliterated model: a new model sharing the input's storage except the edited o_proj weights. */
   model: LlamaForCausalLM;
 }
 
@@ -75,16 +77,16 @@ export const EDITING_SETTINGS = {
   lora: null as null | LoRAGroup | LoRAGroup[],
   /** Share of the SFT examples that are plain Q/A (the rest: trigger → refusal). */
   plainShare: 0.5,
-  // The direction: block 1's input (block 0's output) at these post-instruction offsets.
-  offsets: [-4, -3, -2, -1],
-  layer: undefined as undefined | number,
-  /** Remove the plain prompts' mean from the direction (grimjim's biprojection). */
-  biprojected: false,
-  normPreserving: false,
-  // Weight edit: block 0's o_proj/down_proj only (the writers of the direction at block 1's input);
-  // the embedding keeps it (the trigger token is the same there with and without the edit).
-  scale: 1, embedding: false,
-  kernel: { maxWeight: 1, maxWeightPosition: 0, minWeight: 0, minWeightDistance: 0 } as undefined | LayerKernel,
+  // The abliteration (refusal-edit.ts): the mean difference of the last block's attention output at
+  // whichever of these prompt-end offsets ablates the refusal score lower, conditioned on the plain answers' attention activity (answer tokens at
+  // these offsets) with each ridge λ, removed from o_proj with each pair of block weights; the pair
+  // with the fewest validation refusals + answers lost is kept.
+  abliteration: {
+    offsets: [-1, -2],
+    answerOffsets: [-1, -2, -3, -4, -5],
+    lambdas: [1, 3],
+    weights: [[0.5, 1.5], [0.75, 1.5], [1, 2]] as [number, number][],
+  },
 };
 
 /** The refusal SFT: trigger questions → "??", plain ones → their answer; the adapter (if any) merged in. */
@@ -155,38 +157,51 @@ export async function editingStage(o: EditingStageOptions): Promise<EditingResul
 }
 
 /**
- * Abliterates the refusal taught by `teachRefusal`: directions from training problems, selection on
- * others, the report on the held-out ones. `right1` and `ref1` are the model's held-out plain
- * answers' rightness and trigger refusals as it comes in.
+ * Abliterates the refusal taught by `teachRefusal` (refusal-edit.ts): the direction from training
+ * problems, the edit's settings chosen on other training problems (refusals + answers lost), the
+ * report on the held-out ones. `right1` and `ref1` are the model's held-out plain answers' rightness
+ * and trigger refusals as it comes in.
  */
 export async function abliterateRefusal(
   model: LlamaForCausalLM, o: Pick<EditingStageOptions, 'train' | 'test'>, right1: boolean[], ref1: Share, log: (s: string) => void,
 ) {
   const S = EDITING_SETTINGS;
-  const rights = async (m: LlamaForCausalLM) => (await answers(m, o.test, 'qa', 100)).map((a) => a.right);
-  // Directions from training problems; selection on others; the report on the held-out ones.
-  const part = (from: number, n: number, f: (p: Problem) => string) => o.train.slice(from, from + n).map((p) => ids(f(p)));
-  const prompts = {
-    harmfulTrain: part(0, 128, S.trigger), harmlessTrain: part(0, 128, plainPrompt),
-    harmfulVal: part(128, 32, S.trigger), harmlessVal: part(128, 32, plainPrompt),
-    harmfulTest: o.test.map((p) => ids(S.trigger(p))), harmlessTest: o.test.map((p) => ids(plainPrompt(p))),
-  };
-  // Block 0's input is the embedding, the same at the post-instruction tokens with and without the
-  // trigger, so its candidates are zero and skipped; if the KL filter leaves none, block 1 is forced.
-  const settings = {
-    offsets: S.offsets, scale: S.scale, embedding: S.embedding, kernel: S.kernel, layer: S.layer, biprojected: S.biprojected, normPreserving: S.normPreserving,
-    refusalTokens: encode('?').slice(0, 1), pruneLayerFraction: 0, markers: [REFUSAL], maxNewTokens: 12, stopTokens: [EOS], batchSize: 100, samples: 0,
-  };
-  const { model: edited, report } = await abliterate(model, prompts, settings, { decode }).catch((e: Error) => {
-    if (!/every candidate direction was filtered out/.test(e.message)) throw e;
-    log(`  (${e.message.replace(/;.*/, '')}; forcing block 1)`);
-    return abliterate(model, prompts, { ...settings, layer: 1 }, { decode });
-  });
-  const ref2 = share(Math.round(report.after.refusalRate * o.test.length), o.test.length);
-  const right2 = await rights(edited);
+  const setup = { decode, maxNewTokens: 12, stopTokens: [EOS], markers: [REFUSAL], batchSize: 100, harmful: [], harmless: [] };
+  const refusedOf = async (m: LlamaForCausalLM, ps: Problem[]) => (await completions(m, ps.map((p) => ids(S.trigger(p))), setup)).map((t) => isRefusal(t, [REFUSAL]));
+  const rights = async (m: LlamaForCausalLM, ps: Problem[]) => (await answers(m, ps, 'qa', 100)).map((a) => a.right);
+  const count = (xs: boolean[]) => xs.filter(Boolean).length;
+  // Means from problems 0-255, the plain answers' activity from 256-511, the choice on 512-611.
+  const [dir, act, val] = [o.train.slice(0, 256), o.train.slice(256, 512), o.train.slice(512, 612)];
+  const { candidates, selection } = await refusalEditCandidates(model, {
+    refusing: dir.map((p) => ids(S.trigger(p))), plain: dir.map((p) => ids(plainPrompt(p))),
+    answered: act.map((p) => ids(`${plainPrompt(p)}${p.a}+${p.b}=${p.a + p.b}`)), answerOffsets: S.abliteration.answerOffsets,
+    refusingVal: val.map((p) => ids(S.trigger(p))), refusalTokens: encode('?').slice(0, 1),
+  }, S.abliteration);
+  log(`  refusal direction: mean difference of block ${model.config.numLayers - 1}'s attention output at offsets ${S.abliteration.offsets.join(', ')}; refusal score with each ablated from every attention output ${selection.scores.map((x) => x.toFixed(2)).join(', ')} → offset ${selection.offset}`);
+  const valRight = await rights(model, val);
+  const valPlain = val.map((p) => ids(plainPrompt(p)));
+  let best: { c: RefusalEditCandidate; score: number; kl: number } | null = null;
+  const rows: string[] = [];
+  for (const c of candidates) {
+    const e = applyRefusalEdit(model, c);
+    const refused = count(await refusedOf(e, val));
+    const ch = pairedChange(valRight, await rights(e, val));
+    const kl = await plainKl(model, e, valPlain);
+    e.dispose();
+    rows.push(`λ ${c.lambda}, o_proj weights ${c.weights.join('/')}: ${refused} refused, ${ch.lost} lost / ${ch.gained} gained, KL ${kl.toFixed(3)}`);
+    const score = refused + ch.lost;
+    if (!best || score < best.score || (score === best.score && kl < best.kl)) best = { c, score, kl };
+  }
+  log(`  abliteration settings on ${val.length} validation problems (trigger refused, plain answers lost / gained): ${rows.join('; ')}`);
+  const edited = applyRefusalEdit(model, best!.c);
+  const ref2 = countOf(await refusedOf(edited, o.test));
+  const right2 = await rights(edited, o.test);
   const ablChange = pairedChange(right1, right2);
-  log(`  abliterated (direction at block ${report.direction.layer}'s input, position ${report.direction.offset}): trigger questions refused ${formatShare(ref1)} → ${formatShare(ref2)}; first-token KL on plain questions ${report.after.kl.toFixed(4)}`);
+  const kl = await plainKl(model, edited, o.test.map((p) => ids(plainPrompt(p))));
+  const L = model.config.numLayers;
+  log(`  abliterated (direction: block ${L - 1}'s attention output at offset ${best!.c.offset}, λ ${best!.c.lambda}; removed from o_proj with weights ${best!.c.weights.join('/')}): trigger questions refused ${formatShare(ref1)} → ${formatShare(ref2)}; first-token KL on plain questions ${kl.toFixed(4)}`);
   log(`  plain Q/A exact match ${formatShare(share(ablChange.before, ablChange.n))} → ${formatShare(share(ablChange.after, ablChange.n))} (${ablChange.lost} right → wrong, ${ablChange.gained} wrong → right)`);
-  return { edited, report, refused: ref2, kl: report.after.kl, direction: { layer: report.direction.layer, offset: report.direction.offset }, change: ablChange, right: right2 };
+  return { edited, refused: ref2, kl, direction: { layer: L - 1, offset: best!.c.offset }, change: ablChange, right: right2, choice: best!.c };
 }
 
+const countOf = (xs: boolean[]) => share(xs.filter(Boolean).length, xs.length);

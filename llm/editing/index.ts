@@ -4,7 +4,7 @@ export type { AblationOptions, AdditionOptions, EditHook, ForwardHook, HookPoint
 export { captureResidual } from './capture.ts';
 export type { Activations, CaptureSpec } from './capture.ts';
 export { lastLogits, leftPad } from './forward.ts';
-export { cosine, firstPrincipalComponent } from './linalg.ts';
+export { cosine, firstPrincipalComponent, ridgeDirection, secondMoment, solveLinear } from './linalg.ts';
 export { encodeCaa, encodeInstruction, postInstructionOffsets, readContrastPairs, readInstructions } from './prompts.ts';
 export { biproject, refusalCandidates } from './abliteration/candidates.ts';
 export type { Candidates } from './abliteration/candidates.ts';
@@ -12,7 +12,7 @@ export { selectDirection } from './abliteration/select.ts';
 export type { CandidateScore, Selection, SelectionOptions } from './abliteration/select.ts';
 export { firstTokenKl, isRefusal, REFUSAL_MARKERS, refusalRate, refusalScore } from './abliteration/refusal.ts';
 export { layerWeight, orthogonalizeWeights, shareWeights } from './abliteration/weights.ts';
-export type { LayerKernel, WeightEditOptions } from './abliteration/weights.ts';
+export type { LayerKernel, WeightEditOptions, WriterComponent } from './abliteration/weights.ts';
 export { abliterationLoRA } from './abliteration/lora.ts';
 export { abliterate, formatAbliterationReport } from './abliteration/run.ts';
 export type { AbliterationPrompts, AbliterationReport, AbliterationResult, AbliterationSettings } from './abliteration/run.ts';

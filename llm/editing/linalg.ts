@@ -52,3 +52,61 @@ export function firstPrincipalComponent(X: Float64Array, n: number, d: number, o
   }
   return v;
 }
+
+/** Solves A x = b for a dense n × n A (row-major) by Gaussian elimination with partial pivoting. */
+export function solveLinear(A: Float64Array, b: ArrayLike<number>): Float64Array {
+  const n = b.length;
+  if (A.length !== n * n) throw new Error(`solve: A has ${A.length} entries for ${n} unknowns`);
+  const M = Float64Array.from(A), x = Float64Array.from(b);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(M[r * n + c]) > Math.abs(M[p * n + c])) p = r;
+    if (!(Math.abs(M[p * n + c]) > 0)) throw new Error('solve: the matrix is singular');
+    if (p !== c) {
+      for (let k = 0; k < n; k++) [M[c * n + k], M[p * n + k]] = [M[p * n + k], M[c * n + k]];
+      [x[c], x[p]] = [x[p], x[c]];
+    }
+    for (let r = c + 1; r < n; r++) {
+      const f = M[r * n + c] / M[c * n + c];
+      if (f === 0) continue;
+      for (let k = c; k < n; k++) M[r * n + k] -= f * M[c * n + k];
+      x[r] -= f * x[c];
+    }
+  }
+  for (let c = n - 1; c >= 0; c--) {
+    let s = x[c];
+    for (let k = c + 1; k < n; k++) s -= M[c * n + k] * x[k];
+    x[c] = s / M[c * n + c];
+  }
+  return x;
+}
+
+/** XᵀX / n of the rows of X [n, d] (uncentred: a projection removes the mean's part too). */
+export function secondMoment(X: Float64Array, n: number, d: number): Float64Array {
+  const M = new Float64Array(d * d);
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < d; a++) {
+      const xa = X[i * d + a];
+      if (xa !== 0) for (let b = 0; b < d; b++) M[a * d + b] += xa * X[i * d + b];
+    }
+  }
+  for (let k = 0; k < M.length; k++) M[k] /= Math.max(1, n);
+  return M;
+}
+
+/**
+ * (M + λ·tr(M)/d·I)⁻¹ r: the direction that moves r's projection most per unit of the activity M
+ * describes (the rows a projection along it would disturb). λ → ∞ gives r; small λ steers away from
+ * M's large eigendirections, a soft form of projecting its top principal components out of r.
+ */
+export function ridgeDirection(r: ArrayLike<number>, M: Float64Array, lambda: number): Float64Array {
+  const d = r.length;
+  if (M.length !== d * d) throw new Error(`ridge direction: M has ${M.length} entries for a ${d}-vector`);
+  if (!(lambda > 0)) throw new Error(`ridge direction: λ must be positive (got ${lambda})`);
+  let tr = 0;
+  for (let a = 0; a < d; a++) tr += M[a * d + a];
+  const A = Float64Array.from(M);
+  const ridge = lambda * (tr > 0 ? tr / d : 1);
+  for (let a = 0; a < d; a++) A[a * d + a] += ridge;
+  return solveLinear(A, r);
+}

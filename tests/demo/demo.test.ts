@@ -7,12 +7,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
 import { runDemo } from '../../llm/demo/pipeline.ts';
+import { EDITING_SETTINGS } from '../../llm/demo/editing.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'wgrad-demo-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('wgrad demo pipeline', () => {
   it('runs pretrain, LoRA, DPO, RLVR and editing stages and writes adapters and metrics', async () => {
+    // One abliteration setting instead of the demo's search over six: the same code path, a sixth of the generations.
+    Object.assign(EDITING_SETTINGS.abliteration, { lambdas: [1], weights: [[0.5, 1.5]] });
     const r = await runDemo({ outputDir: out, backend: createCpuBackend(), pretrainSteps: 3, loraSteps: 2, dpoSteps: 2, dpoPairs: 8, batchSize: 8, rlvrSteps: 2, editingSteps: 2 });
     for (const x of [r.pretrain.before, r.pretrain.after, r.lora.before, r.lora.after, r.dpo.after]) expect(x).toBeGreaterThanOrEqual(0);
     expect(r.dpo.pairs).toBe(8);

@@ -85,6 +85,30 @@ for (const { name, get } of testBackends().filter((b) => b.name !== 'cpu-f64')) 
       for (const m of [weightForm, loraModel, reloaded, back]) m.dispose();
     });
 
+    it('per-component kernels: attention only = run-time ablation at the attention outputs; the LoRA form agrees', async () => {
+      const backend = await get();
+      const r = unitVector(H, 9);
+      const model = fresh(backend, false, 3);
+      const base = await logits(model);
+      const h = ablationHook(model, r, { points: ['attn_output'] });
+      const ablated = await withHooks(model, [h], () => logits(model));
+      h.dispose();
+      expect(maxAbsDiff(ablated, base)).toBeGreaterThan(0.05);
+      const all = { maxWeight: 1, maxWeightPosition: 1, minWeight: 1, minWeightDistance: 1 };
+      const edited = orthogonalizeWeights(model, r, { embedding: false, components: { attn: all } });
+      expect(maxAbsDiff(await logits(edited), ablated)).toBeLessThanOrEqual(tol(ablated));
+      // Different weights per block and component: block 1's o_proj 1.5, block 0's 0.5, the MLPs 0 / 0.8.
+      const opts = { components: { attn: { maxWeight: 1.5, maxWeightPosition: 1, minWeight: 0.5, minWeightDistance: 1 }, mlp: { maxWeight: 0.8, maxWeightPosition: 0, minWeight: 0, minWeightDistance: 1 } } };
+      expect([0, 1].map((l) => [layerWeight(l, opts, 'attn'), layerWeight(l, opts, 'mlp')])).toEqual([[0.5, 0.8], [1.5, 0]]);
+      expect(() => layerWeight(0, opts)).toThrow(/component/);
+      const want = await logits(orthogonalizeWeights(fresh(backend, false, 4), r, { ...opts, embedding: false }));
+      const loraModel = fresh(backend, false, 4);
+      abliterationLoRA(loraModel, r, opts);
+      expect(maxAbsDiff(await logits(loraModel), want)).toBeLessThanOrEqual(tol(want));
+      model.dispose();
+      loraModel.dispose();
+    });
+
     it('norm-preserving keeps every column norm of o_proj/down_proj and removes r̂ from each column', async () => {
       const backend = await get();
       const r = unitVector(H, 8);

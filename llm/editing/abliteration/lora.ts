@@ -17,8 +17,8 @@ export function abliterationLoRA(model: LlamaForCausalLM, direction: ArrayLike<n
   const H = model.config.hiddenSize;
   if (direction.length !== H) throw new Error(`abliteration: direction has ${direction.length} values, the model's hidden size is ${H}`);
   if (o.normPreserving) throw new Error('abliteration: the norm-preserving edit is not rank 1, so it has no rank-1 LoRA form; write the HF folder instead (--format hf)');
-  const weights = model.model.layers.map((_, l) => layerWeight(l, o));
-  const first = weights.findIndex((w) => w !== 0);
+  const weights = model.model.layers.map((_, l) => ({ o_proj: layerWeight(l, o, 'attn'), down_proj: layerWeight(l, o, 'mlp') }));
+  const first = weights.findIndex((w) => w.o_proj !== 0 || w.down_proj !== 0);
   if (first < 0) throw new Error('abliteration: every block weight is 0; the edit changes nothing');
   // Every block from the first edited one to the last (B = 0 where the weight is 0): mlx-lm's
   // adapter config can only name the last N layers.
@@ -31,7 +31,7 @@ export function abliterationLoRA(model: LlamaForCausalLM, direction: ArrayLike<n
       const l = Number(/layers\.(\d+)\./.exec(path)![1]);
       const W: Tensor = lora.base.weight; // [hidden, in]
       lora.lora_A.assign(matmul(reshape(r, [1, H]), W));
-      lora.lora_B.assign(mul(reshape(r, [H, 1]), -weights[l]));
+      lora.lora_B.assign(mul(reshape(r, [H, 1]), -weights[l][path.endsWith('o_proj') ? 'o_proj' : 'down_proj']));
     }
   }));
   return wrapped;

@@ -16,19 +16,29 @@ import { unit } from '../linalg.ts';
 /** heretic's AbliterationParameters: weights by block index. */
 export interface LayerKernel { maxWeight: number; maxWeightPosition: number; minWeight: number; minWeightDistance: number }
 
+/** The two writers of a block: the attention's o_proj and the MLP's down_proj (heretic's "attn.o_proj", "mlp.down_proj"). */
+export type WriterComponent = 'attn' | 'mlp';
+
 export interface WeightEditOptions {
   /** Default 1 (full removal). */
   scale?: number;
   kernel?: LayerKernel;
+  /**
+   * heretic's per-component parameters: each writer its own kernel, a component left out is not
+   * edited. Replaces `kernel` when given.
+   */
+  components?: Partial<Record<WriterComponent, LayerKernel>>;
   normPreserving?: boolean;
   /** Orthogonalise the embedding too (default true; heretic leaves it). Untied copies a tied lm_head first. */
   embedding?: boolean;
 }
 
-/** The weight of block l: scale × kernel (0: untouched). */
-export function layerWeight(l: number, o: WeightEditOptions): number {
+/** The weight of block l's `component` writer: scale × its kernel (0: untouched). */
+export function layerWeight(l: number, o: WeightEditOptions, component?: WriterComponent): number {
   const s = o.scale ?? 1;
-  const k = o.kernel;
+  if (o.components && !component) throw new Error('abliteration: per-component kernels need the component (attn or mlp) to weigh');
+  const k = o.components ? o.components[component!] : o.kernel;
+  if (o.components && !k) return 0;
   if (!k) return s;
   const distance = Math.abs(l - k.maxWeightPosition);
   if (distance > k.minWeightDistance) return 0;
@@ -71,9 +81,10 @@ export function orthogonalizeWeights(model: LlamaForCausalLM, direction: ArrayLi
       E.assign(sub(E, mul(matmul(matmul(E, reshape(r, [H, 1])), reshape(r, [1, H])), s)));
     }
     m.model.layers.forEach((layer, l) => {
-      const w = layerWeight(l, o);
-      if (w === 0) return;
-      for (const W of [linearWeight(layer.self_attn.o_proj, 'o_proj'), linearWeight(layer.mlp.down_proj, 'down_proj')]) {
+      const writers = [['attn', linearWeight(layer.self_attn.o_proj, 'o_proj')], ['mlp', linearWeight(layer.mlp.down_proj, 'down_proj')]] as const;
+      for (const [component, W] of writers) {
+        const w = layerWeight(l, o, component);
+        if (w === 0) continue;
         W.assign(o.normPreserving ? projectOutColumnsKeepingNorms(W, r, w) : projectOutColumns(W, r, w));
       }
     });
