@@ -135,7 +135,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let rlvr: DemoResult['rlvr'] = null;
   const rlvrSteps = o.rlvrSteps ?? DEFAULTS.rlvrSteps;
   if (rlvrSteps > 0) {
-    log(`stage 4: RLVR (GRPO, ${describeRlvr()}, reward: the verified sum) on the training problems`);
+    log(`stage 4: RLVR (GRPO, ${describeRlvr(batchSize)}, reward: the verified sum) on the training problems`);
     await run('rlvr', rlvrSteps, LR.rlvr, await rlvrStage(model, train, { seed, batchSize }));
     const change = pairedChange(dpoRight, (await answers(model, test, 'qa')).map((a) => a.right));
     rlvr = { before: dpo1, after: change.after / test.length, change };
