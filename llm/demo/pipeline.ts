@@ -16,7 +16,8 @@ import { collatePreference, type PreferenceExample } from '../data/preference/co
 import { Generator } from '../../engine/random.ts';
 import { preferenceMethod, preferenceUnits } from '../train/preference.ts';
 import { adapterOffReference } from '../train/reference.ts';
-import { rlvrStage } from './rlvr.ts';
+import { describeRlvr, rlvrStage } from './rlvr.ts';
+import { formatShare, pairedChange, share, type PairedChange } from './counts.ts';
 import { editingStage, type EditingResult } from './editing.ts';
 import { accuracy, answers, example, preferencePair, problems, VOCAB_SIZE, EOS, type Format, type Problem } from './arithmetic.ts';
 
@@ -55,7 +56,8 @@ export interface DemoResult {
   pretrain: { before: number; after: number };
   lora: { before: number; after: number; equationAfter: number };
   dpo: { before: number; after: number; pairs: number; ownMistakes: number };
-  rlvr: { before: number; after: number } | null;
+  /** change: right/wrong per held-out question before and after the stage (counts.ts). */
+  rlvr: { before: number; after: number; change: PairedChange } | null;
   editing: Omit<EditingResult, 'model'> | null;
 }
 
@@ -127,15 +129,19 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       batchSize: Math.max(1, batchSize / 2), collate: (group: PreferenceExample[]) => collatePreference(group, { padId: EOS }), seed, epochs: Infinity,
     }, state),
   });
-  const dpo1 = await accuracy(model, test, 'qa');
+  const dpoRight = (await answers(model, test, 'qa')).map((a) => a.right);
+  const dpo1 = dpoRight.filter(Boolean).length / test.length;
   log(`  held-out exact match on the Q/A format: ${pct(lora1)} → ${pct(dpo1)}`);
   let rlvr: DemoResult['rlvr'] = null;
   const rlvrSteps = o.rlvrSteps ?? DEFAULTS.rlvrSteps;
   if (rlvrSteps > 0) {
-    log(`stage 4: RLVR (GRPO, LoRA r 8 on q/k/v/o, 8 samples per prompt at temperature 0.6, reward: the verified sum) on the training problems`);
+    log(`stage 4: RLVR (GRPO, ${describeRlvr(batchSize)}, reward: the verified sum) on the training problems`);
     await run('rlvr', rlvrSteps, LR.rlvr, await rlvrStage(model, train, { seed, batchSize }));
-    rlvr = { before: dpo1, after: await accuracy(model, test, 'qa') };
-    log(`  held-out exact match on the Q/A format: ${pct(dpo1)} → ${pct(rlvr.after)}`);
+    const change = pairedChange(dpoRight, (await answers(model, test, 'qa')).map((a) => a.right));
+    rlvr = { before: dpo1, after: change.after / test.length, change };
+    // Paired counts: on 200 questions the stage's gain is only a gain if wrong → right clearly outnumbers right → wrong.
+    log(`  held-out exact match on the Q/A format: ${formatShare(share(change.before, change.n))} → ${formatShare(share(change.after, change.n))} ` +
+      `(${change.gained} wrong → right, ${change.lost} right → wrong)`);
   }
   const editSteps = o.editingSteps ?? DEFAULTS.editingSteps;
   const editing = editSteps > 0 ? await editingStage({ model: mergeLoRA(model), train, test, steps: editSteps, batchSize, seed, run, log }) : null;

@@ -41,7 +41,13 @@ describe('wgrad demo pipeline', () => {
     expect(dpo[0]['rewards/margins']).toBeCloseTo(0, 6); // step 1: fresh adapter, policy = reference
     expect(Object.keys(dpo[0])).toEqual(expect.arrayContaining(['rewards/accuracies', 'logps/chosen', 'nll_loss']));
     // RLVR: GRPO with the accuracy verifier, TRL's metric names.
-    expect(r.rlvr!.after).toBeGreaterThanOrEqual(0);
+    // Its before/after are paired counts over the same 200 held-out questions, consistent with the shares.
+    const ch = r.rlvr!.change;
+    expect(ch.n).toBe(200);
+    expect(ch.after).toBe(ch.before - ch.lost + ch.gained);
+    expect(r.rlvr!.before).toBe(ch.before / 200);
+    expect(r.rlvr!.before).toBe(r.dpo.after);
+    expect(r.rlvr!.after).toBe(ch.after / 200);
     const rlvr = readFileSync(join(out, 'metrics-rlvr.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(rlvr).toHaveLength(2);
     expect(Object.keys(rlvr[0])).toEqual(expect.arrayContaining(['reward', 'rewards/accuracy/mean', 'frac_reward_zero_std', 'clip_ratio/region_mean']));
