@@ -51,5 +51,5 @@ describe('wgrad demo pipeline', () => {
     const rlvr = readFileSync(join(out, 'metrics-rlvr.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(rlvr).toHaveLength(2);
     expect(Object.keys(rlvr[0])).toEqual(expect.arrayContaining(['reward', 'rewards/accuracy/mean', 'frac_reward_zero_std', 'clip_ratio/region_mean']));
-  }, 120_000);
+  }, 240_000); // ~47 s in the full suite on 2 cores: a third of the limit leaves room for a busy machine
 });
