@@ -12,6 +12,8 @@
 // are stored straight to C, blocks that straddle the edge go through workgroup memory and each lane
 // writes the elements inside. Needs a subgroup size of 32.
 //   A: [M, K] (row stride ldk) or, transA, [K, M]; B: [K, N] or, transB, [N, K] (row stride ldk).
+// Dawn in npm `webgpu` 0.6.2 warns that the boolean-majorness load/store overloads are deprecated
+// (newer Dawn removed them: bench/NOTES.md says what to change when the package moves).
 //
 // Layout: a workgroup computes tileM × tileN of C with sgM × sgN subgroups of 32 lanes, each owning
 // a (tileM/sgM) × (tileN/sgN) block as 16×16 f32 accumulators. Each operand's K-slice (BK deep) is
