@@ -67,10 +67,17 @@ export function mmaEligible(p: { m: number; n: number; k: number; transA: boolea
     aContig % 4 === 0 && bContig % 4 === 0 && p.aBatchStride % 4 === 0 && p.bBatchStride % 4 === 0;
 }
 
-/** big when its grid fills ~2 waves of a large GPU, else medium. */
-export function chooseMma(m: number, n: number, batch: number): MmaConfig {
+/**
+ * The kernel for [m, n] × batch: big when its grid fills ~2 waves of a large GPU and its workgroup
+ * memory (~29 KB) fits the device's limit, else medium (~14 KB, inside WebGPU's default 16 KB).
+ */
+export function chooseMmaKernel(m: number, n: number, batch: number, transA: boolean, transB: boolean, maxWorkgroupStorage = 16384): MmaKernel {
   const big = MMA_PRESETS.big;
-  return Math.ceil(m / big.tileM) * Math.ceil(n / big.tileN) * batch >= 256 ? big : MMA_PRESETS.medium;
+  if (Math.ceil(m / big.tileM) * Math.ceil(n / big.tileN) * batch >= 256) {
+    const k = mmaKernel(big, transA, transB);
+    if (k.workgroupStorageBytes <= maxWorkgroupStorage) return k;
+  }
+  return mmaKernel(MMA_PRESETS.medium, transA, transB);
 }
 
 /** One operand's staging: a rows × cols slice of global memory (cols contiguous) → f16 workgroup rows. */

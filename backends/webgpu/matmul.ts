@@ -8,7 +8,7 @@ import type { GpuBinding, GpuRoutineContext } from '../routine.ts';
 import { GEMV_MAX_ROWS } from '../../kernels/gemv.ts';
 import { runGemv } from '../routines/gemv.ts';
 import { checkShape } from './views.ts';
-import { chooseMma, mmaEligible, mmaKernel } from '../../kernels/matmul-mma.ts';
+import { chooseMmaKernel, mmaEligible } from '../../kernels/matmul-mma.ts';
 
 /** C[b] = op(A[b]) · op(B[b]) → [batch, m, n]; f32. */
 export function matmulGpu(g: GpuRoutineContext, a: Storage, b: Storage, p: MatmulParams): Storage {
@@ -51,7 +51,7 @@ function matmulInto(g: GpuRoutineContext, ab: GpuBinding, bb: GpuBinding, out: S
   const { batch, m, n, k } = p;
   const mma = usesMma(g, p);
   const sig = `matmul:${+p.transA}${+p.transB}:${batch}:${m}:${n}:${k}:${p.aBatchStride}:${p.bBatchStride}${mma ? ':mma' : ''}`;
-  const mk = g.memo(sig, () => (mma ? mmaKernel(chooseMma(m, n, batch), p.transA, p.transB)
+  const mk = g.memo(sig, () => (mma ? chooseMmaKernel(m, n, batch, p.transA, p.transB, g.limits.maxComputeWorkgroupStorageSize)
     : matmulKernel({ ...p, maxWorkgroupStorage: g.limits.maxComputeWorkgroupStorageSize, tiles: g.tiles?.matmul })));
   const [gx, gy] = matmulDispatch(mk, m, n, 1);
   if (gx > g.maxWorkgroups || gy > g.maxWorkgroups) {

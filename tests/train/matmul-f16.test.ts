@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../backends/cpu/index.ts';
 import type { Backend, MatmulParams } from '../../backends/backend.ts';
-import { roundToF16 } from '../../kernels/matmul-mma.ts';
+import { chooseMmaKernel, roundToF16 } from '../../kernels/matmul-mma.ts';
 import { loadLlama } from '../../llm/models/llama/load.ts';
 import { loadTokenizer } from '../../llm/tokenizers/load.ts';
 import { runTraining, type TrainSettings } from '../../llm/train/run.ts';
@@ -35,6 +35,17 @@ describe('matmul precision f16 on the cpu backend (the emulation of the matrix u
     expect(roundToF16(2 ** -25)).toBe(0); // half the smallest subnormal rounds to even (0)
     expect(roundToF16(3 * 2 ** -26)).toBe(2 ** -24);
     expect(() => createCpuBackend({ matmulPrecision: 'bf16' as 'f16' })).toThrow(/matmul precision 'bf16' must be 'f32' or 'f16'/);
+  });
+
+  it('the tensor-core kernel fits the device\'s workgroup memory: big tiles only where the limit allows', () => {
+    for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+      const big = chooseMmaKernel(4096, 4096, 1, transA, transB, 49152), dflt = chooseMmaKernel(4096, 4096, 1, transA, transB);
+      expect(big.tileM).toBe(128);
+      expect(big.workgroupStorageBytes).toBeLessThanOrEqual(49152);
+      expect(dflt.tileM).toBe(64); // WebGPU's default 16 KiB
+      expect(dflt.workgroupStorageBytes).toBeLessThanOrEqual(16384);
+      expect(chooseMmaKernel(256, 256, 1, transA, transB, 49152).tileM).toBe(64); // too few 128-tiles to fill a GPU
+    }
   });
 
   const settings: TrainSettings = {
