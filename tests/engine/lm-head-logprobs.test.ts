@@ -6,6 +6,7 @@ import { valueAndGrad } from '../../engine/autodiff.ts';
 import { tidy } from '../../engine/memory.ts';
 import * as w from '../../engine/ops/index.ts';
 import type { Tensor } from '../../engine/tensor.ts';
+import type { Backend } from '../../backends/backend.ts';
 import { ints, rng, uniform } from '../backends/compare.ts';
 import { checkOp, type OpSpec } from '../core/ops/check.ts';
 import { allClose } from '../core/harness.ts';
@@ -36,6 +37,20 @@ function reference(h: number[], W: number[], targets: number[], g: number[], N: 
   return { logp, entropy, dh, dW };
 }
 
+/** Random f32-exact hidden rows, weights, targets (some ignored) and row weights g, and their tensors. */
+function problem(backend: Backend, rand: () => number, lead: number[], D: number, V: number, range: number, ignored: number[]) {
+  const N = lead.reduce((a, b) => a * b, 1);
+  const h = uniform(rand, N * D, -range, range).map(Math.fround), W = uniform(rand, V * D, -range, range).map(Math.fround);
+  const targets = ints(rand, N, 0, V - 1);
+  for (const r of ignored) targets[r] = IGN;
+  const g = uniform(rand, N, -2, 2).map(Math.fround);
+  return {
+    h, W, targets, g, N,
+    H: w.tensor(Float64Array.from(h), [...lead, D], { backend }), Wt: w.tensor(Float64Array.from(W), [V, D], { backend }),
+    Tg: w.tensor(Int32Array.from(targets), lead, { backend }), G: w.tensor(Float64Array.from(g), lead, { backend }),
+  };
+}
+
 for (const { name, get } of testBackends()) {
   describe(`lm_head_logprobs on ${name}`, () => {
     const rand = rng(3);
@@ -43,14 +58,9 @@ for (const { name, get } of testBackends()) {
     it('values and both gradients match the float64 formula for every chunking', async () => {
       const backend = await get();
       const tol = backend.precision === 'f64' ? { atol: 1e-12, rtol: 1e-12 } : { atol: 3e-5, rtol: 3e-5 };
-      const lead = [2, 5], N = 10, D = 6, V = 17;
-      const h = uniform(rand, N * D, -1, 1).map(Math.fround), W = uniform(rand, V * D, -1, 1).map(Math.fround);
-      const targets = ints(rand, N, 0, V - 1);
-      targets[3] = IGN; targets[7] = IGN;
-      const g = uniform(rand, N, -2, 2).map(Math.fround);
+      const lead = [2, 5], D = 6, V = 17;
+      const { h, W, targets, g, N, H, Wt, Tg, G } = problem(backend, rand, lead, D, V, 1, [3, 7]);
       const want = reference(h, W, targets, g, N, D, V);
-      const H = w.tensor(Float64Array.from(h), [...lead, D], { backend }), Wt = w.tensor(Float64Array.from(W), [V, D], { backend });
-      const Tg = w.tensor(Int32Array.from(targets), lead, { backend }), G = w.tensor(Float64Array.from(g), lead, { backend });
       for (const chunkRows of [undefined, 1, 3, 4, 10, 64]) {
         const label = `chunkRows ${chunkRows} on ${backend.description}`;
         const opts = { ignoreIndex: IGN, chunkRows };
@@ -66,13 +76,8 @@ for (const { name, get } of testBackends()) {
     it('a logit scale (GRPO\'s 1 / temperature) and the per-row entropy match the float64 formula', async () => {
       const backend = await get();
       const tol = backend.precision === 'f64' ? { atol: 1e-12, rtol: 1e-12 } : { atol: 3e-5, rtol: 3e-5 };
-      const lead = [3, 3], N = 9, D = 5, V = 13;
-      const h = uniform(rand, N * D, -1.5, 1.5).map(Math.fround), W = uniform(rand, V * D, -1.5, 1.5).map(Math.fround);
-      const targets = ints(rand, N, 0, V - 1);
-      targets[4] = IGN;
-      const g = uniform(rand, N, -2, 2).map(Math.fround);
-      const H = w.tensor(Float64Array.from(h), [...lead, D], { backend }), Wt = w.tensor(Float64Array.from(W), [V, D], { backend });
-      const Tg = w.tensor(Int32Array.from(targets), lead, { backend }), G = w.tensor(Float64Array.from(g), lead, { backend });
+      const lead = [3, 3], D = 5, V = 13;
+      const { h, W, targets, g, N, H, Wt, Tg, G } = problem(backend, rand, lead, D, V, 1.5, [4]);
       for (const scale of [1, 1 / 0.7, 0.25]) {
         const want = reference(h, W, targets, g, N, D, V, scale);
         for (const chunkRows of [undefined, 2, 4]) {
