@@ -58,6 +58,12 @@ export interface GpuRoutineContext {
 /** How f32 matmuls compute: exact f32 FMAs, or f16 operands on the matrix units with f32 accumulation. */
 export type MatmulPrecision = 'f32' | 'f16';
 
+/** A matmul precision named by a user (option or environment variable), checked. */
+export function parseMatmulPrecision(v: string, backend: string): MatmulPrecision {
+  if (v === 'f32' || v === 'f16') return v;
+  throw new Error(`${backend} backend: matmul precision '${v}' (WGRAD_MATMUL_PRECISION / matmulPrecision) must be 'f32' or 'f16'`);
+}
+
 /**
  * Tiles a device profile prefers, in order: the first that fits the device's limits and suits the
  * shape wins (kernels/matmul.ts choosePreset, kernels/attention-common.ts chooseTiles).

@@ -8,7 +8,7 @@ import { evalProgram } from './elementwise.ts';
 import { forEachRun } from './strided.ts';
 import { cpuMatmul } from './matmul.ts';
 import { roundToF16 } from '../../kernels/matmul-mma.ts';
-import type { MatmulPrecision } from '../routine.ts';
+import { parseMatmulPrecision, type MatmulPrecision } from '../routine.ts';
 
 class CpuStorage implements Storage {
   constructor(readonly backend: CpuBackend, readonly data: Data, readonly dtype: DType) {}
@@ -174,11 +174,8 @@ export class CpuBackend implements Backend, CpuRoutineContext {
 /**
  * matmulPrecision 'f16' emulates the WebGPU backend's matrix-unit matmuls (kernels/matmul-mma.ts):
  * every product's operands rounded to f16, sums exact. It rounds every product, including the few
- * shapes the GPU keeps in f32 (few rows, split-K, sides not multiples of 16), so it bounds the effect.
+ * shapes the GPU keeps in f32 (few rows, split-K, sides under 32 or not multiples of 4), so it bounds the effect.
  */
 export function createCpuBackend(opts: { precision?: 'f32' | 'f64'; matmulPrecision?: MatmulPrecision } = {}): Backend {
-  if (opts.matmulPrecision !== undefined && opts.matmulPrecision !== 'f32' && opts.matmulPrecision !== 'f16') {
-    throw new Error(`cpu backend: matmul precision '${opts.matmulPrecision}' must be 'f32' or 'f16'`);
-  }
-  return new CpuBackend(opts.precision ?? 'f32', opts.matmulPrecision ?? 'f32');
+  return new CpuBackend(opts.precision ?? 'f32', parseMatmulPrecision(opts.matmulPrecision ?? 'f32', 'cpu'));
 }

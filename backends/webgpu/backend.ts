@@ -4,7 +4,7 @@
 // read() returns at once; work reaches the GPU when a value is read, on sync(), or every
 // `maxPendingDispatches`. The routines reach the device only through GpuRoutineContext.
 import type { Backend, DType, MatmulParams, MemoryStats, ReduceOp, Storage, View } from '../backend.ts';
-import type { GpuRoutineContext, MatmulPrecision, Routine, TilePreferences } from '../routine.ts';
+import { parseMatmulPrecision, type GpuRoutineContext, type MatmulPrecision, type Routine, type TilePreferences } from '../routine.ts';
 import { fillKernel } from '../../kernels/copy.ts';
 import { elementwiseKernel } from '../../kernels/elementwise.ts';
 import type { Program } from '../../kernels/expr.ts';
@@ -395,8 +395,8 @@ export class WebGPUBackend implements Backend, GpuRoutineContext {
 }
 
 /** The requested matmul precision, if this device can give it (else an error saying what it lacks). */
-function checkMatmulPrecision(want: string, acq: AcquiredDevice): MatmulPrecision {
-  if (want !== 'f32' && want !== 'f16') throw new Error(`webgpu backend: matmul precision '${want}' (WGRAD_MATMUL_PRECISION / matmulPrecision) must be 'f32' or 'f16'`);
+function checkMatmulPrecision(name: string, acq: AcquiredDevice): MatmulPrecision {
+  const want = parseMatmulPrecision(name, 'webgpu');
   if (want === 'f32') return want;
   const missing = ['shader-f16', 'chromium-experimental-subgroup-matrix'].filter((f) => !acq.features.has(f));
   if (acq.profile.subgroupSize !== 32) missing.push(`32-lane subgroups (profile '${acq.profile.name}' promises ${acq.profile.subgroupSize ?? 'no fixed size'})`);

@@ -34,7 +34,7 @@ describe('matmul precision f16 on the cpu backend (the emulation of the matrix u
     expect(roundToF16(65520)).toBe(Infinity);
     expect(roundToF16(2 ** -25)).toBe(0); // half the smallest subnormal rounds to even (0)
     expect(roundToF16(3 * 2 ** -26)).toBe(2 ** -24);
-    expect(() => createCpuBackend({ matmulPrecision: 'bf16' as 'f16' })).toThrow(/matmul precision 'bf16' must be 'f32' or 'f16'/);
+    expect(() => createCpuBackend({ matmulPrecision: 'bf16' as 'f16' })).toThrow(/cpu backend: matmul precision 'bf16' .* must be 'f32' or 'f16'/);
   });
 
   it('the tensor-core kernel fits the device\'s workgroup memory: big tiles only where the limit allows', () => {
